@@ -1,0 +1,123 @@
+"""What Dockyard needs from a container engine, and nothing engine-specific."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+ContainerStatus = Literal["created", "running", "paused", "restarting", "exited", "dead", "removing"]
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory or file bound into a container."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to start one container.
+
+    ``ports`` are container ports to publish on the loopback address, each on a free
+    host port chosen by the engine (see :attr:`ContainerState.host_ports`).
+    ``labels`` are how Dockyard finds its containers again after a restart.
+    """
+
+    name: str
+    image: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    network: str | None = None
+    hostname: str | None = None
+    network_aliases: list[str] = field(default_factory=list)
+    cpus: float | None = None
+    memory_mib: int | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    stop_timeout: int = 30
+    init: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One observation of a container, as the reconcile loop sees it."""
+
+    id: str
+    name: str
+    image: str
+    status: ContainerStatus
+    labels: dict[str, str]
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    host_ports: dict[int, int] = field(default_factory=dict)
+    ip_address: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    tags: list[str]
+    size_bytes: int
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One line of build progress (``stream``) or the final image id (``image_id``)."""
+
+    stream: str = ""
+    image_id: str | None = None
+
+
+class Engine(Protocol):
+    """A container engine reached through its API."""
+
+    kind: str  # "docker", "podman", later "kubernetes": for display only
+
+    def ping(self) -> None:
+        """Raise :class:`~dockyard.errors.EngineUnavailable` unless the engine answers."""
+
+    # containers
+    def run(self, spec: ContainerSpec) -> ContainerState: ...
+    def inspect(self, container_id: str) -> ContainerState: ...
+    def list(self, labels: dict[str, str]) -> list[ContainerState]: ...
+    def stop(self, container_id: str, timeout: int) -> None: ...
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None: ...
+    def remove(self, container_id: str) -> None: ...
+    def wait(self, container_id: str, timeout: float | None = None) -> int: ...
+    def logs(self, container_id: str, follow: bool = False) -> Iterator[bytes]: ...
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None: ...
+    def get_archive(self, container_id: str, path: str) -> Iterator[bytes]: ...
+
+    # networks
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...
+    def remove_network(self, name: str) -> None: ...
+
+    # images
+    def build(
+        self,
+        context_dir: str,
+        tag: str,
+        dockerfile: str = "Dockerfile",
+        labels: dict[str, str] | None = None,
+        buildargs: dict[str, str] | None = None,
+    ) -> Iterator[BuildEvent]: ...
+    def image(self, ref: str) -> ImageInfo | None: ...
+    def pull(self, ref: str) -> bool: ...
+    def import_rootfs(self, tar_path: str, ref: str, changes: list[str]) -> None: ...
+    def tag(self, source: str, target: str) -> None: ...

@@ -1,0 +1,105 @@
+"""Every knob Dockyard has, in one typed model.
+
+Values come from the environment (prefix ``DOCKYARD_``, e.g. ``DOCKYARD_STATE_DIR``)
+and fall back to the defaults documented on each field. Everything Dockyard writes to
+disk lives under ``state_dir`` so that one directory is the whole installation.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HOST_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # macOS, Alpine
+)
+
+
+def _default_state_dir() -> Path:
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "dockyard"
+
+
+def _default_ca_bundle() -> Path | None:
+    for candidate in HOST_CA_BUNDLES:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+class Settings(BaseSettings):
+    """Dockyard's configuration. Read once per process with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="ignore")
+
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Where Dockyard keeps its database, artifacts, logs and sockets.",
+    )
+    engine_url: str | None = Field(
+        default=None,
+        description="Docker Engine API URL to use. Unset: DOCKER_HOST, then the Docker "
+        "socket, then a Podman socket, then start whichever engine is installed.",
+    )
+    engine_kind: str | None = Field(
+        default=None,
+        description="'docker' or 'podman': which engine to start when none answers.",
+    )
+    base_image: str = Field(
+        default="python:3.11-slim",
+        description="Base of every framework image. Used when it is present or can be "
+        "pulled; otherwise Dockyard builds an equivalent offline with debootstrap.",
+    )
+    ca_bundle: Path | None = Field(
+        default_factory=_default_ca_bundle,
+        description="CA bundle handed to pip while building images (never kept in them).",
+    )
+    lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
+    lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")
+    api_tcp: str | None = Field(
+        default=None,
+        description="HOST:PORT for an extra TCP listener of the API (token required).",
+    )
+    api_token: str | None = Field(
+        default=None, description="Token for the TCP listener; generated when unset."
+    )
+    reconcile_interval: float = Field(
+        default=1.0, description="Seconds between two passes of the reconcile loop."
+    )
+
+    # Derived locations: one place that says where each thing lives.
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "dockyard.db"
+
+    @property
+    def api_socket(self) -> Path:
+        return self.state_dir / "run" / "api.sock"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
