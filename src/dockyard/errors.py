@@ -103,3 +103,23 @@ class DaemonUnavailable(DockyardError):
 
     status_code = 503
     code = "DaemonUnavailable"
+
+
+def error_from_dict(body: dict[str, Any], status_code: int) -> DockyardError:
+    """Rebuild the error the API sent, so the CLI raises the same type it would locally."""
+    wanted = body.get("code")
+    cls: type[DockyardError] = DockyardError
+    stack: list[type[DockyardError]] = [DockyardError]
+    while stack:
+        candidate = stack.pop()
+        if candidate.code == wanted:
+            cls = candidate
+            break
+        stack.extend(candidate.__subclasses__())
+    error = cls(
+        str(body.get("message") or f"the API answered {status_code}"),
+        field=body.get("field"),
+        resource=body.get("resource"),
+        hint=body.get("hint"),
+    )
+    return error

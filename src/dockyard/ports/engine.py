@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-ContainerStatus = Literal["created", "running", "paused", "restarting", "exited", "dead", "removing"]
+ContainerStatus = Literal[
+    "created", "running", "paused", "restarting", "exited", "dead", "removing"
+]
 
 
 @dataclass(frozen=True)

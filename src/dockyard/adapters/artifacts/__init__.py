@@ -1,0 +1,1 @@
+"""Artifact stores: where model archives and training outputs live (local disk today)."""

@@ -1,0 +1,391 @@
+"""The :class:`~dockyard.ports.engine.Engine` port on the Docker Engine API.
+
+One implementation serves dockerd and Podman's Docker-compatible service: both are
+reached with docker-py's low-level :class:`docker.APIClient`, which maps the REST API
+one to one. Two clients share the connection details: one with a request timeout
+for calls that answer at once, one without for calls that legitimately stay silent
+for long (``wait``, followed logs, builds, imports, pulls).
+
+Contracts worth knowing:
+
+* Published ports bind ``127.0.0.1`` on a host port the engine picks; :meth:`run`
+  returns only once those ports are visible in the container's state.
+* A container on a user network is reachable there by its name, its hostname and
+  every alias, so ``algo-1`` resolves from ``algo-2`` on Docker and on Podman.
+* ``stop``/``kill``/``remove``/``remove_network`` are idempotent: acting on
+  something already stopped or gone is not an error, because the reconcile loop
+  repeats itself after crashes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from dockyard.adapters.engine.images import build_events, reachable, registry_of, split_ref
+from dockyard.adapters.engine.translate import (
+    container_state,
+    create_error,
+    detect_kind,
+    json_or_empty,
+    start_error,
+    timed_out,
+    translated,
+)
+from dockyard.errors import (
+    BuildFailed,
+    DockyardError,
+    EngineUnavailable,
+    NotFound,
+    SpecError,
+)
+from dockyard.ports.engine import BuildEvent, ContainerSpec, ContainerState, ImageInfo
+
+REQUEST_TIMEOUT = 60.0
+PORT_WAIT_SECONDS = 10.0
+
+
+class DockerEngine:
+    """A container engine behind the Docker Engine API (dockerd or Podman)."""
+
+    def __init__(self, base_url: str, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.base_url = base_url
+        try:
+            self._api = docker.APIClient(base_url=base_url, version="auto", timeout=timeout)
+            self.version: dict[str, Any] = self._api.version()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineUnavailable(
+                f"no container engine answers at {base_url} ({exc})",
+                resource=base_url,
+                hint="start dockerd or podman, or unset DOCKYARD_ENGINE_URL/DOCKER_HOST "
+                "to let Dockyard find or start one",
+            ) from exc
+        self._stream = docker.APIClient(
+            base_url=base_url, version=self._api.api_version, timeout=None
+        )
+        self.kind = detect_kind(self.version)
+
+    def __repr__(self) -> str:
+        return f"DockerEngine({self.kind} at {self.base_url})"
+
+    def close(self) -> None:
+        self._api.close()
+        self._stream.close()
+
+    def ping(self) -> None:
+        with translated(self.base_url, what="engine"):
+            self._api.ping()
+
+    # ------------------------------------------------------------------ containers
+
+    def run(self, spec: ContainerSpec) -> ContainerState:
+        """Create and start a container; return its state with host ports assigned.
+
+        A container that cannot start is removed again, so a failed ``run`` leaves
+        nothing behind; a command missing from the image is a :class:`SpecError`.
+        """
+        self._check_mount_sources(spec)
+        with translated(spec.name):
+            try:
+                created = self._api.create_container(**self._create_args(spec))
+            except docker.errors.APIError as exc:
+                specific = create_error(spec, exc)
+                if specific is None:
+                    raise
+                raise specific from exc
+        container_id = created["Id"]
+        try:
+            self._api.start(container_id)
+        except docker.errors.APIError as exc:
+            self.remove(container_id)
+            raise start_error(spec, exc) from exc
+        return self._wait_for_ports(container_id, spec.ports)
+
+    def _check_mount_sources(self, spec: ContainerSpec) -> None:
+        """Refuse a bind mount whose host path is missing.
+
+        Docker refuses it too, but Podman silently creates an empty directory, which
+        would hide a mistake (a model directory that was never written). Checked only
+        when the engine is local (a unix socket), where its host is this host.
+        """
+        if not self.base_url.startswith("unix://"):
+            return
+        for mount in spec.mounts:
+            if not Path(mount.source).exists():
+                raise SpecError(
+                    f"container {spec.name}: bind mount source {mount.source} does not exist",
+                    field="mounts",
+                    hint="a bind mount's host path must exist before the container starts",
+                )
+
+    def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
+        host_config = self._api.create_host_config(
+            port_bindings={port: ("127.0.0.1",) for port in spec.ports},
+            mounts=[
+                docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
+                for m in spec.mounts
+            ],
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            mem_limit=spec.memory_mib * 1024 * 1024 if spec.memory_mib else None,
+            network_mode=spec.network,
+            init=spec.init or None,
+        )
+        networking = None
+        if spec.network:
+            aliases = list(dict.fromkeys([*spec.network_aliases, *filter(None, [spec.hostname])]))
+            networking = self._api.create_networking_config(
+                {spec.network: self._api.create_endpoint_config(aliases=aliases or None)}
+            )
+        return {
+            "image": spec.image,
+            "command": spec.command,
+            "name": spec.name,
+            "entrypoint": spec.entrypoint,
+            "environment": dict(spec.env),
+            "labels": dict(spec.labels),
+            "hostname": spec.hostname,
+            "user": spec.user,
+            "working_dir": spec.working_dir,
+            "ports": list(spec.ports),
+            "stop_timeout": spec.stop_timeout,
+            "host_config": host_config,
+            "networking_config": networking,
+            "detach": True,
+        }
+
+    def _wait_for_ports(self, container_id: str, ports: list[int]) -> ContainerState:
+        """Inspect until every published port has a host port (or the container stopped)."""
+        deadline = time.monotonic() + PORT_WAIT_SECONDS
+        state = self.inspect(container_id)
+        while (
+            state.running
+            and not set(ports) <= set(state.host_ports)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+            state = self.inspect(container_id)
+        return state
+
+    def inspect(self, container_id: str) -> ContainerState:
+        with translated(container_id):
+            return container_state(self._api.inspect_container(container_id))
+
+    def list(self, labels: dict[str, str]) -> list[ContainerState]:
+        """Every container (running or not) carrying all of ``labels``."""
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        with translated("containers"):
+            found = self._api.containers(all=True, filters=filters)
+        states = []
+        for summary in found:
+            try:
+                states.append(self.inspect(summary["Id"]))
+            except NotFound:
+                continue  # removed between the listing and the inspect
+        return states
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        """SIGTERM (the image's stop signal), then SIGKILL after ``timeout`` seconds."""
+        with translated(container_id):
+            self._api.stop(container_id, timeout=timeout)
+
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal``; a container that is not running is left as it is."""
+        try:
+            with translated(container_id):
+                self._api.kill(container_id, signal=signal)
+        except DockyardError as exc:
+            if isinstance(exc, NotFound) or self.inspect(container_id).running:
+                raise
+
+    def remove(self, container_id: str) -> None:
+        """Remove the container (killing it if needed) and its anonymous volumes."""
+        if self.kind == "podman":
+            # Podman's forced removal stops gracefully first (waiting out the stop
+            # timeout); Docker's kills at once. Kill first so both behave alike.
+            with contextlib.suppress(NotFound):
+                self.kill(container_id)
+        try:
+            with translated(container_id):
+                self._api.remove_container(container_id, force=True, v=True)
+        except NotFound:
+            return
+        except DockyardError as exc:
+            if "already in progress" not in exc.message:
+                raise
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """The exit code once the container stops; :class:`TimeoutError` after ``timeout``."""
+        try:
+            with translated(container_id):
+                result = self._stream.wait(container_id, timeout=timeout)
+        except EngineUnavailable as exc:
+            if timeout is not None and timed_out(exc.__cause__):
+                raise TimeoutError(f"container {container_id} still running") from exc
+            raise
+        return int(result.get("StatusCode", -1))
+
+    def logs(self, container_id: str, follow: bool = False) -> Iterator[bytes]:
+        """stdout and stderr as they come; with ``follow``, until the container stops."""
+        with translated(container_id):
+            stream = self._stream.logs(
+                container_id, stdout=True, stderr=True, stream=True, follow=follow
+            )
+        return self._guarded(stream, container_id)
+
+    @staticmethod
+    def _guarded(chunks: Iterator[bytes], resource: str) -> Iterator[bytes]:
+        with translated(resource):
+            yield from chunks
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        with translated(f"{container_id}:{path}"):
+            if not self._api.put_archive(container_id, path, tar_bytes):
+                raise DockyardError(f"copying into {container_id}:{path} failed")
+
+    def get_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` inside the container."""
+        with translated(f"{container_id}:{path}", what="path"):
+            chunks, _stat = self._api.get_archive(container_id, path)
+        return self._guarded(chunks, f"{container_id}:{path}")
+
+    # ------------------------------------------------------------------ networks
+
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        """Create a bridge network with DNS between its containers, unless it exists."""
+        with translated(name, what="network"):
+            if any(net.get("Name") == name for net in self._api.networks(names=[name])):
+                return
+            try:
+                self._api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:
+                    raise
+
+    def remove_network(self, name: str) -> None:
+        try:
+            with translated(name, what="network"):
+                self._api.remove_network(name)
+        except NotFound:
+            return
+
+    # ------------------------------------------------------------------ images
+
+    def build(
+        self,
+        context_dir: str,
+        tag: str,
+        dockerfile: str = "Dockerfile",
+        labels: dict[str, str] | None = None,
+        buildargs: dict[str, str] | None = None,
+    ) -> Iterator[BuildEvent]:
+        """Build with the engine's classic builder; the last event carries the image id.
+
+        Nothing happens until the iterator is consumed. Raises :class:`BuildFailed`
+        with the builder's last output lines when a step fails.
+        """
+        if not (Path(context_dir) / dockerfile).is_file():
+            raise NotFound(
+                f"no {dockerfile} in build context {context_dir}",
+                resource=str(Path(context_dir) / dockerfile),
+                hint="write the Dockerfile first, or pass the right context directory",
+            )
+        return self._build(context_dir, tag, dockerfile, labels, buildargs)
+
+    def _build(
+        self,
+        context_dir: str,
+        tag: str,
+        dockerfile: str,
+        labels: dict[str, str] | None,
+        buildargs: dict[str, str] | None,
+    ) -> Iterator[BuildEvent]:
+        try:
+            with translated(tag, what="image"):
+                chunks = self._stream.build(
+                    path=context_dir,
+                    tag=tag,
+                    dockerfile=dockerfile,
+                    labels=labels,
+                    buildargs=buildargs,
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                    pull=False,
+                )
+                yield from build_events(chunks, tag)
+        except DockyardError as exc:
+            if isinstance(exc, BuildFailed | EngineUnavailable):
+                raise
+            raise BuildFailed(exc.message, resource=tag, hint=exc.hint) from exc
+        info = self.image(tag)
+        if info is None:
+            raise BuildFailed(f"the build of {tag} ended but no image carries that tag")
+        yield BuildEvent(image_id=info.id)
+
+    def image(self, ref: str) -> ImageInfo | None:
+        """What the engine knows about ``ref``, or ``None`` when it has no such image."""
+        try:
+            with translated(ref, what="image"):
+                doc = self._api.inspect_image(ref)
+        except NotFound:
+            return None
+        return ImageInfo(
+            id=str(doc["Id"]),
+            tags=list(doc.get("RepoTags") or []),
+            size_bytes=int(doc.get("Size") or 0),
+            labels=dict((doc.get("Config") or {}).get("Labels") or {}),
+        )
+
+    def pull(self, ref: str) -> bool:
+        """Pull ``ref``; ``False`` (quickly) when it cannot be had from any registry."""
+        if not self._registry_reachable(ref):
+            return False
+        repo, tag = split_ref(ref)
+        try:
+            with translated(ref, what="image"):
+                for message in self._stream.pull(repo, tag=tag or None, stream=True, decode=True):
+                    if "error" in message or "errorDetail" in message:
+                        return False
+        except DockyardError:
+            return False
+        return self.image(ref) is not None
+
+    def _registry_reachable(self, ref: str) -> bool:
+        """A quick TCP probe of the registry, skipped when the engine uses a proxy/mirror."""
+        with translated(ref, what="image"):
+            info = self._api.info()
+        registry_config = info.get("RegistryConfig") or {}
+        if info.get("HttpsProxy") or info.get("HttpProxy") or registry_config.get("Mirrors"):
+            return True
+        return reachable(*registry_of(ref))
+
+    def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None:
+        """``docker import``: a root filesystem tarball becomes image ``ref``."""
+        with translated(ref, what="image"):
+            # The whole ref goes in ``repo``, as the docker CLI sends it: Podman 4.3
+            # ignores a separate ``tag`` parameter on import.
+            answer = self._stream.import_image(src=tar_path, repository=ref, changes=changes)
+        for line in str(answer or "").splitlines():
+            message = json_or_empty(line)
+            if "error" in message or "errorDetail" in message:
+                raise DockyardError(
+                    f"importing {tar_path} as {ref} failed: {message.get('error')}",
+                    resource=ref,
+                    hint="check that the file is an uncompressed or gzipped tar of a root fs",
+                )
+        if self.image(ref) is None:
+            raise DockyardError(f"the import of {tar_path} did not produce {ref}", resource=ref)
+
+    def tag(self, source: str, target: str) -> None:
+        repo, tag = split_ref(target)
+        with translated(source, what="image"):
+            self._api.tag(source, repo, tag, force=True)

@@ -1,0 +1,254 @@
+"""HAProxy's configuration as a pure function of Dockyard's load-balancer settings.
+
+Why slots: HAProxy 2.6 can add *servers* at runtime but not *backends*. So the config
+declares a pool of identical backends (``slot_0`` ... ``slot_<n-1>``) up front and a map
+file says which route uses which slot. Routes and targets then change through the
+runtime API with no reload; only running out of slots costs a (seamless) reload with a
+bigger pool. See :mod:`dockyard.adapters.lb.haproxy` for that life cycle.
+
+Request path (the SageMaker Runtime shape)::
+
+    POST /endpoints/<route>/invocations  ->  POST /invocations   on a target of <route>
+    GET  /endpoints/<route>/ping         ->  GET  /ping          on a target of <route>
+
+The query string is kept. Answers HAProxy gives itself, ALB-style:
+
+- 404 unknown path or unknown route (JSON body naming the route);
+- 503 known route with no registered healthy target;
+- 502 a target refused or reset the connection (after retries);
+- 504 a target did not answer within ``timeouts.server_ms``.
+
+HAProxy itself says 503 both when no server is available and when every connection
+attempt failed. A slot notes (``txn.lb_code``) that it had usable servers when the
+request arrived; the front end turns an HAProxy-made 503 (marked with a private header)
+into 502 when that note is there. A 503 that a target sends itself passes unchanged.
+
+Logging: HAProxy runs in the foreground with stderr going to Dockyard's log, so its
+own messages (server UP/DOWN, start-up warnings) land there; the front end adds one
+line per failed request only (``dontlog-normal``: logging every request costs
+throughput and says little).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SLOT_PREFIX = "slot_"
+LB_ERROR_HEADER = "x-dockyard-lb-error"  # marks HAProxy-made errors; removed before sending
+
+
+def slot_backend(index: int) -> str:
+    """Name of the backend of slot ``index``."""
+    return f"{SLOT_PREFIX}{index}"
+
+
+def slot_index(backend: str) -> int | None:
+    """Slot number of a backend name, or None for anything that is not a slot."""
+    if not backend.startswith(SLOT_PREFIX):
+        return None
+    digits = backend[len(SLOT_PREFIX) :]
+    return int(digits) if digits.isdigit() else None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """How HAProxy checks a target: ``GET /ping`` must answer 200 (SageMaker's contract).
+
+    These options go on every ``server`` line and every runtime ``add server`` command,
+    because servers added at runtime do not inherit ``default-server``. ``downinter``
+    and ``fastinter`` are short so that a freshly registered target is verified, and a
+    failing one taken out, within a fraction of a second, while a steady healthy target
+    is only checked every ``inter_ms``.
+    """
+
+    path: str = "/ping"
+    inter_ms: int = 2000
+    fastinter_ms: int = 100
+    downinter_ms: int = 100
+    rise: int = 2
+    fall: int = 2
+    timeout_ms: int = 2000  # SageMaker: /ping must answer within 2 s
+
+    def server_options(self) -> str:
+        """Options of a ``server`` line: health checks, and a pool of idle connections.
+
+        The pool settings are HAProxy's defaults for servers in the config, but a server
+        added at runtime starts with none: without them every request would open a new
+        connection to the target.
+        """
+        return (
+            f"check inter {self.inter_ms} fastinter {self.fastinter_ms} "
+            f"downinter {self.downinter_ms} rise {self.rise} fall {self.fall} "
+            "pool-max-conn -1 pool-purge-delay 5s"
+        )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits, in milliseconds.
+
+    ``server_ms`` is SageMaker's 60 s invocation limit plus a margin, so that a model
+    server enforcing its own 60 s limit gets to answer (with a body that explains)
+    before HAProxy cuts the request with a 504.
+    """
+
+    connect_ms: int = 2000
+    client_ms: int = 60_000
+    server_ms: int = 65_000
+    http_request_ms: int = 10_000  # time to receive a request's headers
+    keep_alive_ms: int = 60_000  # idle client connection, like an ALB's idle timeout
+    queue_ms: int = 10_000
+    hard_stop_after_ms: int = 90_000  # bound on an old process's life after a reload
+
+
+@dataclass(frozen=True)
+class LbConfig:
+    """Everything the rendered configuration depends on."""
+
+    bind_host: str
+    bind_port: int
+    socket_path: Path
+    map_path: Path
+    server_state_path: Path
+    slots: int = 64
+    health: HealthCheck = field(default_factory=HealthCheck)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class ServerLine:
+    """A server to declare in the config (only when reloading with live targets)."""
+
+    slot: int
+    name: str  # HAProxy server name (already escaped)
+    address: str
+
+
+def render_map(routes: dict[str, int]) -> str:
+    """The route map file: one ``<route> <slot backend>`` line per route, sorted."""
+    return "".join(f"{route} {slot_backend(slot)}\n" for route, slot in sorted(routes.items()))
+
+
+def render_config(cfg: LbConfig, servers: Iterable[ServerLine] = ()) -> str:
+    """The whole ``haproxy.cfg`` text."""
+    by_slot: dict[int, list[ServerLine]] = {}
+    for server in servers:
+        by_slot.setdefault(server.slot, []).append(server)
+    parts = [_global(cfg), _defaults(cfg), _frontend(cfg)]
+    parts.extend(_slot(cfg, index, by_slot.get(index, [])) for index in range(cfg.slots))
+    return "\n".join(parts)
+
+
+def _bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _global(cfg: LbConfig) -> str:
+    return f"""\
+global
+    stats socket {cfg.socket_path} level admin mode 600 expose-fd listeners
+    stats timeout 30s
+    server-state-file {cfg.server_state_path}
+    hard-stop-after {cfg.timeouts.hard_stop_after_ms}ms
+"""
+
+
+_ROUTE_JSON = "%[var(txn.route),json(utf8s)]"  # JSON-escaped route, in log-format
+# A slot sets txn.lb_code when it had usable servers: a 503 made after that means every
+# connection attempt failed, which an ALB reports as 502.
+_CODE_503 = "%[var(txn.lb_code,ServiceUnavailable)]"
+
+
+def _lf_json(template: str) -> str:
+    """A JSON body as a quoted HAProxy log-format string."""
+    return '"' + template.replace('"', '\\"') + '"'
+
+
+def _json_error(status: int, code: str, message: str) -> str:
+    body = _lf_json(f'{{"code":"{code}","message":"{message}","route":"{_ROUTE_JSON}"}}')
+    return (
+        f"    http-error status {status} content-type application/json lf-string {body} "
+        f"hdr {LB_ERROR_HEADER} {status}\n"
+    )
+
+
+def _defaults(cfg: LbConfig) -> str:
+    t = cfg.timeouts
+    return (
+        f"""\
+defaults
+    mode http
+    option httplog
+    option dontlognull
+    option dontlog-normal
+    load-server-state-from-file global
+    timeout connect {t.connect_ms}ms
+    timeout client {t.client_ms}ms
+    timeout server {t.server_ms}ms
+    timeout http-request {t.http_request_ms}ms
+    timeout http-keep-alive {t.keep_alive_ms}ms
+    timeout queue {t.queue_ms}ms
+    timeout check {cfg.health.timeout_ms}ms
+"""
+        + _json_error(503, _CODE_503, "No target of this route could take the request.")
+        + _json_error(502, "BadGateway", "The target closed the connection without an answer.")
+        + _json_error(504, "GatewayTimeout", "The target did not answer in time.")
+    )
+
+
+def _frontend(cfg: LbConfig) -> str:
+    not_found = _lf_json(
+        f'{{"code":"ResourceNotFound","message":"No endpoint or service named {_ROUTE_JSON}.",'
+        f'"route":"{_ROUTE_JSON}"}}'
+    )
+    bad_path = _lf_json(
+        '{"code":"ResourceNotFound",'
+        '"message":"Use /endpoints/NAME/invocations or /endpoints/NAME/ping."}'
+    )
+    return f"""\
+frontend endpoints
+    bind {_bind_address(cfg.bind_host, cfg.bind_port)}
+    log stderr format iso local0 info
+    option forwardfor
+    acl routed_path path_reg ^/endpoints/[^/]+/(invocations|ping)$
+    http-request return status 404 content-type application/json lf-string {bad_path} \
+if !routed_path
+    http-request set-var(txn.route) path,field(3,/)
+    http-request set-var(txn.action) path,field(4,/)
+    http-request set-var(txn.slot) var(txn.route),map({cfg.map_path})
+    http-request return status 404 content-type application/json lf-string {not_found} \
+if !{{ var(txn.slot) -m found }}
+    http-request set-path /%[var(txn.action)]
+    use_backend %[var(txn.slot)]
+    http-after-response set-status 502 reason "Bad Gateway" if {{ status 503 }} \
+{{ res.hdr({LB_ERROR_HEADER}) -m found }} {{ var(txn.lb_code) -m found }}
+    http-after-response del-header {LB_ERROR_HEADER}
+"""
+
+
+def _slot(cfg: LbConfig, index: int, servers: list[ServerLine]) -> str:
+    """One slot backend.
+
+    ``leastconn`` (ALB's least_outstanding_requests): inference requests vary a lot in
+    cost and a model server runs few at a time, so a new request should go to the
+    replica with the fewest in flight rather than to the next in turn; replicas with
+    equal load still take turns. Retries re-send only requests that never reached a
+    target (or got no byte back), and ``redispatch 1`` sends each retry to another
+    target, so a replica that just died costs no failed request.
+    """
+    lines = [
+        f"backend {slot_backend(index)}",
+        "    balance leastconn",
+        "    http-request set-var(txn.lb_code) str(BadGateway) if { nbsrv gt 0 }",
+        f"    option httpchk GET {cfg.health.path}",
+        "    http-check expect status 200",
+        "    retry-on conn-failure empty-response",
+        f"    retries {cfg.retries}",
+        "    option redispatch 1",
+    ]
+    options = cfg.health.server_options()
+    lines.extend(f"    server {s.name} {s.address} {options}" for s in servers)
+    return "\n".join(lines) + "\n"

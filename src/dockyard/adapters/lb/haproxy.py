@@ -1,0 +1,385 @@
+"""The load balancer on a local HAProxy that Dockyard starts and changes at runtime.
+
+Life cycle, and why it is shaped this way:
+
+- **Start.** :meth:`HAProxyLoadBalancer.ensure_running` reuses a live HAProxy whose
+  admin socket answers, else renders ``<state_dir>/lb/haproxy.cfg`` and starts one,
+  detached (see :mod:`.process`). The config declares a pool of backend *slots*
+  (HAProxy 2.6 cannot create backends at runtime) and a route map file.
+- **Routes** are entries of the map file ``<state_dir>/lb/routes.map`` (route -> slot).
+  They change with ``add map`` / ``del map`` at runtime and are written to the file
+  too, so a restarted HAProxy starts with the same routes.
+- **Targets** are servers of the route's slot, added and removed with ``add server`` /
+  ``del server``; they live only in the running process. After a restart of Dockyard
+  they are read back with :meth:`targets`; after a restart of HAProxy there are none
+  and the caller registers them again (the routes are there already).
+- **Growing.** Only when every slot is taken does Dockyard rewrite the config with a
+  bigger pool and replace the process seamlessly: the live targets are written into
+  the new config and their health and drain states carried over through HAProxy's
+  server-state file; the new process takes the listening sockets from the old one,
+  which finishes its in-flight requests. No request is refused or cut.
+
+Registering never lets a target take traffic before HAProxy's own check of its /ping
+has passed: a server added at runtime starts UP, so it is added in maintenance with
+checks on, and enabled only once they pass (checks run in maintenance too).
+
+Every change runs under a file lock, so the CLI and the daemon may both use this class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockyard.adapters.lb import process
+from dockyard.adapters.lb.config import (
+    HealthCheck,
+    LbConfig,
+    ServerLine,
+    Timeouts,
+    render_config,
+    render_map,
+    slot_backend,
+    slot_index,
+)
+from dockyard.adapters.lb.naming import check_address, check_route, server_name, target_name
+from dockyard.adapters.lb.runtime_api import (
+    RuntimeApi,
+    RuntimeApiError,
+    ServerState,
+    parse_servers_state,
+)
+from dockyard.adapters.lb.stats import RouteStats, route_stats
+from dockyard.ports.lb import Target, TargetHealth
+from dockyard.settings import Settings, get_settings
+
+_NO_SUCH = ("No such server", "No such backend")
+
+
+@dataclass(frozen=True)
+class LbOptions:
+    """Tuning of the load balancer; the defaults suit real model servers."""
+
+    pool_size: int = 64  # slots declared up front, and added per growth step
+    health: HealthCheck = field(default_factory=HealthCheck)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retries: int = 2
+    register_timeout: float | None = None  # None: long enough for `rise` checks
+    delete_timeout: float = 10.0  # wait for idle connections to close before `del server`
+    poll_interval: float = 0.02
+
+
+class HAProxyLoadBalancer:
+    """:class:`dockyard.ports.lb.LoadBalancer` on HAProxy's runtime API."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9080,
+        run_dir: Path | None = None,
+        logs_dir: Path | None = None,
+        options: LbOptions | None = None,
+        binary: str | None = None,
+    ) -> None:
+        state_dir = state_dir.resolve()
+        self.paths = process.LbPaths.under(
+            state_dir,
+            (run_dir or state_dir / "run").resolve(),
+            (logs_dir or state_dir / "logs").resolve(),
+        )
+        self.host = host
+        self.port = port
+        self.options = options or LbOptions()
+        self._binary = binary
+        self.api = RuntimeApi(self.paths.socket)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> HAProxyLoadBalancer:
+        """The load balancer described by Dockyard's settings (``DOCKYARD_LB_*``)."""
+        s = settings or get_settings()
+        return cls(
+            s.state_dir,
+            host=s.lb_host,
+            port=s.lb_port,
+            run_dir=s.run_dir,
+            logs_dir=s.logs_dir,
+            **kwargs,
+        )
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def ensure_running(self) -> None:
+        """Reuse the running HAProxy, or start one with the persisted routes."""
+        binary = process.find_binary(self._binary)
+        with self._locked():
+            if self.api.answers():
+                pid = int(self.api.info()["Pid"])
+                if process.read_pid(self.paths.pidfile) != pid:
+                    process.write_pid(self.paths.pidfile, pid)
+                return
+            stale = process.read_pid(self.paths.pidfile)
+            if stale is not None:
+                process.terminate(stale)  # alive but deaf: hung; a dead pid is a no-op
+            routes = self._routes_from_file()
+            step = self.options.pool_size
+            needed = max((slot + 1 for slot in routes.values()), default=0)
+            slots = max(step, -(-needed // step) * step)
+            process.write_atomic(self.paths.map_file, render_map(routes))
+            process.write_atomic(self.paths.server_state, "1\n")  # nothing to restore
+            self._start(binary, slots, servers=[], take_over_from=None)
+
+    def stop(self) -> None:
+        """Stop HAProxy (routes stay in the map file; targets are gone)."""
+        with self._locked():
+            pid = process.read_pid(self.paths.pidfile)
+            if pid is not None:
+                process.terminate(pid)
+                self.paths.pidfile.unlink(missing_ok=True)
+
+    def pid(self) -> int | None:
+        """Pid of the HAProxy process serving now, or None if none answers."""
+        if not self.api.answers():
+            return None
+        return int(self.api.info()["Pid"])
+
+    def slot_count(self) -> int:
+        """How many slots the running HAProxy has."""
+        return sum(1 for name in self.api.backends() if slot_index(name) is not None)
+
+    # -- routes -------------------------------------------------------------------------
+
+    def url_for(self, route: str) -> str:
+        check_route(route)
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/endpoints/{route}/invocations"
+
+    def routes(self) -> list[str]:
+        """Every route HAProxy knows, sorted."""
+        return sorted(self._routes())
+
+    def ensure_route(self, route: str) -> None:
+        check_route(route)
+        with self._locked():
+            self._ensure_route_locked(route)
+
+    def remove_route(self, route: str) -> None:
+        """Forget a route and its targets at once (deregister targets first to drain)."""
+        check_route(route)
+        with self._locked():
+            routes = self._routes()
+            backend = routes.pop(route, None)
+            if backend is None:
+                return
+            self._persist_routes(routes)
+            self.api.change(f"del map {self.paths.map_file} {route}")
+            for server in self.api.servers_state(backend):
+                self._delete_server(backend, server.name)
+
+    # -- targets ------------------------------------------------------------------------
+
+    def targets(self, route: str) -> list[Target]:
+        """Targets of ``route`` as HAProxy holds them now (empty for an unknown route)."""
+        backend = self._routes().get(check_route(route))
+        if backend is None:
+            return []
+        return [
+            Target(target_name(s.name), s.address, target_health(s))
+            for s in self.api.servers_state(backend)
+        ]
+
+    def register(self, route: str, target: Target) -> None:
+        """Add ``target`` to ``route`` (created if needed) once HAProxy's check passes.
+
+        Returns when the target takes traffic, or after ``register_timeout`` if its
+        /ping keeps failing: it is then left DOWN, and HAProxy brings it UP by itself
+        as soon as checks pass. Same name and address again: nothing to do. Same name,
+        new address: the old server is replaced.
+        """
+        check_route(route)
+        address = check_address(target.address)
+        server = server_name(target.name)
+        with self._locked():
+            backend = self._ensure_route_locked(route)
+            current = self._server(backend, server)
+            if current is not None:
+                if current.address == address:
+                    return
+                self._delete_server(backend, server)
+            self.api.change(
+                f"add server {backend}/{server} {address} {self.options.health.server_options()}",
+                ok=("New server registered",),
+            )
+            self.api.change(f"enable health {backend}/{server}")
+        passed = self._wait_for_check(backend, server)
+        ref = f"{backend}/{server}"
+        # Not passed in time: enable it DOWN; HAProxy's checks bring it UP when they pass.
+        command = (
+            f"enable server {ref}"
+            if passed
+            else f"enable server {ref};set server {ref} health down"
+        )
+        with self._locked():
+            self.api.change(command, ok=_NO_SUCH)
+
+    def deregister(self, route: str, target_name: str, drain_seconds: float = 5.0) -> None:
+        """Drain ``target_name`` (no new requests; in-flight ones finish), then remove it.
+
+        Waits until the target has no request in flight or ``drain_seconds`` pass; what
+        is still in flight then is cut, as an ALB does at the end of its deregistration
+        delay. Unknown route or target: nothing to do.
+        """
+        server = server_name(target_name)
+        with self._locked():
+            backend = self._routes().get(check_route(route))
+            if backend is None or self._server(backend, server) is None:
+                return
+            self.api.change(f"set server {backend}/{server} state drain", ok=_NO_SUCH)
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline and self._in_flight(backend, server) > 0:
+            time.sleep(self.options.poll_interval)
+        with self._locked():
+            self._delete_server(backend, server)
+
+    # -- statistics ---------------------------------------------------------------------
+
+    def stats(self) -> list[RouteStats]:
+        """Request counters of every route and its targets (see :mod:`.stats`)."""
+        return route_stats(self.api.stat(), self._routes())
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return process.file_lock(self.paths.lock)
+
+    def _config(self, slots: int) -> LbConfig:
+        return LbConfig(
+            bind_host=self.host,
+            bind_port=self.port,
+            socket_path=self.paths.socket,
+            map_path=self.paths.map_file,
+            server_state_path=self.paths.server_state,
+            slots=slots,
+            health=self.options.health,
+            timeouts=self.options.timeouts,
+            retries=self.options.retries,
+        )
+
+    def _start(
+        self, binary: str, slots: int, servers: list[ServerLine], take_over_from: int | None
+    ) -> None:
+        """Write the config, validate it, start HAProxy and wait until it answers."""
+        self.paths.make_dirs()
+        candidate = self.paths.config.with_name("haproxy.cfg.new")
+        candidate.write_text(render_config(self._config(slots), servers))
+        process.check_config(binary, candidate)
+        candidate.replace(self.paths.config)
+        pid = process.launch(binary, self.paths, take_over_from=take_over_from)
+        process.wait_ready(self.api, pid, self.paths.log)
+        process.write_pid(self.paths.pidfile, pid)
+
+    def _grow(self, slots: int) -> None:
+        """Replace the process with one that has ``slots`` slots, keeping every target."""
+        binary = process.find_binary(self._binary)
+        dump = self.api.execute("show servers state")
+        process.write_atomic(self.paths.server_state, dump)
+        servers = [
+            ServerLine(index, s.name, s.address)
+            for s in parse_servers_state(dump)
+            if (index := slot_index(s.backend)) is not None
+        ]
+        old_pid = int(self.api.info()["Pid"])
+        self._start(binary, slots, servers, take_over_from=old_pid)
+
+    def _routes(self) -> dict[str, str]:
+        """Route -> slot backend, from the running HAProxy."""
+        return self.api.map_entries(self.paths.map_file)
+
+    def _routes_from_file(self) -> dict[str, int]:
+        routes: dict[str, int] = {}
+        try:
+            lines = self.paths.map_file.read_text().splitlines()
+        except FileNotFoundError:
+            return routes
+        for line in lines:
+            fields = line.split()
+            if len(fields) == 2 and (index := slot_index(fields[1])) is not None:
+                routes[fields[0]] = index
+        return routes
+
+    def _persist_routes(self, routes: dict[str, str]) -> None:
+        slots = {route: slot_index(backend) for route, backend in routes.items()}
+        process.write_atomic(
+            self.paths.map_file,
+            render_map({r: i for r, i in slots.items() if i is not None}),
+        )
+
+    def _ensure_route_locked(self, route: str) -> str:
+        """The route's slot backend, assigning a free slot (growing if none) if new."""
+        routes = self._routes()
+        if route in routes:
+            return routes[route]
+        used = {slot_index(backend) for backend in routes.values()}
+        slots = self.slot_count()
+        free = [index for index in range(slots) if index not in used]
+        if not free:
+            self._grow(slots + self.options.pool_size)
+            free = [slots]
+        backend = slot_backend(free[0])
+        for leftover in self.api.servers_state(backend):  # from an interrupted removal
+            self._delete_server(backend, leftover.name)
+        self._persist_routes({**routes, route: backend})
+        self.api.change(f"add map {self.paths.map_file} {route} {backend}")
+        return backend
+
+    def _server(self, backend: str, server: str) -> ServerState | None:
+        return next((s for s in self.api.servers_state(backend) if s.name == server), None)
+
+    def _wait_for_check(self, backend: str, server: str) -> bool:
+        """Poll until the server's health reaches ``rise`` (checks run in maintenance)."""
+        health = self.options.health
+        timeout = self.options.register_timeout
+        if timeout is None:
+            per_check = health.fastinter_ms + health.timeout_ms
+            timeout = (health.downinter_ms + health.rise * per_check) / 1000 + 1.0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self._server(backend, server)
+            if state is None:
+                return False
+            if state.check_health >= health.rise:
+                return True
+            time.sleep(self.options.poll_interval)
+        return False
+
+    def _in_flight(self, backend: str, server: str) -> int:
+        """Connections in use towards the server (``show servers conn``)."""
+        return self.api.servers_conn(backend).get(f"{backend}/{server}", 0)
+
+    def _delete_server(self, backend: str, server: str) -> None:
+        """Maintenance, cut what is left, delete (retrying while idle connections close)."""
+        ref = f"{backend}/{server}"
+        self.api.change(f"set server {ref} state maint", ok=_NO_SUCH)
+        self.api.execute(f"shutdown sessions server {ref}")
+        deadline = time.monotonic() + self.options.delete_timeout
+        while True:
+            answer = self.api.execute(f"del server {ref}").strip()
+            if answer.startswith(("Server deleted", *_NO_SUCH)):
+                return
+            if time.monotonic() >= deadline:
+                raise RuntimeApiError(f"HAProxy would not delete {ref}: {answer}", resource=ref)
+            time.sleep(self.options.poll_interval)
+
+
+def target_health(state: ServerState) -> TargetHealth:
+    """ALB-style health of a server: drained first, then out of service, then up."""
+    if state.draining:
+        return "draining"
+    if state.in_maintenance or not state.running:
+        return "unhealthy"
+    return "healthy"

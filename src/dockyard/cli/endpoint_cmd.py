@@ -1,0 +1,186 @@
+"""`dockyard deploy / invoke / endpoints / endpoint / delete`: real-time endpoints."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import httpx
+import typer
+
+from dockyard.cli.context import api, resolve_model_data
+from dockyard.cli.output import ago, console, table
+from dockyard.errors import DockyardError, SpecError
+
+DEPLOY_TIMEOUT = 600.0
+
+
+def _replica_rows(endpoint: dict[str, Any]) -> list[list[str]]:
+    return [
+        [r["Container"], r["Variant"], r["Status"], r["Health"], r["Address"] or "—"]
+        for r in endpoint.get("Replicas", [])
+    ]
+
+
+def show_endpoint(endpoint: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{endpoint['EndpointName']}[/]  {endpoint['EndpointStatus']}  "
+        f"[link={endpoint['Url']}]{endpoint['Url']}[/link]"
+    )
+    if endpoint.get("FailureReason"):
+        console.print(f"[red]FailureReason:[/] {endpoint['FailureReason']}")
+    table(
+        "replicas",
+        ["container", "variant", "status", "health", "address"],
+        _replica_rows(endpoint),
+    )
+
+
+def deploy(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    image: str = typer.Option(..., help="Inference image (e.g. from `dockyard build`)."),
+    model_data: str | None = typer.Option(
+        None,
+        help="model.tar.gz to mount at /opt/ml/model: a path, s3:// URI, or training-job:NAME.",
+    ),
+    replicas: int = typer.Option(1, "--replicas", "-n", help="Replicas (InitialInstanceCount)."),
+    env: list[str] = typer.Option([], help="NAME=VALUE for the container (repeatable)."),
+    startup_timeout: int = typer.Option(
+        240, help="Seconds a replica may take to pass /ping (60-3600)."
+    ),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
+) -> None:
+    """Deploy an image as an endpoint behind the load balancer (creates or updates)."""
+    environment: dict[str, str] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"{item!r} is not NAME=VALUE", field="--env", hint="--env NAME=VALUE")
+        environment[key] = value
+    client = api()
+    body = {
+        "EndpointName": name,
+        "Image": image,
+        "ModelDataUrl": resolve_model_data(client, model_data),
+        "InstanceCount": replicas,
+        "Environment": environment,
+        "ContainerStartupHealthCheckTimeoutInSeconds": startup_timeout,
+    }
+    started = time.monotonic()
+    endpoint = client.request("POST", "/v1/endpoints", json=body)
+    if wait:
+        endpoint = _wait_in_service(name, started)
+    show_endpoint(endpoint)
+    if endpoint["EndpointStatus"] == "Failed":
+        sys.exit(1)
+
+
+def _wait_in_service(name: str, started: float) -> dict[str, Any]:
+    client = api()
+    with console.status(f"Deploying {name}…") as status:
+        while True:
+            endpoint: dict[str, Any] = client.request("GET", f"/v1/endpoints/{name}")
+            state = endpoint["EndpointStatus"]
+            healthy = sum(1 for r in endpoint.get("Replicas", []) if r["Health"] == "healthy")
+            status.update(
+                f"Deploying {name}… {state}, {healthy}/{endpoint.get('DesiredReplicas', '?')} "
+                f"replicas healthy ({time.monotonic() - started:.1f} s)"
+            )
+            if state in ("InService", "Failed"):
+                console.print(
+                    f"[green]✓[/] {name} {state} in {time.monotonic() - started:.1f} s"
+                    if state == "InService"
+                    else f"[red]✗[/] {name} {state}"
+                )
+                return endpoint
+            if time.monotonic() - started > DEPLOY_TIMEOUT:
+                console.print(f"[yellow]still {state} after {DEPLOY_TIMEOUT:.0f} s[/]")
+                return endpoint
+            time.sleep(0.1)
+
+
+def invoke(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    body: str | None = typer.Option(None, help="Request body (default: read from stdin)."),
+    content_type: str = typer.Option("text/csv", help="Content-Type of the body."),
+    accept: str = typer.Option("application/json", help="Accept header."),
+    custom_attributes: str | None = typer.Option(None, help="X-Amzn-SageMaker-Custom-Attributes."),
+) -> None:
+    """Send one request through the load balancer and print the answer."""
+    endpoint = api().request("GET", f"/v1/endpoints/{name}")
+    payload = body.encode() if body is not None else sys.stdin.buffer.read()
+    headers = {"content-type": content_type, "accept": accept}
+    if custom_attributes:
+        headers["x-amzn-sagemaker-custom-attributes"] = custom_attributes
+    response = httpx.post(endpoint["Url"], content=payload, headers=headers, timeout=70)
+    if response.status_code >= 400:
+        raise DockyardError(
+            f"the endpoint answered {response.status_code}: {response.text.strip()}",
+            resource=f"endpoint/{name}",
+            hint="see `dockyard endpoint " + name + "` for replica health",
+        )
+    console.print(f"[dim]POST {endpoint['Url']} → {response.status_code}[/]")
+    sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
+
+
+def endpoints() -> None:
+    """List endpoints."""
+    items = api().request("GET", "/v1/endpoints")["Endpoints"]
+    table(
+        None,
+        ["name", "status", "replicas", "image", "url", "created"],
+        (
+            [
+                e["EndpointName"],
+                e["EndpointStatus"],
+                f"{e.get('HealthyReplicas', 0)}/{e.get('DesiredReplicas', 0)}",
+                e.get("Image", ""),
+                e.get("Url", ""),
+                ago(e.get("CreationTime")),
+            ]
+            for e in items
+        ),
+    )
+
+
+def endpoint(name: str = typer.Argument(..., help="Endpoint name.")) -> None:
+    """Describe an endpoint and its replicas."""
+    show_endpoint(api().request("GET", f"/v1/endpoints/{name}"))
+
+
+def delete(
+    name: str = typer.Argument(..., help="Endpoint name."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until it is gone."),
+) -> None:
+    """Delete an endpoint: drain and stop its replicas, remove its route."""
+    client = api()
+    client.request("DELETE", f"/v1/endpoints/{name}")
+    if wait:
+        with console.status(f"Deleting {name}…"):
+            while True:
+                try:
+                    client.request("GET", f"/v1/endpoints/{name}")
+                except DockyardError as error:
+                    if error.code == "ResourceNotFound":
+                        break
+                    raise
+                time.sleep(0.2)
+    console.print(f"[green]✓[/] deleted {name}")
+
+
+def events(
+    resource: str | None = typer.Argument(None, help="KIND/NAME, e.g. endpoint/iris."),
+    limit: int = typer.Option(50, help="How many of the latest events."),
+) -> None:
+    """Show what happened, oldest first."""
+    params: dict[str, Any] = {"limit": limit}
+    if resource:
+        kind, _, name = resource.partition("/")
+        params.update(kind=kind, name=name or None)
+    items = api().request("GET", "/v1/events", params=params)["Events"]
+    table(
+        None,
+        ["when", "resource", "message"],
+        ([ago(e["At"]), f"{e['Kind']}/{e['Name']}", e["Message"]] for e in items),
+    )

@@ -1,0 +1,56 @@
+"""The `dockyard` command: one verb per job, errors without tracebacks."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dockyard import __version__
+from dockyard.cli import build_cmd, endpoint_cmd, server_cmd, setup_cmd, train_cmd
+from dockyard.cli.output import print_error
+from dockyard.errors import DockyardError
+
+app = typer.Typer(
+    name="dockyard",
+    help="Train, package and serve ML containers on your own machines — AWS contracts, "
+    "real containers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command()(setup_cmd.setup)
+app.command()(server_cmd.server)
+app.command()(build_cmd.build)
+app.command()(train_cmd.train)
+app.command("training-jobs")(train_cmd.training_jobs)
+app.command("training-job")(train_cmd.training_job)
+app.command("stop-training-job")(train_cmd.stop_training_job)
+app.command()(train_cmd.logs)
+app.command()(endpoint_cmd.deploy)
+app.command()(endpoint_cmd.invoke)
+app.command()(endpoint_cmd.endpoints)
+app.command()(endpoint_cmd.endpoint)
+app.command()(endpoint_cmd.delete)
+app.command()(endpoint_cmd.events)
+
+
+@app.command()
+def version() -> None:
+    """Print Dockyard's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except DockyardError as error:
+        print_error(error)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

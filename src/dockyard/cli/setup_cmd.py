@@ -1,0 +1,58 @@
+"""`dockyard setup`: make this machine ready, idempotently.
+
+Setup runs locally rather than through the daemon because it installs what the
+daemon itself needs (an engine, HAProxy). Each step reports what it did, and a
+second run finds everything in place and takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from dockyard.cli.output import console
+from dockyard.settings import get_settings
+
+REQUIRED = {"engine", "haproxy", "debootstrap"}
+
+
+def setup(
+    podman: bool = typer.Option(False, "--podman", help="Also install Podman (second engine)."),
+    rebuild_base: bool = typer.Option(
+        False, "--rebuild-base", help="Rebuild the base image even when it exists."
+    ),
+    frameworks: list[str] = typer.Option(
+        ["sklearn"], "--framework", help="Framework images to prepare (repeatable)."
+    ),
+) -> None:
+    """Install what is missing, start the engine, prepare base and framework images."""
+    from dockyard.adapters.baseimage import ensure_base_image
+    from dockyard.adapters.engine import connect
+    from dockyard.adapters.host_packages import ensure_host_packages
+    from dockyard.server.builds import ensure_framework_image
+
+    settings = get_settings()
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        console.print(f"  [dim]{message}[/]")
+
+    want = set(REQUIRED) | ({"podman"} if podman else set())
+    with console.status("Checking host packages…"):
+        installed = ensure_host_packages(want, progress=step)
+    summary = f"{', '.join(installed)} installed" if installed else "present"
+    console.print(f"[green]✓[/] host packages: {summary}")
+    with console.status("Connecting to the container engine…"):
+        engine = connect(settings, progress=step)
+    console.print(f"[green]✓[/] container engine: {engine.kind}")
+    with console.status("Preparing the base image…"):
+        base = ensure_base_image(engine, settings, rebuild=rebuild_base, progress=step)
+    console.print(f"[green]✓[/] base image: {base}")
+    for framework in frameworks:
+        with console.status(f"Preparing the {framework} framework image…"):
+            ref = ensure_framework_image(engine, settings, framework, progress=step)
+        console.print(f"[green]✓[/] framework image: {ref}")
+    console.print(
+        f"[bold]Ready[/] in {time.monotonic() - started:.1f} s. State: {settings.state_dir}"
+    )

@@ -1,0 +1,235 @@
+"""A SageMaker endpoint is services underneath: one per production variant (pure).
+
+:func:`variant_services` turns Endpoint + EndpointConfig + Models into one
+:class:`VariantService` per variant: a task definition (the model image started with
+``serve``, port 8080, the extracted model mounted read-only at ``/opt/ml/model``,
+SIGKILL 30 s after SIGTERM) and the service that keeps ``InitialInstanceCount``
+replicas of it behind the endpoint's route, each replica getting traffic only once it
+answers ``GET /ping``. Replacing failed replicas, rolling updates and draining are the
+service scheduler's (:mod:`dockyard.control.service`), not repeated here.
+
+:func:`endpoint_status` derives the EndpointStatus: Creating (or Updating) until every
+variant has had its InitialInstanceCount replicas ready at once, then InService;
+Failed when a variant has had no replica pass its ping check within its
+ContainerStartupHealthCheckTimeoutInSeconds. (On Failed the server scales the
+variants' services to 0.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from dockyard.control.readiness import ReplicaHealth
+from dockyard.control.service import ServiceState
+from dockyard.errors import SpecError
+from dockyard.spec.endpoint import Endpoint, EndpointConfig, Model, ProductionVariant
+from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
+
+MODEL_PORT = 8080
+MODEL_DIR = "/opt/ml/model"
+MODEL_VOLUME = "model"
+SERVE_STOP_TIMEOUT_S = 30  # "On scale-in or update: SIGTERM, then SIGKILL after 30 s"
+
+
+class EndpointStatus(StrEnum):
+    """botocore ``EndpointStatus``."""
+
+    OUT_OF_SERVICE = "OutOfService"
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    SYSTEM_UPDATING = "SystemUpdating"
+    ROLLING_BACK = "RollingBack"
+    IN_SERVICE = "InService"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+    UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+
+
+@dataclass(frozen=True)
+class VariantService:
+    """One production variant as the service that runs it."""
+
+    endpoint_name: str
+    variant_name: str
+    model_name: str
+    service_name: str  # "<endpoint>-<variant>"
+    task_definition: TaskDefinition  # family = service_name; register it to get a revision
+    desired_count: int
+    weight: float
+    startup_timeout_s: float
+
+    @property
+    def target_group(self) -> str:
+        """Every variant of an endpoint serves on one route, named like the endpoint."""
+        return self.endpoint_name
+
+    def service_state(self, revision: str, *, steady: bool = False) -> ServiceState:
+        """The scheduler's view, once ``task_definition`` is registered as ``revision``.
+
+        Ping failures are ignored during the startup window (the grace period), and a
+        replica that has not passed /ping by its end is replaced.
+        """
+        return ServiceState(
+            name=self.service_name,
+            revision=revision,
+            desired_count=self.desired_count,
+            health_check_grace_period_s=float(self.startup_timeout_s),
+            startup_timeout_s=float(self.startup_timeout_s),
+            target_group=self.target_group,
+            steady=steady,
+        )
+
+
+def variant_service_name(endpoint_name: str, variant_name: str) -> str:
+    return f"{endpoint_name}-{variant_name}"
+
+
+def variant_services(
+    endpoint: Endpoint,
+    config: EndpointConfig,
+    models: Mapping[str, Model],
+    model_dirs: Mapping[str, str],
+) -> tuple[VariantService, ...]:
+    """The services that run ``endpoint`` with ``config``.
+
+    ``models`` maps ModelName to its Model; ``model_dirs`` maps ModelName to the host
+    directory where the server extracted its ModelDataUrl (needed for every model that
+    has one). Raises SpecError when a variant names a model that does not exist or
+    uses a feature not supported yet.
+    """
+    if endpoint.endpoint_config_name != config.endpoint_config_name:
+        raise ValueError(
+            f"endpoint {endpoint.endpoint_name} uses config {endpoint.endpoint_config_name}, "
+            f"not {config.endpoint_config_name}"
+        )
+    return tuple(
+        _variant_service(endpoint, index, variant, models, model_dirs)
+        for index, variant in enumerate(config.production_variants)
+    )
+
+
+def _variant_service(
+    endpoint: Endpoint,
+    index: int,
+    variant: ProductionVariant,
+    models: Mapping[str, Model],
+    model_dirs: Mapping[str, str],
+) -> VariantService:
+    field = f"ProductionVariants[{index}].ModelName"
+    model = models.get(variant.model_name)
+    if model is None:
+        raise SpecError(
+            f'Could not find model "{variant.model_name}".',
+            field=field,
+            hint="create the model first (CreateModel), or fix the ModelName",
+        )
+    if model.primary_container is None:
+        raise SpecError(
+            f"model {model.model_name} has several Containers (an inference pipeline), "
+            "which Dockyard does not serve yet",
+            field=field,
+            hint="use a model with a PrimaryContainer",
+        )
+    if model.primary_container.mode != "SingleModel":
+        raise SpecError(
+            f"model {model.model_name} is a multi-model container, not supported yet",
+            field=field,
+            hint='use Mode "SingleModel"',
+        )
+    service_name = variant_service_name(endpoint.endpoint_name, variant.variant_name)
+    return VariantService(
+        endpoint_name=endpoint.endpoint_name,
+        variant_name=variant.variant_name,
+        model_name=model.model_name,
+        service_name=service_name,
+        task_definition=_task_definition(service_name, model, model_dirs),
+        desired_count=variant.initial_instance_count,
+        weight=variant.initial_variant_weight,
+        startup_timeout_s=float(variant.startup_timeout_s),
+    )
+
+
+def _task_definition(family: str, model: Model, model_dirs: Mapping[str, str]) -> TaskDefinition:
+    primary = model.primary_container
+    assert primary is not None  # checked by the caller
+    container: dict[str, Any] = {
+        "name": model.model_name,
+        "image": primary.image,
+        "command": ["serve"],
+        "essential": True,
+        "portMappings": [{"containerPort": MODEL_PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(primary.environment.items())],
+        "stopTimeout": SERVE_STOP_TIMEOUT_S,
+    }
+    doc: dict[str, Any] = {"family": family, "containerDefinitions": [container]}
+    if primary.model_data_url is not None:
+        if model.model_name not in model_dirs:
+            raise KeyError(f"no extracted model directory given for model {model.model_name}")
+        doc["volumes"] = [
+            {"name": MODEL_VOLUME, "host": {"sourcePath": model_dirs[model.model_name]}}
+        ]
+        container["mountPoints"] = [
+            {"sourceVolume": MODEL_VOLUME, "containerPath": MODEL_DIR, "readOnly": True}
+        ]
+    return parse_task_definition(doc)
+
+
+@dataclass(frozen=True)
+class VariantProgress:
+    """How far one variant's service got (the server fills it after planning it)."""
+
+    variant_name: str
+    desired: int  # InitialInstanceCount
+    ready: int  # replicas ready for traffic now (ServicePlan.counts.ready)
+    ever_ready: bool  # some replica has passed /ping since the endpoint began (re)creating
+    startup_timeout_s: float
+
+
+def variant_progress(
+    variant: VariantService, ready: int, health: Mapping[str, ReplicaHealth]
+) -> VariantProgress:
+    """Progress of ``variant`` from its ready count and its replicas' health records."""
+    ever = ready > 0 or any(h.first_healthy_at is not None for h in health.values())
+    return VariantProgress(
+        variant_name=variant.variant_name,
+        desired=variant.desired_count,
+        ready=ready,
+        ever_ready=ever,
+        startup_timeout_s=variant.startup_timeout_s,
+    )
+
+
+@dataclass(frozen=True)
+class EndpointStatusUpdate:
+    status: EndpointStatus
+    failure_reason: str | None = None
+    next_check_at: float | None = None
+
+
+def endpoint_status(
+    current: EndpointStatus, variants: Sequence[VariantProgress], since: float, now: float
+) -> EndpointStatusUpdate:
+    """The endpoint's next status; ``since`` is when creation (or the update) began.
+
+    Only Creating and Updating move; every other status is returned unchanged.
+    """
+    if current not in (EndpointStatus.CREATING, EndpointStatus.UPDATING):
+        return EndpointStatusUpdate(current)
+    for variant in variants:
+        deadline = since + variant.startup_timeout_s
+        if not variant.ever_ready and now >= deadline:
+            return EndpointStatusUpdate(
+                EndpointStatus.FAILED,
+                failure_reason=(
+                    f"The primary container for production variant {variant.variant_name} "
+                    f"did not pass the ping health check within {variant.startup_timeout_s:g} "
+                    "seconds. Check the logs of this endpoint's replicas."
+                ),
+            )
+    if all(v.ready >= v.desired for v in variants):
+        return EndpointStatusUpdate(EndpointStatus.IN_SERVICE)
+    pending = [since + v.startup_timeout_s for v in variants if not v.ever_ready]
+    return EndpointStatusUpdate(current, next_check_at=min(pending) if pending else None)

@@ -1,0 +1,21 @@
+"""The in-container model server: what ``docker run IMAGE serve`` runs.
+
+It implements the SageMaker real-time inference contract (``GET /ping``,
+``POST /invocations`` on port 8080 or ``$SAGEMAKER_BIND_TO_PORT``) with the inference
+toolkit's handler chain (``model_fn``/``input_fn``/``predict_fn``/``output_fn`` or
+``transform_fn`` from the user's ``inference.py``, scikit-learn defaults otherwise).
+
+Modules, in the order a request meets them:
+
+``main``        start-up: settings, model load, socket bind, supervisor
+``config``      the environment variables and their defaults
+``supervisor``  parent process: workers, restarts, watchdog, graceful stop
+``worker``      one uvicorn server per worker process
+``app``         the raw ASGI application (routes, limits, error replies)
+``deadline``    the per-invocation timeout
+``chain``       the handler chain; ``loader`` finds the user's module, ``defaults``
+                supplies missing handlers, ``context`` is the optional handler argument
+``codecs``      CSV/JSON/NPY/NPZ decoding and encoding; ``media`` reads Content-Type and
+                negotiates Accept
+``errors``      error types and the JSON error body
+"""

@@ -1,0 +1,196 @@
+"""The ASGI application: ``GET /ping`` and ``POST /invocations``, nothing else.
+
+Written against raw ASGI rather than a framework because every microsecond of routing,
+request objects and response classes is paid on each prediction. What is static is built
+once (the ping reply, the 404/405 replies, the Content-Type header of each codec); per
+request the app scans the header list once, reads the body, runs the handler chain with
+the deadline armed and sends two messages.
+
+Status codes: 200; 400 bad body; 404 unknown path; 405 wrong method (with ``Allow``);
+406/415 from the codecs; 413 over the payload limit (judged from Content-Length before
+reading, and by counting as the body streams in, for chunked uploads); 500 for an error
+in user or model code (with its message; the traceback goes to stderr); 504 when the
+handler runs past the timeout (see ``deadline.py``). Every error body is
+``{"error": ..., "message": ...}``. No exception escapes to the server: one bad request
+never takes a worker down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from dockyard.runtime.serve.chain import HandlerChain, Reply
+from dockyard.runtime.serve.deadline import Deadline
+from dockyard.runtime.serve.errors import (
+    MODEL_ERROR,
+    HandlerTimeout,
+    InvocationError,
+    PayloadTooLargeError,
+    error_body,
+    user_error_status,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("dockyard.serve")
+
+_JSON = b"application/json"
+
+
+def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Message, Message]:
+    headers = [(b"content-length", str(len(body)).encode()), *extra]
+    if body:
+        headers.insert(0, (b"content-type", _JSON))
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": body}
+
+
+_PING = _static(200, b"")
+_NOT_FOUND = _static(
+    404, error_body("NotFound", "the model server answers GET /ping and POST /invocations")
+)
+_PING_METHOD = _static(
+    405, error_body("MethodNotAllowed", "/ping answers GET"), (b"allow", b"GET, HEAD")
+)
+_INVOKE_METHOD = _static(
+    405, error_body("MethodNotAllowed", "/invocations answers POST"), (b"allow", b"POST")
+)
+
+
+def build_app(chain: HandlerChain, max_body: int, deadline: Deadline) -> ASGIApp:
+    """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413."""
+    invocations = _Invocations(chain, max_body, deadline)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/invocations":
+            if scope["method"] == "POST":
+                await invocations(scope, receive, send)
+                return
+            static = _INVOKE_METHOD
+        elif path == "/ping":
+            static = _PING if scope["method"] in ("GET", "HEAD") else _PING_METHOD
+        else:
+            static = _NOT_FOUND
+        await send(static[0])
+        await send(static[1])
+
+    return app
+
+
+class _Invocations:
+    """``POST /invocations``: headers, body, the chain under the deadline, the reply."""
+
+    def __init__(self, chain: HandlerChain, max_body: int, deadline: Deadline) -> None:
+        self.invoke = chain.invoke
+        self.max_body = max_body
+        self.arm, self.disarm = deadline.arm, deadline.disarm
+        self.timeout_message = (
+            f"the model did not answer within {deadline.seconds:g} s "
+            "(SAGEMAKER_MODEL_SERVER_TIMEOUT)"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = accept = None
+        length = -1
+        expects_continue = False
+        raw_headers = scope["headers"]
+        for name, value in raw_headers:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else -1
+            elif name == b"expect":
+                expects_continue = True
+        if length > self.max_body:
+            # The body is left unread: uvicorn discards it, so the connection stays usable,
+            # unless the client waits for "100 Continue" and will never send it.
+            error = PayloadTooLargeError(_too_large(self.max_body))
+            await _send_error(send, error, close=expects_continue)
+            return
+        try:
+            body = await _read_body(receive, self.max_body)
+        except PayloadTooLargeError as exc:
+            await _send_error(send, exc)
+            return
+        if body is not None:  # None: the client went away
+            await _send_reply(send, self._answer(body, content_type, accept, raw_headers))
+
+    def _answer(
+        self, body: bytes, content_type: str | None, accept: str | None, raw_headers: Any
+    ) -> Reply:
+        try:
+            self.arm()
+            try:
+                return self.invoke(body, content_type, accept, raw_headers)
+            finally:
+                self.disarm()
+        except InvocationError as exc:
+            return Reply(exc.status, _JSON, error_body(exc.name, exc.message))
+        except HandlerTimeout:
+            log.error("invocation timed out: %s", self.timeout_message, exc_info=True)
+            return Reply(504, _JSON, error_body("Timeout", self.timeout_message))
+        except Exception as exc:
+            status, message = user_error_status(exc)
+            if status >= 500:
+                log.exception("invocation failed in the handler: %s", message)
+            return Reply(status, _JSON, error_body(MODEL_ERROR, message))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, None if the client disconnected; PayloadTooLarge past ``limit``."""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise PayloadTooLargeError(_too_large(limit))
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(_too_large(limit))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    headers = [
+        (b"content-type", reply.content_type),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
+    if reply.headers:
+        headers.extend(reply.headers)
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _send_error(send: Send, exc: InvocationError, close: bool = False) -> None:
+    body = error_body(exc.name, exc.message)
+    extra = ((b"connection", b"close"),) if close else ()
+    await _send_reply(send, Reply(exc.status, _JSON, body, extra))
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the request body is larger than {limit} bytes ({limit / 1048576:g} MB), "
+        "the limit for a real-time invocation; split the request into smaller batches"
+    )

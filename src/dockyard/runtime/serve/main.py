@@ -1,0 +1,119 @@
+"""``serve``: load the model once, then run the workers that answer SageMaker's requests.
+
+Order matters for the contract: the model is loaded, and only then are the sockets bound,
+so a connection that is accepted at all reaches a worker that can predict and ``/ping``
+never answers 200 for a model that is not there. A model that cannot be loaded ends the
+process with status 1 and the reason (with traceback) on stderr, which is what the
+platform shows the user.
+
+Exit status: 0 after a stop signal and a drain; 1 when the model or the user's code
+cannot be loaded or the port cannot be bound; 2 for a bad setting or argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+
+from dockyard.runtime.serve.config import ConfigError, ServeConfig, available_cpus
+
+log = logging.getLogger("dockyard.serve")
+
+USAGE = "usage: python3 -m dockyard.runtime serve   (settings come from the environment)\n"
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def main(argv: list[str]) -> int:
+    """Run the model server until SIGTERM; the process's exit status."""
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if argv:
+        sys.stderr.write(f"serve takes no arguments, got: {' '.join(argv)}\n{USAGE}")
+        return EXIT_USAGE
+    _configure_logging()
+    try:
+        config = ServeConfig.from_env()
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    _size_native_thread_pools(config.workers)
+    signal.signal(signal.SIGTERM, _stop_while_starting)
+    return _serve(config)
+
+
+def _serve(config: ServeConfig) -> int:
+    # numpy and the framework are imported only now, after the thread pools were sized.
+    from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
+    from dockyard.runtime.serve.chain import HandlerChain  # noqa: PLC0415
+    from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
+    from dockyard.runtime.serve.loader import (  # noqa: PLC0415
+        UserCodeError,
+        import_user_module,
+        locate_user_module,
+    )
+    from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
+
+    try:
+        path = locate_user_module(config)
+        module = import_user_module(path) if path else None
+        chain = HandlerChain(config.model_dir, config.default_accept, module, path or "")
+        chain.load_model()
+    except UserCodeError as exc:
+        log.error("cannot start: %s", exc)
+        return EXIT_FAILURE
+    except Exception:
+        log.exception("cannot start: loading the model from %s failed", config.model_dir)
+        return EXIT_FAILURE
+    try:
+        sockets = bind_sockets(config.host, config.port, config.workers)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        return EXIT_FAILURE
+    deadline = Deadline(config.timeout_s)
+    app = build_app(chain, config.max_payload_bytes, deadline)
+    log.info(
+        "model server listening on %s:%d with %d worker%s, timeout %g s; handlers: %s",
+        config.host,
+        config.port,
+        config.workers,
+        "" if config.workers == 1 else "s",
+        config.timeout_s,
+        chain.describe(),
+    )
+    return Supervisor(sockets, app, deadline).run()
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _size_native_thread_pools(workers: int) -> None:
+    """Give each worker an equal share of the CPUs for BLAS/OpenMP threads.
+
+    Unset, every worker would start one native thread per CPU, and N workers would run
+    N times as many busy threads as there are CPUs. A value the user set is kept.
+    """
+    share = str(max(1, available_cpus() // workers))
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, share)
+
+
+def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM before the workers run: give up loading and exit cleanly.
+
+    Needed because as PID 1 in a container an unhandled SIGTERM is ignored.
+    """
+    log.info("SIGTERM received while starting; exiting")
+    raise SystemExit(0)

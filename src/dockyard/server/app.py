@@ -1,0 +1,58 @@
+"""The HTTP API (OpenAPI at /openapi.json, docs at /docs).
+
+Errors are mapped to status codes here and only here: a :class:`DockyardError`
+becomes its ``status_code`` with ``{code, message, field, resource, hint}``; a body
+that is not JSON becomes a 400 naming the problem. Handlers are plain ``def`` so the
+engine's blocking calls run in the thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dockyard import __version__
+from dockyard.errors import DockyardError, SpecError
+from dockyard.server.platform import Platform
+from dockyard.server.reconciler import Reconciler
+from dockyard.server.routes import builds, endpoints, events, training
+
+
+def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
+    app = FastAPI(
+        title="Dockyard",
+        version=__version__,
+        description="Training jobs, endpoints, images and events on local containers.",
+    )
+    app.state.platform = platform
+    app.state.reconciler = reconciler
+
+    @app.exception_handler(DockyardError)
+    async def dockyard_error(_: Request, error: DockyardError) -> JSONResponse:
+        return JSONResponse(error.to_dict(), status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        spec_error = SpecError(
+            str(first.get("msg", "malformed request")),
+            field=location or None,
+            hint="send a JSON object as the request body",
+        )
+        return JSONResponse(spec_error.to_dict(), status_code=400)
+
+    @app.get("/v1/health", tags=["daemon"])
+    def health() -> dict[str, object]:
+        """The daemon answers: version, engine, load balancer."""
+        return {
+            "Version": __version__,
+            "Engine": platform.engine.kind,
+            "LoadBalancer": platform.lb.url_for("{endpoint}"),
+            "StateDir": str(platform.settings.state_dir),
+        }
+
+    for router in (builds.router, training.router, endpoints.router, events.router):
+        app.include_router(router, prefix="/v1")
+    return app

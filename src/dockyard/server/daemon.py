@@ -1,0 +1,98 @@
+"""The control-plane daemon: one process per state directory.
+
+It owns the state file, connects to (or starts) the container engine and the load
+balancer, runs the reconcile loop in a thread, and serves the API. A lock file keeps
+a second daemon off the same state directory; everything the daemon knows is in the
+store or the labels of the containers it started, so killing it loses nothing and a
+restart re-adopts what is running.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from dockyard import __version__
+from dockyard.errors import Conflict
+from dockyard.server.app import create_app
+from dockyard.server.auth import TokenGuard, load_or_create_token
+from dockyard.server.platform import Platform
+from dockyard.server.reconciler import Reconciler
+from dockyard.settings import Settings
+
+log = logging.getLogger("dockyard.daemon")
+
+
+def _bind_unix(path: Path) -> socket.socket:
+    """An owner-only unix socket: 0700 directory, 0600 socket, stale file replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, 0o600)
+    return sock
+
+
+def _bind_tcp(address: str) -> socket.socket:
+    host, _, port = address.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host or "127.0.0.1", int(port)))
+    return sock
+
+
+def _take_lock(settings: Settings) -> int:
+    settings.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(settings.run_dir / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Conflict(
+            "another Dockyard daemon already runs on this state directory",
+            resource=str(settings.state_dir),
+            hint="use the running one, or stop it first",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def run_daemon(settings: Settings) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    lock = _take_lock(settings)
+    log.info("dockyard %s starting, state in %s", __version__, settings.state_dir)
+    platform = Platform.open(settings, progress=log.info)
+    reconciler = Reconciler(platform)
+    app = create_app(platform, reconciler)
+    sockets = [_bind_unix(settings.api_socket)]
+    if settings.api_tcp:
+        token = load_or_create_token(settings.run_dir / "api-token", settings.api_token)
+        app = TokenGuard(app, token)  # type: ignore[assignment]
+        sockets.append(_bind_tcp(settings.api_tcp))
+        log.info("API also on tcp://%s (token in %s)", settings.api_tcp, settings.run_dir)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    )
+    reconciler.start()
+    log.info("API on unix://%s", settings.api_socket)
+    try:
+        server.run(sockets=sockets)
+    finally:
+        reconciler.stop()
+        platform.close()
+        settings.api_socket.unlink(missing_ok=True)
+        os.close(lock)
+        log.info("daemon stopped")

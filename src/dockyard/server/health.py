@@ -1,0 +1,60 @@
+"""Health checks the daemon runs itself: ``GET /ping`` on each replica.
+
+A replica enters the load balancer only after its own ``/ping`` answered 200 here
+(HAProxy marks a server added at runtime UP before its first check, so its checks
+cannot be the gate). Probes run in parallel with a short timeout, so one hung
+container never delays the others or the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+PING_TIMEOUT = 2.0  # the SageMaker contract: /ping answers within 2 s
+
+
+@dataclass
+class ProbeRecord:
+    """Consecutive results of one replica's probes, for rise/fall decisions."""
+
+    successes: int = 0
+    failures: int = 0
+    ever_healthy: bool = False
+
+
+class Prober:
+    def __init__(self, workers: int = 16) -> None:
+        self._client = httpx.Client(timeout=PING_TIMEOUT)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+        self.records: dict[str, ProbeRecord] = {}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+    def _ping(self, url: str) -> bool:
+        try:
+            return self._client.get(url).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def probe(self, urls: Mapping[str, str]) -> dict[str, ProbeRecord]:
+        """Probe every ``{replica id: ping url}`` once; return the updated records."""
+        results = dict(zip(urls, self._pool.map(self._ping, urls.values()), strict=True))
+        for replica, ok in results.items():
+            record = self.records.setdefault(replica, ProbeRecord())
+            if ok:
+                record.successes += 1
+                record.failures = 0
+                record.ever_healthy = True
+            else:
+                record.failures += 1
+                record.successes = 0
+        return {replica: self.records[replica] for replica in urls}
+
+    def forget(self, replica: str) -> None:
+        self.records.pop(replica, None)

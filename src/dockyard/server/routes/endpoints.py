@@ -1,0 +1,51 @@
+"""Endpoints: deploy (create or update), describe with replicas, list, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from dockyard.server import endpoints
+from dockyard.server.deps import PlatformDep
+
+router = APIRouter(tags=["endpoints"])
+
+
+class DeployRequest(BaseModel):
+    """CreateModel + CreateEndpointConfig + CreateEndpoint in one call (like the SDK's
+    ``model.deploy()``); validated against SageMaker's rules when the resources are made."""
+
+    EndpointName: str
+    Image: str
+    ModelDataUrl: str | None = Field(
+        default=None, description="model.tar.gz to extract to /opt/ml/model: path or s3:// URI."
+    )
+    InstanceCount: int = Field(default=1, description="InitialInstanceCount.")
+    VariantName: str | None = None
+    Environment: dict[str, str] = Field(default_factory=dict)
+    ContainerStartupHealthCheckTimeoutInSeconds: int = 240
+
+
+@router.post("/endpoints", status_code=201)
+def deploy(request: DeployRequest, platform: PlatformDep) -> dict[str, Any]:
+    with platform.lock:
+        return endpoints.deploy(platform, request.model_dump())
+
+
+@router.get("/endpoints")
+def list_endpoints(platform: PlatformDep) -> dict[str, Any]:
+    return {"Endpoints": endpoints.list_endpoints(platform)}
+
+
+@router.get("/endpoints/{name}")
+def describe_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
+    return endpoints.describe(platform, name)
+
+
+@router.delete("/endpoints/{name}", status_code=202)
+def delete_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
+    with platform.lock:
+        endpoints.delete(platform, name)
+    return {"EndpointName": name, "EndpointStatus": "Deleting"}

@@ -1,0 +1,233 @@
+"""Services: keep N healthy tasks of one revision behind the load balancer.
+
+Each pass, per service: step its tasks (observe containers, start/stop them), probe
+the replicas' ``/ping``, ask :func:`dockyard.control.service.plan_service` what to
+do, do it, record its events. Endpoints are services (one per variant), and so will
+be ECS services: replacement of dead replicas, health gating, rolling updates and
+draining live here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dockyard.adapters.store.sqlite import Store
+from dockyard.control.readiness import ReplicaHealth
+from dockyard.control.service import ServiceState, plan_service
+from dockyard.control.service_actions import (
+    DeregisterTarget,
+    RegisterTarget,
+    ServicePlan,
+    StartTask,
+    StopTask,
+)
+from dockyard.control.task import HealthStatus, TaskStatus
+from dockyard.errors import DockyardError
+from dockyard.ports.lb import LoadBalancer, Target
+from dockyard.server.codec import from_doc, to_doc
+from dockyard.server.health import Prober, ProbeRecord
+from dockyard.server.tasks import (
+    Placement,
+    TaskManager,
+    TaskRecord,
+    placement_from_doc,
+    placement_to_doc,
+)
+from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
+
+log = logging.getLogger("dockyard.services")
+
+KIND = "service"
+FALL = 3  # consecutive failed probes before a replica counts as unhealthy
+DRAIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What one pass over a service knows while it executes the plan."""
+
+    doc: dict[str, Any]
+    state: ServiceState
+    target: LbTarget | None
+    by_id: dict[str, TaskRecord]
+    now: float
+
+
+@dataclass(frozen=True)
+class LbTarget:
+    """Which container port of a task the load balancer sends traffic to."""
+
+    container: str
+    port: int
+
+
+def owner_of(service_name: str) -> str:
+    return f"service/{service_name}"
+
+
+def save_service(
+    store: Store,
+    state: ServiceState,
+    definition: TaskDefinition,
+    placement: Placement,
+    *,
+    target: LbTarget | None,
+    owner: str | None,
+) -> str:
+    """Create or update a service to run ``definition``; returns the revision it runs.
+
+    A definition identical to the current one keeps its revision (no rollout);
+    anything else becomes the next revision and the scheduler rolls to it.
+    """
+    existing = store.get(KIND, state.name)
+    definitions: dict[str, Any] = existing["definitions"] if existing else {}
+    current = existing["state"]["revision"] if existing else None
+    wanted = definition.to_aws()
+    if current is not None and definitions.get(current) == wanted:
+        revision = current
+    else:
+        revision = f"{definition.family}:{len(definitions) + 1}"
+        definitions[revision] = wanted
+    unchanged = (
+        existing is not None
+        and revision == current
+        and state.desired_count == existing["state"]["desired_count"]
+    )
+    state = replace(state, revision=revision, steady=unchanged and existing["state"]["steady"])
+    store.put(
+        KIND,
+        state.name,
+        {
+            "state": to_doc(state),
+            "definitions": definitions,
+            "placement": placement_to_doc(placement),
+            "target": None if target is None else dataclasses.asdict(target),
+            "owner": owner,
+        },
+        owner=owner,
+    )
+    return revision
+
+
+class ServiceController:
+    def __init__(self, store: Store, tasks: TaskManager, lb: LoadBalancer) -> None:
+        self.store = store
+        self.tasks = tasks
+        self.lb = lb
+        self.prober = Prober()
+        self._first_healthy: dict[str, float] = {}
+
+    def close(self) -> None:
+        self.prober.close()
+
+    def names(self) -> list[str]:
+        return [doc["state"]["name"] for doc in self.store.list(KIND)]
+
+    def step(self, name: str, now: float) -> ServicePlan | None:
+        doc = self.store.get(KIND, name)
+        if doc is None:
+            return None
+        state = from_doc(ServiceState, doc["state"])
+        target = LbTarget(**doc["target"]) if doc.get("target") else None
+        records = [self.tasks.step(r, now) for r in self.tasks.records(owner_of(name))]
+        health = self._health(records, target, now)
+        plan = plan_service(state, [r.task for r in records], health, now)
+        context = _Pass(doc, state, target, {r.task.task_id: r for r in records}, now)
+        for action in plan.actions:
+            self._execute(action, context)
+        for event in plan.events:
+            self.store.add_event(KIND, name, event)
+        if plan.steady != state.steady:
+            doc["state"] = to_doc(replace(state, steady=plan.steady))
+            self.store.put(KIND, name, doc, owner=doc.get("owner"))
+        self._reap(records)
+        return plan
+
+    def records(self, name: str) -> list[TaskRecord]:
+        return self.tasks.records(owner_of(name))
+
+    def _health(
+        self, records: list[TaskRecord], target: LbTarget | None, now: float
+    ) -> dict[str, ReplicaHealth]:
+        if target is None:
+            return {}
+        urls = {}
+        for record in records:
+            address = self.tasks.address(record, target.container, target.port)
+            if record.task.last_status is TaskStatus.RUNNING and address:
+                urls[record.task.task_id] = f"http://{address}/ping"
+        probes = self.prober.probe(urls)
+        health = {}
+        for record in records:
+            task_id = record.task.task_id
+            probe = probes.get(task_id)
+            if probe is not None and probe.successes and task_id not in self._first_healthy:
+                self._first_healthy[task_id] = now
+            health[task_id] = ReplicaHealth(
+                status=_status(probe),
+                first_healthy_at=record.extra.get("first_healthy_at")
+                or self._first_healthy.get(task_id),
+                registered=bool(record.extra.get("registered")),
+            )
+            if health[task_id].first_healthy_at and not record.extra.get("first_healthy_at"):
+                record.extra["first_healthy_at"] = health[task_id].first_healthy_at
+                self.tasks.save(record)
+        return health
+
+    def _execute(self, action: object, ctx: _Pass) -> None:
+        by_id, target, now = ctx.by_id, ctx.target, ctx.now
+        try:
+            if isinstance(action, StartTask):
+                self.tasks.create(
+                    owner_of(ctx.state.name),
+                    parse_task_definition(ctx.doc["definitions"][action.revision]),
+                    action.revision,
+                    placement_from_doc(ctx.doc["placement"]),
+                    now=now,
+                )
+            elif isinstance(action, StopTask) and action.task_id in by_id:
+                self.tasks.request_stop(by_id[action.task_id], action.stop_code, action.reason, now)
+            elif isinstance(action, RegisterTarget) and target and action.task_id in by_id:
+                record = by_id[action.task_id]
+                address = self.tasks.address(record, target.container, target.port)
+                if address:
+                    self.lb.register(action.target_group, Target(action.task_id, address))
+                    record.extra["registered"] = True
+                    self.tasks.save(record)
+            elif isinstance(action, DeregisterTarget):
+                self.lb.deregister(action.target_group, action.task_id, DRAIN_SECONDS)
+                record = by_id.get(action.task_id)
+                if record is not None:
+                    record.extra["registered"] = False
+                    self.tasks.save(record)
+        except DockyardError as error:
+            name = ctx.state.name
+            self.store.add_event(KIND, name, f"(service {name}) {error}")
+            log.warning("service %s: %s failed: %s", name, type(action).__name__, error)
+
+    def _reap(self, records: list[TaskRecord]) -> None:
+        for record in records:
+            if record.task.is_done and not record.extra.get("registered"):
+                self.tasks.reap(record)
+                self.prober.forget(record.task.task_id)
+                self._first_healthy.pop(record.task.task_id, None)
+
+    def delete(self, name: str) -> bool:
+        """Remove a service once it has no task left; False while tasks remain."""
+        if self.records(name):
+            return False
+        self.store.delete(KIND, name)
+        return True
+
+
+def _status(probe: ProbeRecord | None) -> HealthStatus:
+    if probe is None:
+        return HealthStatus.UNKNOWN
+    if probe.failures == 0 and probe.successes > 0:
+        return HealthStatus.HEALTHY
+    if probe.failures >= FALL:
+        return HealthStatus.UNHEALTHY
+    return HealthStatus.UNKNOWN

@@ -1,0 +1,119 @@
+"""Fixtures for tests against a real container engine.
+
+One engine serves the whole session, and the same one serves later sessions and
+other people's runs on the machine: its state lives in ``DOCKYARD_STATE_DIR``
+(default ``/tmp/dockyard-test-state``), so dockerd, the base image and the caches
+are started or built once and then reused. Choose the engine with
+``DOCKYARD_TEST_ENGINE=docker|podman``; Podman gets its own state directory
+(``<state dir>-podman``) and shares the base image's cached root filesystem.
+
+Every container, network and image a test makes should carry
+:data:`SESSION_LABELS` (the ``session_labels`` fixture) or a name from
+``unique_name``; both are removed when the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from dockyard.adapters.baseimage import ensure_base_image
+from dockyard.adapters.engine import DockerEngine, connect
+from dockyard.errors import DockyardError
+from dockyard.settings import Settings
+
+SESSION = uuid.uuid4().hex[:8]
+SESSION_LABEL = "dockyard.test-session"
+SESSION_LABELS = {SESSION_LABEL: SESSION}
+DEFAULT_STATE_DIR = "/tmp/dockyard-test-state"
+
+
+def _progress(line: str) -> None:
+    print(f"[engine fixture] {line}", file=sys.stderr, flush=True)
+
+
+def _shared_settings() -> Settings:
+    """Settings of the shared test installation (engine, base image cache)."""
+    return Settings(state_dir=Path(os.environ.get("DOCKYARD_STATE_DIR", DEFAULT_STATE_DIR)))
+
+
+def _engine_settings() -> Settings:
+    """Settings naming the engine this session runs on (``DOCKYARD_TEST_ENGINE``)."""
+    shared = _shared_settings()
+    wanted = os.environ.get("DOCKYARD_TEST_ENGINE", "").strip().lower() or None
+    if wanted not in (None, "docker", "podman"):
+        raise pytest.UsageError("DOCKYARD_TEST_ENGINE must be 'docker' or 'podman'")
+    if wanted == "podman":
+        return shared.model_copy(
+            update={"state_dir": Path(f"{shared.state_dir}-podman"), "engine_kind": "podman"}
+        )
+    return shared.model_copy(update={"engine_kind": wanted or shared.engine_kind})
+
+
+@pytest.fixture(scope="session")
+def session_labels() -> dict[str, str]:
+    """Labels that mark a resource as this test session's (removed at the end)."""
+    return dict(SESSION_LABELS)
+
+
+@pytest.fixture(scope="session")
+def unique_name() -> Callable[..., str]:
+    """``unique_name("web")`` → ``dy-web-<session>-<n>``: a fresh engine-safe name."""
+    counter = itertools.count(1)
+
+    def make(prefix: str = "t") -> str:
+        return f"dy-{prefix}-{SESSION}-{next(counter)}"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[DockerEngine]:
+    """A connected engine (started if none runs); session resources removed afterwards."""
+    connected = connect(_engine_settings(), progress=_progress)
+    yield connected
+    _cleanup(connected)
+    connected.close()
+
+
+@pytest.fixture(scope="session")
+def shared_settings() -> Settings:
+    """Settings of the shared test installation: its cache holds the base rootfs."""
+    return _shared_settings()
+
+
+@pytest.fixture(scope="session")
+def base_image(engine: DockerEngine, shared_settings: Settings) -> str:
+    """Ref of a Python 3.11 base image in ``engine`` (built offline when needed)."""
+    return ensure_base_image(engine, shared_settings, progress=_progress)
+
+
+def _cleanup(engine: DockerEngine) -> None:
+    """Remove this session's containers, networks and images, whatever the test did."""
+    client = docker.APIClient(base_url=engine.base_url, version="auto", timeout=60)
+    label = {"label": [f"{SESSION_LABEL}={SESSION}"]}
+    by_label = client.containers(all=True, filters=label)
+    by_name = client.containers(all=True, filters={"name": [SESSION]})
+    for container_id in {c["Id"] for c in [*by_label, *by_name]}:
+        with contextlib.suppress(DockyardError):
+            engine.remove(container_id)
+    networks = client.networks(filters=label) + client.networks(filters={"name": [SESSION]})
+    for network in networks:
+        _quietly(client.remove_network, network["Id"])
+    for image in client.images(filters=label):
+        _quietly(client.remove_image, image["Id"], force=True)
+    client.close()
+
+
+def _quietly(action: Callable[..., object], *args: object, **kwargs: object) -> None:
+    with contextlib.suppress(docker.errors.APIError):
+        action(*args, **kwargs)

@@ -1,0 +1,535 @@
+"""The HAProxy load balancer, for real: a live HAProxy in front of loopback targets.
+
+Needs HAProxy only (no container engine). Targets are small HTTP servers on threads
+that answer ``/ping`` and ``/invocations`` with their own id; a request with
+``?hold=1`` stays in flight until the test releases it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import http.server
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.adapters.lb import HAProxyLoadBalancer, LbOptions
+from dockyard.adapters.lb.config import HealthCheck, LbConfig, ServerLine, Timeouts, render_config
+from dockyard.adapters.lb.process import check_config, find_binary, pid_alive, terminate
+from dockyard.errors import SetupError
+from dockyard.ports.lb import Target
+
+pytestmark = pytest.mark.integration
+
+# Checks every 100 ms, one result decides: tests see health changes quickly.
+FAST = HealthCheck(inter_ms=100, fastinter_ms=50, downinter_ms=50, rise=1, fall=1, timeout_ms=1000)
+
+
+# -- targets ----------------------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _TargetServer
+
+    def do_GET(self) -> None:
+        target = self.server.target
+        target.seen.append(("GET", self.path))
+        self._answer(target.ping_status if self.path == "/ping" else 404, b"")
+
+    def do_POST(self) -> None:
+        target = self.server.target
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        target.seen.append(("POST", self.path))
+        if "hold=1" in self.path:
+            target.holding.release()
+            target.release.wait(30)
+        body = {"id": target.ident, "path": self.path}
+        self._answer(target.invocation_status, json.dumps(body).encode())
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _TargetServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    target: FakeTarget
+
+    def handle_error(self, *args: Any) -> None:
+        pass  # HAProxy closes check connections with a reset; that is not an error here
+
+
+class FakeTarget:
+    """A replica: answers /ping with ``ping_status`` and /invocations with its id."""
+
+    def __init__(self, ident: str) -> None:
+        self.ident = ident
+        self.ping_status = 200
+        self.invocation_status = 200
+        self.seen: list[tuple[str, str]] = []
+        self.holding = threading.Semaphore(0)  # released once per request being held
+        self.release = threading.Event()
+        self._server = _TargetServer(("127.0.0.1", 0), _Handler)
+        self._server.target = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def target(self, name: str | None = None) -> Target:
+        return Target(name or self.ident, self.address)
+
+    def kill(self) -> None:
+        """Stop accepting: new connections are refused, as for a dead container."""
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def make_target() -> Iterator[Callable[[str], FakeTarget]]:
+    made: list[FakeTarget] = []
+
+    def make(ident: str) -> FakeTarget:
+        made.append(FakeTarget(ident))
+        return made[-1]
+
+    yield make
+    for target in made:
+        with contextlib.suppress(OSError):
+            target.kill()
+
+
+# -- the load balancer ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    # Short, because the admin socket lives under it and unix socket paths are short.
+    path = Path(tempfile.mkdtemp(prefix="dy-lb-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_lb(state_dir: Path) -> Iterator[Callable[..., HAProxyLoadBalancer]]:
+    """Adapters on one state dir and port; every HAProxy they ran is stopped at the end."""
+    port = free_port()
+    made: list[HAProxyLoadBalancer] = []
+
+    def make(**options: Any) -> HAProxyLoadBalancer:
+        options.setdefault("health", FAST)
+        made.append(HAProxyLoadBalancer(state_dir, port=port, options=LbOptions(**options)))
+        return made[-1]
+
+    yield make
+    for lb in made:
+        lb.stop()
+    for pid in _pids_seen:
+        terminate(pid)
+    _pids_seen.clear()
+
+
+_pids_seen: list[int] = []
+
+
+@pytest.fixture
+def lb(make_lb: Callable[..., HAProxyLoadBalancer]) -> HAProxyLoadBalancer:
+    balancer = make_lb()
+    balancer.ensure_running()
+    return balancer
+
+
+def call(
+    lb: HAProxyLoadBalancer, route: str, action: str = "invocations", query: str = ""
+) -> tuple[int, dict[str, Any]]:
+    """One request through the load balancer on a new connection: (status, JSON body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=30)
+    try:
+        if action == "ping":
+            conn.request("GET", f"/endpoints/{route}/ping{query}")
+        else:
+            conn.request("POST", f"/endpoints/{route}/{action}{query}", body=b"[[1, 2]]")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    return response.status, json.loads(body) if body else {}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def health_of(lb: HAProxyLoadBalancer, route: str) -> dict[str, str]:
+    return {t.name: t.health for t in lb.targets(route)}
+
+
+# -- start and configuration ------------------------------------------------------------
+
+
+def test_rendered_config_with_servers_is_valid_for_haproxy(tmp_path: Path) -> None:
+    cfg = LbConfig(
+        bind_host="127.0.0.1",
+        bind_port=free_port(),
+        socket_path=tmp_path / "s.sock",
+        map_path=tmp_path / "routes.map",
+        server_state_path=tmp_path / "state",
+        slots=3,
+    )
+    (tmp_path / "routes.map").write_text("iris slot_1\n")
+    (tmp_path / "state").write_text("1\n")
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render_config(cfg, [ServerLine(1, "task-1", "127.0.0.1:8080")]))
+    check_config(find_binary(), config)  # raises with HAProxy's words if not
+
+
+def test_missing_haproxy_is_a_setup_error_saying_how_to_install(state_dir: Path) -> None:
+    lb = HAProxyLoadBalancer(state_dir, port=free_port(), binary="no-such-haproxy")
+    with pytest.raises(SetupError) as raised:
+        lb.ensure_running()
+    assert "apt-get install" in (raised.value.hint or "")
+
+
+def test_busy_port_is_a_setup_error_pointing_at_the_log(state_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        lb = HAProxyLoadBalancer(state_dir, port=taken.getsockname()[1])
+        with pytest.raises(SetupError) as raised:
+            lb.ensure_running()
+    assert raised.value.resource == str(lb.paths.log)
+    assert "DOCKYARD_LB_PORT" in (raised.value.hint or "")
+
+
+def test_ensure_running_reuses_the_live_process(
+    lb: HAProxyLoadBalancer, make_lb: Callable[..., HAProxyLoadBalancer]
+) -> None:
+    pid = lb.pid()
+    make_lb().ensure_running()
+    assert lb.pid() == pid
+    assert lb.paths.pidfile.read_text().strip() == str(pid)
+
+
+def test_url_names_the_invocations_path_of_the_route(lb: HAProxyLoadBalancer) -> None:
+    assert lb.url_for("iris") == f"http://127.0.0.1:{lb.port}/endpoints/iris/invocations"
+
+
+# -- routing ----------------------------------------------------------------------------
+
+
+def test_route_without_targets_answers_503(lb: HAProxyLoadBalancer) -> None:
+    lb.ensure_route("iris")
+    status, body = call(lb, "iris")
+    assert status == 503
+    assert body["route"] == "iris"
+
+
+def test_unknown_route_answers_404_naming_it(lb: HAProxyLoadBalancer) -> None:
+    status, body = call(lb, "nope")
+    assert status == 404
+    assert body["route"] == "nope"
+    assert "nope" in body["message"]
+
+
+def test_other_paths_answer_404(lb: HAProxyLoadBalancer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=10)
+    conn.request("GET", "/invocations")
+    assert conn.getresponse().status == 404
+    conn.close()
+
+
+def test_requests_alternate_between_two_targets_with_the_path_rewritten(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("iris", b.target())
+    answers = [call(lb, "iris", query="?x=1") for _ in range(6)]
+    assert {status for status, _ in answers} == {200}
+    ids = [body["id"] for _, body in answers]
+    assert set(ids) == {"a", "b"}
+    assert all(first != second for first, second in itertools.pairwise(ids))
+    assert {body["path"] for _, body in answers} == {"/invocations?x=1"}
+
+
+def test_ping_of_a_route_reaches_a_target_ping(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    a.seen.clear()
+    status, _ = call(lb, "iris", action="ping")
+    assert status == 200
+    assert ("GET", "/ping") in a.seen
+
+
+def test_registered_targets_read_back_healthy(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", Target("arn:aws:ecs:local:0:task/c/1", a.address))
+    assert lb.targets("iris") == [Target("arn:aws:ecs:local:0:task/c/1", a.address, "healthy")]
+
+
+def test_registering_again_is_a_no_op_and_a_new_address_replaces(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    old, new = make_target("old"), make_target("new")
+    lb.register("iris", old.target("replica"))
+    lb.register("iris", old.target("replica"))
+    assert [t.address for t in lb.targets("iris")] == [old.address]
+    lb.register("iris", new.target("replica"))
+    assert [t.address for t in lb.targets("iris")] == [new.address]
+    assert call(lb, "iris")[1]["id"] == "new"
+
+
+def test_removed_route_answers_404_and_loses_its_targets(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb.register("iris", make_target("a").target())
+    lb.remove_route("iris")
+    assert lb.routes() == []
+    assert lb.targets("iris") == []
+    assert call(lb, "iris")[0] == 404
+    lb.ensure_route("iris")  # its slot comes back empty
+    assert call(lb, "iris")[0] == 503
+
+
+# -- health ----------------------------------------------------------------------------
+
+
+def test_target_whose_ping_fails_gets_no_traffic_once_checks_run(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("iris", b.target())
+    b.ping_status = 500
+    wait_until(lambda: health_of(lb, "iris")["b"] == "unhealthy")
+    assert {call(lb, "iris")[1]["id"] for _ in range(6)} == {"a"}
+
+
+def test_target_failing_ping_at_registration_stays_out_until_it_passes(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb = make_lb(register_timeout=0.3)
+    lb.ensure_running()
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    b.ping_status = 503
+    lb.register("iris", b.target())
+    assert health_of(lb, "iris") == {"a": "healthy", "b": "unhealthy"}
+    assert {call(lb, "iris")[1]["id"] for _ in range(6)} == {"a"}
+    b.ping_status = 200
+    wait_until(lambda: health_of(lb, "iris")["b"] == "healthy")
+
+
+def test_killed_target_costs_no_request_and_is_marked_down(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("iris", b.target())
+    b.kill()
+    answers = [call(lb, "iris") for _ in range(10)]
+    assert [status for status, _ in answers] == [200] * 10
+    assert {body["id"] for _, body in answers} == {"a"}
+    wait_until(lambda: health_of(lb, "iris")["b"] == "unhealthy")
+
+
+def test_target_refusing_connections_answers_502(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    slow_checks = HealthCheck(inter_ms=60_000, fastinter_ms=60_000, downinter_ms=50, rise=1)
+    lb = make_lb(health=slow_checks)  # the dead target stays UP: no check comes soon
+    lb.ensure_running()
+    a = make_target("a")
+    lb.register("iris", a.target())
+    a.kill()
+    status, body = call(lb, "iris")
+    assert status == 502
+    assert body["route"] == "iris"
+
+
+def test_error_a_target_sends_itself_passes_unchanged(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    a.invocation_status = 503
+    assert call(lb, "iris") == (503, {"id": "a", "path": "/invocations"})
+
+
+def test_target_answering_too_late_answers_504(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb = make_lb(timeouts=Timeouts(server_ms=300))
+    lb.ensure_running()
+    a = make_target("a")
+    lb.register("iris", a.target())
+    status, body = call(lb, "iris", query="?hold=1")
+    a.release.set()
+    assert status == 504
+    assert body["code"] == "GatewayTimeout"
+
+
+# -- draining ----------------------------------------------------------------------------
+
+
+def test_deregister_lets_the_request_in_flight_finish_and_sends_new_ones_elsewhere(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    slow: list[tuple[int, dict[str, Any]]] = []
+    in_flight = threading.Thread(target=lambda: slow.append(call(lb, "iris", query="?hold=1")))
+    in_flight.start()
+    assert a.holding.acquire(timeout=10)
+    lb.register("iris", b.target())
+    draining = threading.Thread(target=lb.deregister, args=("iris", "a", 30.0))
+    draining.start()
+    wait_until(lambda: health_of(lb, "iris").get("a") == "draining")
+    assert {call(lb, "iris")[1]["id"] for _ in range(4)} == {"b"}
+    a.release.set()
+    in_flight.join(10)
+    draining.join(10)
+    assert slow == [(200, {"id": "a", "path": "/invocations?hold=1"})]
+    assert health_of(lb, "iris") == {"b": "healthy"}
+
+
+def test_deregister_of_unknown_target_or_route_does_nothing(lb: HAProxyLoadBalancer) -> None:
+    lb.deregister("iris", "ghost", drain_seconds=0)
+    lb.ensure_route("iris")
+    lb.deregister("iris", "ghost", drain_seconds=0)
+    assert lb.targets("iris") == []
+
+
+# -- growth and restarts ---------------------------------------------------------------
+
+
+def test_more_routes_than_slots_grow_the_pool_with_one_reload_while_serving(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb = make_lb(pool_size=2, register_timeout=0.3)
+    lb.ensure_running()
+    a, sick = make_target("a"), make_target("sick")
+    lb.register("r0", a.target())
+    sick.ping_status = 500
+    lb.register("r0", sick.target())  # left DOWN; must not come back UP after the reload
+    lb.ensure_route("r1")
+    first_pid = lb.pid()
+    assert first_pid is not None
+    _pids_seen.append(first_pid)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            statuses.append(call(lb, "r0")[0])
+
+    background = threading.Thread(target=traffic)
+    background.start()
+    wait_until(lambda: len(statuses) >= 5)
+    lb.ensure_route("r2")  # no slot left: one reload, to 4 slots
+    lb.ensure_route("r3")  # fits
+    seen = len(statuses)
+    wait_until(lambda: len(statuses) >= seen + 5)
+    stop.set()
+    background.join(10)
+    assert lb.slot_count() == 4
+    assert lb.pid() != first_pid
+    assert set(statuses) == {200}
+    assert lb.routes() == ["r0", "r1", "r2", "r3"]
+    assert lb.targets("r0") == [
+        Target("a", a.address, "healthy"),
+        Target("sick", sick.address, "unhealthy"),
+    ]
+    assert call(lb, "r3")[0] == 503
+    wait_until(lambda: not pid_alive(first_pid))  # the old process finished and left
+
+
+def test_new_adapter_on_the_same_state_reads_back_the_same_targets(
+    lb: HAProxyLoadBalancer,
+    make_lb: Callable[..., HAProxyLoadBalancer],
+    make_target: Callable[[str], FakeTarget],
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("churn", b.target())
+    b.ping_status = 500
+    wait_until(lambda: health_of(lb, "churn")["b"] == "unhealthy")
+    again = make_lb()
+    again.ensure_running()
+    assert again.routes() == ["churn", "iris"]
+    assert again.targets("iris") == lb.targets("iris") == [Target("a", a.address, "healthy")]
+    assert again.targets("churn") == [Target("b", b.address, "unhealthy")]
+
+
+def test_killed_haproxy_restarts_with_its_routes_and_targets_come_back_by_registering(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    lb.ensure_route("churn")
+    pid = lb.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(pid))
+    lb.ensure_running()
+    assert lb.pid() not in (None, pid)
+    assert lb.routes() == ["churn", "iris"]
+    assert lb.targets("iris") == []
+    assert call(lb, "iris")[0] == 503
+    lb.register("iris", a.target())
+    assert call(lb, "iris") == (200, {"id": "a", "path": "/invocations"})
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+
+def test_stats_count_responses_per_route_and_target(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb.ensure_route("empty")
+    lb.register("iris", make_target("a").target())
+    for _ in range(3):
+        call(lb, "iris")
+    call(lb, "empty")
+    stats = {s.route: s for s in lb.stats()}
+    assert stats["iris"].counters.requests == 3
+    assert stats["iris"].counters.responses_2xx == 3
+    assert [(t.name, t.counters.responses_2xx) for t in stats["iris"].targets] == [("a", 3)]
+    assert stats["empty"].counters.responses_5xx == 1

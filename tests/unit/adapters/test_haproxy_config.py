@@ -1,0 +1,169 @@
+"""The rendered HAProxy configuration: slots, the route map, checks, timeouts, errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dockyard.adapters.lb.config import (
+    HealthCheck,
+    LbConfig,
+    ServerLine,
+    Timeouts,
+    render_config,
+    render_map,
+    slot_backend,
+    slot_index,
+)
+from dockyard.adapters.lb.process import LbPaths
+from dockyard.errors import SetupError
+
+pytestmark = pytest.mark.unit
+
+
+def make_config(**overrides: object) -> LbConfig:
+    values: dict[str, object] = {
+        "bind_host": "127.0.0.1",
+        "bind_port": 9080,
+        "socket_path": Path("/state/run/haproxy.sock"),
+        "map_path": Path("/state/lb/routes.map"),
+        "server_state_path": Path("/state/lb/server-state"),
+        "slots": 4,
+    }
+    values.update(overrides)
+    return LbConfig(**values)  # type: ignore[arg-type]
+
+
+def section(text: str, name: str) -> str:
+    """The lines of one section (``backend slot_0``, ``frontend endpoints``...)."""
+    match = re.search(rf"^{re.escape(name)}\n(.*?)(?=^\S|\Z)", text, re.M | re.S)
+    assert match, f"no section {name!r}"
+    return match.group(1)
+
+
+def test_every_slot_of_the_pool_is_declared_as_a_backend() -> None:
+    text = render_config(make_config(slots=5))
+    backends = re.findall(r"^backend (\S+)$", text, re.M)
+    assert backends == [slot_backend(i) for i in range(5)]
+
+
+def test_slot_names_read_back_as_their_index() -> None:
+    assert [slot_index(slot_backend(i)) for i in (0, 7, 130)] == [0, 7, 130]
+    assert slot_index("endpoints") is None
+    assert slot_index("slot_x") is None
+
+
+def test_front_end_binds_the_configured_address() -> None:
+    assert "bind 127.0.0.1:9080" in section(render_config(make_config()), "frontend endpoints")
+    v6 = render_config(make_config(bind_host="::1", bind_port=9999))
+    assert "bind [::1]:9999" in v6
+
+
+def test_front_end_looks_routes_up_in_the_map_file() -> None:
+    front = section(render_config(make_config()), "frontend endpoints")
+    assert "var(txn.route),map(/state/lb/routes.map)" in front
+    assert "use_backend %[var(txn.slot)]" in front
+
+
+def test_front_end_rewrites_the_path_to_the_container_contract() -> None:
+    front = section(render_config(make_config()), "frontend endpoints")
+    assert "path_reg ^/endpoints/[^/]+/(invocations|ping)$" in front
+    assert "http-request set-path /%[var(txn.action)]" in front  # set-path keeps the query
+
+
+def test_unknown_route_answers_404_with_the_route_json_escaped() -> None:
+    front = section(render_config(make_config()), "frontend endpoints")
+    not_found = next(line for line in front.splitlines() if "No endpoint or service" in line)
+    assert "http-request return status 404 content-type application/json" in not_found
+    assert "%[var(txn.route),json(utf8s)]" in not_found
+    assert not_found.rstrip().endswith("if !{ var(txn.slot) -m found }")
+
+
+def test_refused_connections_turn_haproxy_made_503_into_502() -> None:
+    text = render_config(make_config())
+    assert "http-after-response set-status 502" in section(text, "frontend endpoints")
+    assert "set-var(txn.lb_code) str(BadGateway) if { nbsrv gt 0 }" in section(
+        text, "backend slot_0"
+    )
+    assert re.search(r"http-error status 503 .*hdr x-dockyard-lb-error", text)
+
+
+def test_slots_balance_check_ping_and_retry_elsewhere() -> None:
+    slot = section(render_config(make_config()), "backend slot_3")
+    for line in (
+        "balance leastconn",
+        "option httpchk GET /ping",
+        "http-check expect status 200",
+        "retry-on conn-failure empty-response",
+        "retries 2",
+        "option redispatch 1",
+    ):
+        assert line in slot
+
+
+def test_default_timeouts_follow_the_sagemaker_contract() -> None:
+    defaults = section(render_config(make_config()), "defaults")
+    assert "timeout connect 2000ms" in defaults
+    assert "timeout client 60000ms" in defaults
+    assert "timeout server 65000ms" in defaults  # 60 s invocation limit + margin
+    assert "timeout check 2000ms" in defaults  # /ping must answer within 2 s
+
+
+def test_timeouts_and_health_are_configurable() -> None:
+    cfg = make_config(
+        timeouts=Timeouts(server_ms=300, connect_ms=100),
+        health=HealthCheck(path="/healthz", timeout_ms=500),
+    )
+    text = render_config(cfg)
+    assert "timeout server 300ms" in text
+    assert "timeout connect 100ms" in text
+    assert "timeout check 500ms" in text
+    assert "option httpchk GET /healthz" in text
+
+
+def test_admin_socket_allows_runtime_changes_and_socket_takeover() -> None:
+    glob = section(render_config(make_config()), "global")
+    assert "stats socket /state/run/haproxy.sock level admin mode 600 expose-fd listeners" in glob
+    assert "server-state-file /state/lb/server-state" in glob
+    assert "load-server-state-from-file global" in render_config(make_config())
+
+
+def test_servers_carry_their_own_check_options() -> None:
+    health = HealthCheck(inter_ms=100, fastinter_ms=20, downinter_ms=30, rise=3, fall=4)
+    text = render_config(
+        make_config(health=health), [ServerLine(slot=1, name="task-1", address="10.0.0.5:8080")]
+    )
+    assert (
+        "server task-1 10.0.0.5:8080 check inter 100 fastinter 20 downinter 30 rise 3 fall 4"
+        in section(text, "backend slot_1")
+    )
+    assert "server " not in section(text, "backend slot_0")
+
+
+def test_server_options_spell_out_what_runtime_servers_do_not_inherit() -> None:
+    assert HealthCheck().server_options() == (
+        "check inter 2000 fastinter 100 downinter 100 rise 2 fall 2 "
+        "pool-max-conn -1 pool-purge-delay 5s"
+    )
+
+
+def test_route_map_lists_routes_sorted_with_their_slot() -> None:
+    assert render_map({"zeta": 0, "alpha": 3}) == "alpha slot_3\nzeta slot_0\n"
+    assert render_map({}) == ""
+
+
+def test_directories_with_spaces_are_refused_before_haproxy_sees_them() -> None:
+    with pytest.raises(SetupError) as raised:
+        LbPaths.under(Path("/home/a b/state"), Path("/run"), Path("/logs"))
+    assert "DOCKYARD_STATE_DIR" in (raised.value.hint or "")
+
+
+def test_files_live_under_dockyards_directories() -> None:
+    paths = LbPaths.under(Path("/s"), Path("/s/run"), Path("/s/logs"))
+    assert paths.config == Path("/s/lb/haproxy.cfg")
+    assert paths.map_file == Path("/s/lb/routes.map")
+    assert paths.socket == Path("/s/run/haproxy.sock")
+    assert paths.pidfile == Path("/s/run/haproxy.pid")
+    assert paths.log == Path("/s/logs/haproxy.log")

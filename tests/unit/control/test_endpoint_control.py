@@ -1,0 +1,198 @@
+"""An endpoint is one service per production variant; its status follows their progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from control_builders import lb, make_task
+
+from dockyard.control.endpoint import (
+    EndpointStatus,
+    VariantProgress,
+    endpoint_status,
+    variant_progress,
+    variant_services,
+)
+from dockyard.control.service import plan_service
+from dockyard.control.service_actions import RegisterTarget, StartTask
+from dockyard.control.task import HealthStatus, TaskStatus
+from dockyard.errors import SpecError
+from dockyard.spec.endpoint import (
+    Model,
+    parse_endpoint,
+    parse_endpoint_config,
+    parse_model,
+)
+
+pytestmark = pytest.mark.unit
+
+CREATING, IN_SERVICE, FAILED = (
+    EndpointStatus.CREATING,
+    EndpointStatus.IN_SERVICE,
+    EndpointStatus.FAILED,
+)
+
+
+def model(name: str = "iris", **container: Any) -> Model:
+    primary = {"Image": "dockyard/sklearn:1.5", "ModelDataUrl": "s3://m/model.tar.gz"}
+    primary.update(container)
+    return parse_model({"ModelName": name, "PrimaryContainer": primary})
+
+
+def config(*variants: dict[str, Any]) -> Any:
+    return parse_endpoint_config(
+        {
+            "EndpointConfigName": "cfg",
+            "ProductionVariants": list(variants)
+            or [
+                {"VariantName": "blue", "ModelName": "iris", "InitialInstanceCount": 2},
+                {
+                    "VariantName": "green",
+                    "ModelName": "iris",
+                    "InitialVariantWeight": 0.5,
+                    "ContainerStartupHealthCheckTimeoutInSeconds": 600,
+                },
+            ],
+        }
+    )
+
+
+ENDPOINT = parse_endpoint({"EndpointName": "iris-ep", "EndpointConfigName": "cfg"})
+DIRS = {"iris": "/var/lib/dockyard/models/iris"}
+
+
+def test_one_service_per_variant_named_endpoint_dash_variant() -> None:
+    blue, green = variant_services(ENDPOINT, config(), {"iris": model()}, DIRS)
+    assert (blue.service_name, green.service_name) == ("iris-ep-blue", "iris-ep-green")
+    assert (blue.desired_count, green.desired_count) == (2, 1)
+    assert (blue.weight, green.weight) == (1.0, 0.5)
+    assert (blue.startup_timeout_s, green.startup_timeout_s) == (240.0, 600.0)
+    assert blue.target_group == green.target_group == "iris-ep"
+
+
+def test_variant_task_definition_follows_the_inference_contract() -> None:
+    (service, *_) = variant_services(
+        ENDPOINT, config(), {"iris": model(Environment={"B": "2", "A": "1"})}, DIRS
+    )
+    task = service.task_definition
+    assert task.family == "iris-ep-blue"
+    container = task.container_definitions[0]
+    assert container.image == "dockyard/sklearn:1.5"
+    assert container.command == ("serve",)
+    assert [m.container_port for m in container.port_mappings] == [8080]
+    assert container.environment_map == {"A": "1", "B": "2"}
+    assert container.stop_timeout == 30
+    mount = container.mount_points[0]
+    assert (mount.container_path, mount.read_only) == ("/opt/ml/model", True)
+    volume = task.volumes[0]
+    assert volume.name == mount.source_volume
+    assert volume.host is not None and volume.host.source_path == DIRS["iris"]
+
+
+def test_model_without_artifact_gets_no_model_mount() -> None:
+    bare = parse_model({"ModelName": "iris", "PrimaryContainer": {"Image": "img"}})
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": bare}, {})
+    assert service.task_definition.volumes == ()
+    assert service.task_definition.container_definitions[0].mount_points == ()
+
+
+def test_missing_model_is_reported_at_the_variant() -> None:
+    with pytest.raises(SpecError) as caught:
+        variant_services(ENDPOINT, config(), {}, DIRS)
+    assert caught.value.field == "ProductionVariants[0].ModelName"
+    assert caught.value.message == 'Could not find model "iris".'
+    assert caught.value.hint is not None and "CreateModel" in caught.value.hint
+
+
+def test_pipeline_and_multi_model_containers_are_refused_for_now() -> None:
+    pipeline = parse_model({"ModelName": "iris", "Containers": [{"Image": "a"}, {"Image": "b"}]})
+    with pytest.raises(SpecError, match="inference pipeline"):
+        variant_services(ENDPOINT, config(), {"iris": pipeline}, DIRS)
+    with pytest.raises(SpecError, match="multi-model"):
+        variant_services(ENDPOINT, config(), {"iris": model(Mode="MultiModel")}, DIRS)
+
+
+def test_a_model_artifact_needs_its_extracted_directory() -> None:
+    with pytest.raises(KeyError, match="iris"):
+        variant_services(ENDPOINT, config(), {"iris": model()}, {})
+
+
+def test_endpoint_and_config_must_match() -> None:
+    other = parse_endpoint({"EndpointName": "e", "EndpointConfigName": "other"})
+    with pytest.raises(ValueError, match="other"):
+        variant_services(other, config(), {"iris": model()}, DIRS)
+
+
+def test_variant_service_state_waits_out_the_startup_window() -> None:
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": model()}, DIRS)
+    state = service.service_state("iris-ep-blue:1")
+    assert (state.name, state.revision, state.desired_count) == (
+        "iris-ep-blue",
+        "iris-ep-blue:1",
+        2,
+    )
+    assert state.health_check_grace_period_s == state.startup_timeout_s == 240.0
+    assert state.target_group == "iris-ep"
+
+
+def test_the_endpoint_is_a_service_underneath() -> None:
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": model()}, DIRS)
+    state = service.service_state("iris-ep-blue:1")
+    assert plan_service(state, [], {}, 0.0).actions == (StartTask("iris-ep-blue:1"),) * 2
+    replicas = [make_task(f"r{i}", "iris-ep-blue:1", status=TaskStatus.RUNNING) for i in (1, 2)]
+    ping = {"r1": lb(HealthStatus.HEALTHY), "r2": lb(HealthStatus.UNKNOWN)}
+    plan = plan_service(state, replicas, ping, 5.0)
+    assert plan.actions == (RegisterTarget("r1", "iris-ep"),)
+    progress = variant_progress(service, plan.counts.ready, ping)
+    assert progress == VariantProgress(
+        "blue", desired=2, ready=1, ever_ready=True, startup_timeout_s=240.0
+    )
+
+
+def test_variant_progress_remembers_a_replica_that_passed_once() -> None:
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": model()}, DIRS)
+    assert variant_progress(service, 0, {"r1": lb(HealthStatus.UNKNOWN, first=3.0)}).ever_ready
+    assert not variant_progress(service, 0, {"r1": lb(HealthStatus.UNKNOWN)}).ever_ready
+
+
+def progress(ready: int, *, desired: int = 2, ever: bool | None = None) -> VariantProgress:
+    return VariantProgress("blue", desired, ready, ready > 0 if ever is None else ever, 240.0)
+
+
+@pytest.mark.parametrize(
+    ("current", "variants", "now", "status"),
+    [
+        (CREATING, [progress(2)], 10.0, IN_SERVICE),
+        (CREATING, [progress(2), progress(0)], 10.0, CREATING),
+        (CREATING, [progress(1)], 10.0, CREATING),
+        (CREATING, [progress(0)], 239.0, CREATING),
+        (CREATING, [progress(0)], 240.0, FAILED),
+        (CREATING, [progress(1)], 500.0, CREATING),
+        (CREATING, [progress(0, ever=True)], 500.0, CREATING),
+        (EndpointStatus.UPDATING, [progress(2)], 10.0, IN_SERVICE),
+        (IN_SERVICE, [progress(0)], 1e6, IN_SERVICE),
+        (FAILED, [progress(2)], 10.0, FAILED),
+    ],
+)
+def test_endpoint_status(
+    current: EndpointStatus, variants: list[VariantProgress], now: float, status: EndpointStatus
+) -> None:
+    assert endpoint_status(current, variants, since=0.0, now=now).status is status
+
+
+def test_failed_endpoint_names_the_variant() -> None:
+    update = endpoint_status(
+        CREATING, [progress(2), VariantProgress("green", 1, 0, False, 60.0)], since=0.0, now=60.0
+    )
+    assert update.status is FAILED
+    assert update.failure_reason == (
+        "The primary container for production variant green did not pass the ping health "
+        "check within 60 seconds. Check the logs of this endpoint's replicas."
+    )
+
+
+def test_creating_endpoint_says_when_to_look_again() -> None:
+    update = endpoint_status(CREATING, [progress(0), progress(1)], since=100.0, now=110.0)
+    assert update.next_check_at == 340.0
+    assert endpoint_status(CREATING, [progress(1)], since=0.0, now=1.0).next_check_at is None
