@@ -1,15 +1,15 @@
 """Build contexts that hash the same every time their content is the same.
 
-Docker's legacy builder keys a ``COPY`` layer on each file's content, path, mode and
-owner (not its mtime — checked on Docker 20.10); Buildah's cache may also read
-mtimes. So every file Dockyard puts in a context gets a fixed mode (0644, or 0755
-when any execute bit was set; directories 0755) and a fixed mtime, and an unchanged
-input is a cache hit on both engines. Fixed modes are also what makes the files
-readable by the image's non-root user.
+Docker's legacy builder (20.10) and Buildah (Podman 4.3) both key a ``COPY`` layer on
+each file's content, path, mode and owner, not on its mtime (checked on both). So the
+files Dockyard assembles get a fixed mode (0644, or 0755 when any execute bit was set;
+directories 0755) and a fixed mtime; fixed modes are also what makes them readable by
+the image's non-root user.
 
-Users' files are hard-linked into the context when they already have such a mode and
-live on the same file system (no copy of a large model, and the user's file is never
-modified); otherwise they are copied and the copy is normalised.
+Users' files are hard-linked into the context when they already have the wanted mode
+and live on the same file system (no copy of a large model, and the user's file is
+never modified); otherwise they are copied. A directory built from its own Dockerfile
+keeps its files' modes, as ``docker build`` would.
 """
 
 from __future__ import annotations
@@ -50,18 +50,23 @@ def normalize_tree(root: Path) -> None:
     normalize_path(root)
 
 
-def place_file(source: Path, dest: Path) -> None:
-    """Put ``source`` at ``dest``: a hard link when safe, else a normalised copy."""
+def place_file(source: Path, dest: Path, *, keep_mode: bool = False) -> None:
+    """Put ``source`` at ``dest``: a hard link when safe, else a copy.
+
+    The copy gets the normal mode, or ``source``'s own mode with ``keep_mode`` (a
+    user's Dockerfile build keeps the modes it would have with ``docker build``).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     info = source.stat()
-    if stat.S_IMODE(info.st_mode) == normal_mode(info.st_mode):
+    mode = stat.S_IMODE(info.st_mode) if keep_mode else normal_mode(info.st_mode)
+    if stat.S_IMODE(info.st_mode) == mode:
         try:
             os.link(source, dest, follow_symlinks=True)
             return
         except OSError:
             pass  # another file system, or links not allowed: copy instead
     shutil.copyfile(source, dest)
-    dest.chmod(normal_mode(info.st_mode))
+    dest.chmod(mode)
     os.utime(dest, (FIXED_MTIME, FIXED_MTIME))
 
 
@@ -122,8 +127,8 @@ def scan_dir(root: Path) -> DirListing:
 
 
 def place_listing(listing: DirListing, dest: Path) -> None:
-    """Reproduce the listed part of a directory under ``dest`` (a build context)."""
+    """Reproduce the listed part of a directory under ``dest``, modes kept (a context)."""
     for rel in listing.dirs:
         (dest / rel).mkdir(parents=True, exist_ok=True)
     for rel in listing.files:
-        place_file(listing.root / rel, dest / rel)
+        place_file(listing.root / rel, dest / rel, keep_mode=True)

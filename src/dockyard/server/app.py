@@ -49,7 +49,7 @@ def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
         return {
             "Version": __version__,
             "Engine": platform.engine.kind,
-            "LoadBalancer": platform.lb.url_for("{endpoint}"),
+            "LoadBalancer": f"http://{platform.settings.lb_host}:{platform.settings.lb_port}",
             "StateDir": str(platform.settings.state_dir),
         }
 

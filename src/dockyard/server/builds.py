@@ -120,7 +120,7 @@ def build_model_image(
         described = _describe(listing, ctx, model_data)
         plan = decide_plan(described, framework=framework)
         for note in plan.notes:
-            say(f"note: {note}")
+            say(f"==> Note: {note}")
         say(f"==> {plan.mode.value} build of {model_dir} as {ref}")
         if plan.mode is BuildMode.FRAMEWORK:
             plan = _assemble_framework_mode(job, plan, listing, ctx)
@@ -223,7 +223,7 @@ def _assemble_framework_mode(
         if any(user_site.iterdir()):
             place_tree(user_site, ctx / CONTEXT_USER_SITE)
         else:
-            job.say("note: every package in requirements.txt is already in the framework image")
+            job.say("==> Note: requirements.txt adds nothing the framework image lacks")
             plan = dataclasses.replace(plan, requirements=())
     write_dockerfile(ctx, render_model_dockerfile(plan))
     return plan

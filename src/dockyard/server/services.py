@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.adapters.store.sqlite import Store
+from dockyard.control import events
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.service import ServiceState, plan_service
 from dockyard.control.service_actions import (
@@ -181,13 +182,15 @@ class ServiceController:
         by_id, target, now = ctx.by_id, ctx.target, ctx.now
         try:
             if isinstance(action, StartTask):
-                self.tasks.create(
+                record = self.tasks.create(
                     owner_of(ctx.state.name),
                     parse_task_definition(ctx.doc["definitions"][action.revision]),
                     action.revision,
                     placement_from_doc(ctx.doc["placement"]),
                     now=now,
                 )
+                started = events.started(ctx.state.name, [record.task.task_id])
+                self.store.add_event(KIND, ctx.state.name, started)
             elif isinstance(action, StopTask) and action.task_id in by_id:
                 self.tasks.request_stop(by_id[action.task_id], action.stop_code, action.reason, now)
             elif isinstance(action, RegisterTarget) and target and action.task_id in by_id:

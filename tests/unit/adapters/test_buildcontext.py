@@ -95,3 +95,14 @@ def test_links_to_directories_are_skipped(tmp_path):
 
     assert listing.files == ("real/f",)
     assert listing.skipped == ("alias",)
+
+
+def test_dockerfile_builds_keep_the_users_modes(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "run.sh").write_text("#!/bin/sh\n")
+    (src / "run.sh").chmod(0o700)
+
+    place_listing(scan_dir(src), tmp_path / "ctx")
+
+    assert mode(tmp_path / "ctx" / "run.sh") == 0o700

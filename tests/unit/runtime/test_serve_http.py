@@ -170,3 +170,11 @@ def test_no_custom_attributes_come_back_unless_the_handler_sets_them(
     )
     assert response.status_code == 200
     assert "x-amzn-sagemaker-custom-attributes" not in response.headers
+
+
+def test_requests_leave_no_access_log(server: ServerProcess) -> None:
+    assert server.invoke(CSV_ROWS, "text/csv").status_code == 200
+    assert server.invoke("x", "text/plain").status_code == 415
+    lines = server.log().splitlines()
+    assert len(lines) == 1
+    assert "listening" in lines[0]

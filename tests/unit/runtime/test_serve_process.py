@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from dockyard.runtime.serve.worker import Heartbeats
+
 if TYPE_CHECKING:
     from conftest import ServerProcess
 
@@ -163,3 +165,15 @@ def _alive(pid: int) -> bool:
     # A zombie is dead too (it waits for a reaper that may be this test process's parent).
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_heartbeats_written_by_a_forked_worker_reach_the_supervisor() -> None:
+    beats = Heartbeats(2)
+    beats.beat(1)
+    time.sleep(0.2)  # let the supervisor's own beat age
+    pid = os.fork()
+    if pid == 0:
+        beats.beat(1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert beats.age(1) < 0.2
