@@ -5,6 +5,9 @@
 VENV ?= .venv
 PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
+# Tests get their own state directory (engine, images, caches), kept between runs
+# so a second `make test` reuses the base and framework images.
+TEST_STATE ?= $(CURDIR)/.state/test
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench clean
 
@@ -21,7 +24,7 @@ quickstart: setup
 	DOCKYARD=$(DY) bash examples/iris/quickstart.sh
 
 setup-test: install
-	$(DY) setup --podman
+	DOCKYARD_STATE_DIR=$(TEST_STATE) $(DY) setup --podman
 
 lint: install
 	$(PY) -m ruff check src tests bench examples
@@ -34,10 +37,11 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 integration: setup-test
-	$(PY) -m pytest -q tests/integration
+	DOCKYARD_STATE_DIR=$(TEST_STATE) $(PY) -m pytest -q tests/integration
 
 podman: setup-test
-	DOCKYARD_TEST_ENGINE=podman $(PY) -m pytest -q -m podman tests/integration
+	DOCKYARD_STATE_DIR=$(TEST_STATE) DOCKYARD_TEST_ENGINE=podman \
+		$(PY) -m pytest -q -m podman tests/integration
 
 test: lint typecheck unit integration podman
 

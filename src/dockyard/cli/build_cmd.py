@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,7 +40,7 @@ def build(
         "Framework": framework,
         "ModelData": resolve_model_data(client, model_data),
     }
-    result: dict[str, object] = {}
+    result: dict[str, Any] = {}
     with console.status(f"Building {tag}…") as status:
         for item in client.stream("POST", "/v1/builds", json=body):
             if "progress" in item:
@@ -50,13 +51,13 @@ def build(
                         console.print(f"  [dim]{line}[/]")
             if "result" in item:
                 result = item["result"]
-    for note in result.get("Notes") or []:  # type: ignore[union-attr]
+    for note in result.get("Notes") or []:
         console.print(f"  [yellow]note:[/] {note}")
     cached = result.get("StepsCached")
     if cached is not None:
         console.print(f"  [dim]{cached}/{result.get('StepsTotal')} build steps from cache[/]")
-    size = human_bytes(float(result.get("SizeBytes", 0)))  # type: ignore[arg-type]
+    size = human_bytes(float(result.get("SizeBytes", 0)))
     console.print(
         f"[green]✓[/] built [bold]{result.get('Image')}[/] ({result.get('Mode')}) "
-        f"in {float(result.get('Seconds', 0)):.1f} s — image size {size}"  # type: ignore[arg-type]
+        f"in {float(result.get('Seconds', 0)):.1f} s — image size {size}"
     )

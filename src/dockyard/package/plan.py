@@ -16,6 +16,7 @@ The three ways AWS's guides describe, decided from a description of the director
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +47,9 @@ TEXT_FILES = (DOCKERFILE, REQUIREMENTS, CODE_REQUIREMENTS)
 ARCHIVE_TEXT_FILES = (CODE_REQUIREMENTS,)
 MODEL_DIR = "/opt/ml/model"
 CODE_PATH = "/opt/ml/code"
+
+
+_WHOLE_ARG = re.compile(r"^(?:\$([A-Za-z_]\w*)|\$\{([A-Za-z_]\w*)(?::-[^}]*)?\})$")
 
 
 class BuildMode(StrEnum):
@@ -220,6 +224,12 @@ def _framework_from(line: FromLine, framework: str | None) -> str:
     )
 
 
+def _whole_arg(line: FromLine) -> str | None:
+    """The ARG when the FROM is nothing but one (``$X``, ``${X}``, ``${X:-default}``)."""
+    match = _WHOLE_ARG.match(line.raw)
+    return match.group(1) or match.group(2) if match else None
+
+
 def _framework_ref(line: FromLine, image: str) -> FrameworkImageRef | None:
     try:
         return framework_image_ref(image)
@@ -241,8 +251,8 @@ def _dockerfile_plan(text: str, framework: str | None) -> BuildPlan:
             pass
         elif (fw_ref := _framework_ref(line, image)) is not None:
             fw_images.append(fw_ref)
-            if fw_ref.floating and line.args:
-                buildargs.update({name: fw_ref.ref for name in line.args})
+            if fw_ref.floating and (arg := _whole_arg(line)):
+                buildargs[arg] = fw_ref.ref
         elif image not in external:
             external.append(image)
         if line.stage:

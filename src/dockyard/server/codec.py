@@ -31,16 +31,17 @@ def to_doc(value: Any) -> Any:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
 def from_doc(cls: type[T], doc: Any) -> T:
     """Rebuild ``cls`` (a dataclass) from :func:`to_doc`'s output."""
-    hints = _hints(cls)
+    target: Any = cls
+    hints = _hints(target)
     kwargs = {
         f.name: _convert(hints[f.name], doc[f.name])
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        for f in dataclasses.fields(target)
         if f.name in doc
     }
     return cls(**kwargs)

@@ -18,7 +18,7 @@ import time
 from dockyard.server import endpoints
 from dockyard.server.platform import Platform
 from dockyard.server.services import ServiceController
-from dockyard.server.tasks import TaskManager
+from dockyard.server.tasks import TaskManager, installation_id
 from dockyard.server.training import TrainingJobs
 
 log = logging.getLogger("dockyard.reconcile")
@@ -31,7 +31,10 @@ class Reconciler:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.tasks = TaskManager(
-            platform.engine, platform.store, platform.settings.state_dir / "volumes"
+            platform.engine,
+            platform.store,
+            platform.settings.state_dir / "volumes",
+            installation=installation_id(platform.settings.state_dir),
         )
         self.services = ServiceController(platform.store, self.tasks, platform.lb)
         self.training = TrainingJobs(platform, self.tasks)

@@ -85,7 +85,7 @@ def save_service(
     """
     existing = store.get(KIND, state.name)
     definitions: dict[str, Any] = existing["definitions"] if existing else {}
-    current = existing["state"]["revision"] if existing else None
+    current: str | None = existing["state"]["revision"] if existing else None
     wanted = definition.to_aws()
     if current is not None and definitions.get(current) == wanted:
         revision = current
@@ -96,8 +96,9 @@ def save_service(
         existing is not None
         and revision == current
         and state.desired_count == existing["state"]["desired_count"]
+        and bool(existing["state"]["steady"])
     )
-    state = replace(state, revision=revision, steady=unchanged and existing["state"]["steady"])
+    state = replace(state, revision=revision, steady=unchanged)
     store.put(
         KIND,
         state.name,
@@ -202,10 +203,10 @@ class ServiceController:
                     self.tasks.save(record)
             elif isinstance(action, DeregisterTarget):
                 self.lb.deregister(action.target_group, action.task_id, DRAIN_SECONDS)
-                record = by_id.get(action.task_id)
-                if record is not None:
-                    record.extra["registered"] = False
-                    self.tasks.save(record)
+                leaving = by_id.get(action.task_id)
+                if leaving is not None:
+                    leaving.extra["registered"] = False
+                    self.tasks.save(leaving)
         except DockyardError as error:
             name = ctx.state.name
             self.store.add_event(KIND, name, f"(service {name}) {error}")

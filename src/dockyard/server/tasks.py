@@ -41,6 +41,9 @@ from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 MANAGED = "dockyard.managed"
 TASK_LABEL = "dockyard.task"
 CONTAINER_LABEL = "dockyard.container"
+#: which Dockyard installation (state directory) started a container: one engine may
+#: serve several daemons, and each may only sweep away its own containers
+INSTALLATION_LABEL = "dockyard.installation"
 DEFAULT_STOP_TIMEOUT = 30
 CPU_UNITS_PER_VCPU = 1024
 
@@ -48,6 +51,19 @@ CPU_UNITS_PER_VCPU = 1024
 def new_task_id() -> str:
     """ECS-style task id: 32 hex characters."""
     return uuid.uuid4().hex
+
+
+def installation_id(state_dir: Path) -> str:
+    """This state directory's id (made once, kept in ``<state_dir>/installation-id``)."""
+    path = state_dir / "installation-id"
+    if path.is_file() and (saved := path.read_text().strip()):
+        return saved
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ident = uuid.uuid4().hex[:16]
+    scratch = path.with_name(f".installation-id.{ident}")
+    scratch.write_text(ident + "\n")
+    scratch.replace(path)
+    return ident
 
 
 @dataclass(frozen=True)
@@ -231,10 +247,13 @@ class TaskManager:
 
     KIND = "task"
 
-    def __init__(self, engine: Engine, store: Store, volumes_root: Path) -> None:
+    def __init__(
+        self, engine: Engine, store: Store, volumes_root: Path, *, installation: str
+    ) -> None:
         self.engine = engine
         self.store = store
         self.volumes_root = volumes_root
+        self.installation = installation
         self._stopper = ThreadPoolExecutor(max_workers=8, thread_name_prefix="stop")
 
     def close(self) -> None:
@@ -323,6 +342,7 @@ class TaskManager:
                 record.placement,
                 self.volumes_root,
             )
+            spec.labels[INSTALLATION_LABEL] = self.installation
             self.engine.run(spec)
         except DockyardError as error:
             record.start_errors[name] = error.message
@@ -347,10 +367,14 @@ class TaskManager:
         self.store.delete(self.KIND, record.task.task_id)
 
     def remove_orphans(self) -> list[str]:
-        """Containers labelled as Dockyard's whose task is unknown: stop and remove them."""
+        """This installation's containers whose task is unknown: stop and remove them.
+
+        Only containers labelled with this installation's id: another daemon on the
+        same engine (another state directory) owns the rest.
+        """
         known = self.all_task_ids()
         removed = []
-        for state in self.engine.list({MANAGED: "1"}):
+        for state in self.engine.list({MANAGED: "1", INSTALLATION_LABEL: self.installation}):
             task_id = state.labels.get(TASK_LABEL)
             if task_id and task_id not in known:
                 self._remove_quietly(state.id)

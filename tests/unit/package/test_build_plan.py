@@ -309,3 +309,16 @@ def test_model_data_with_a_dockerfile_is_refused():
 
 def test_dockerfile_without_from_is_refused():
     expect_error(lambda: dockerfile_plan("RUN true\n"), "Dockerfile")
+
+
+def test_arg_that_is_only_part_of_the_reference_is_not_overridden():
+    plan = dockerfile_plan("ARG REPO=dockyard/sklearn\nFROM ${REPO}:latest\n")
+
+    assert plan.mode is BuildMode.EXTEND
+    assert plan.buildargs == {}
+
+
+def test_arg_with_a_default_expression_is_pinned_too():
+    plan = dockerfile_plan("ARG IMG\nFROM ${IMG:-dockyard/sklearn}\n")
+
+    assert plan.buildargs == {"IMG": CURRENT}

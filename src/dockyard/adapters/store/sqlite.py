@@ -12,6 +12,7 @@ so that ``dockyard events`` and ``--follow`` can page through them by id.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -165,9 +166,9 @@ class Store:
 
     def events(
         self, kind: str | None = None, name: str | None = None, after_id: int = 0, limit: int = 200
-    ) -> list[Event]:
+    ) -> builtins.list[Event]:
         query = "SELECT id, kind, name, at, message FROM events WHERE id > ?"
-        args: list[Any] = [after_id]
+        args: builtins.list[Any] = [after_id]
         if kind is not None:
             query += " AND kind = ?"
             args.append(kind)
