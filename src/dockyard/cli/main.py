@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dockyard import __version__
-from dockyard.cli import build_cmd, endpoint_cmd, server_cmd, setup_cmd, train_cmd
+from dockyard.cli import build_cmd, endpoint_cmd, server_cmd, setup_cmd, task_cmd, train_cmd
 from dockyard.cli.output import print_error
 from dockyard.errors import DockyardError
 
@@ -34,6 +34,9 @@ app.command()(endpoint_cmd.endpoints)
 app.command()(endpoint_cmd.endpoint)
 app.command()(endpoint_cmd.delete)
 app.command()(endpoint_cmd.events)
+app.command("register-task-definition")(task_cmd.register_task_definition)
+app.command("task-definitions")(task_cmd.task_definitions)
+app.command()(task_cmd.tasks)
 
 
 @app.command()

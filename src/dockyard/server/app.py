@@ -16,7 +16,7 @@ from dockyard import __version__
 from dockyard.errors import DockyardError, SpecError
 from dockyard.server.platform import Platform
 from dockyard.server.reconciler import Reconciler
-from dockyard.server.routes import builds, endpoints, events, training
+from dockyard.server.routes import builds, endpoints, events, tasks, training
 
 
 def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
@@ -53,6 +53,6 @@ def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
             "StateDir": str(platform.settings.state_dir),
         }
 
-    for router in (builds.router, training.router, endpoints.router, events.router):
+    for router in (builds.router, training.router, endpoints.router, tasks.router, events.router):
         app.include_router(router, prefix="/v1")
     return app

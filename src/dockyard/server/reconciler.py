@@ -64,6 +64,9 @@ class Reconciler:
         """One pass over everything; True while something is still converging."""
         now = time.time()
         converging = False
+        if self._guard("load balancer", self.platform.lb.ensure_running):
+            log.warning("the load balancer had stopped; restarted it, re-registering replicas")
+            self._guard("re-adopt", self.readopt)
         for name in self.training.active():
             converging = (
                 self._guard(f"training job {name}", self.training.step, name, now) or converging

@@ -28,6 +28,7 @@ from dockyard.control.service_actions import (
 from dockyard.control.task import HealthStatus, TaskStatus
 from dockyard.errors import DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
+from dockyard.server import task_definitions
 from dockyard.server.codec import from_doc, to_doc
 from dockyard.server.health import Prober, ProbeRecord
 from dockyard.server.tasks import (
@@ -37,7 +38,7 @@ from dockyard.server.tasks import (
     placement_from_doc,
     placement_to_doc,
 )
-from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
+from dockyard.spec.task_definition import TaskDefinition
 
 log = logging.getLogger("dockyard.services")
 
@@ -84,14 +85,8 @@ def save_service(
     anything else becomes the next revision and the scheduler rolls to it.
     """
     existing = store.get(KIND, state.name)
-    definitions: dict[str, Any] = existing["definitions"] if existing else {}
     current: str | None = existing["state"]["revision"] if existing else None
-    wanted = definition.to_aws()
-    if current is not None and definitions.get(current) == wanted:
-        revision = current
-    else:
-        revision = f"{definition.family}:{len(definitions) + 1}"
-        definitions[revision] = wanted
+    revision = task_definitions.ensure_registered(store, definition)
     unchanged = (
         existing is not None
         and revision == current
@@ -104,7 +99,6 @@ def save_service(
         state.name,
         {
             "state": to_doc(state),
-            "definitions": definitions,
             "placement": placement_to_doc(placement),
             "target": None if target is None else dataclasses.asdict(target),
             "owner": owner,
@@ -185,7 +179,7 @@ class ServiceController:
             if isinstance(action, StartTask):
                 record = self.tasks.create(
                     owner_of(ctx.state.name),
-                    parse_task_definition(ctx.doc["definitions"][action.revision]),
+                    task_definitions.get(self.store, action.revision).definition,
                     action.revision,
                     placement_from_doc(ctx.doc["placement"]),
                     now=now,

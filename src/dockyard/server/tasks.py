@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -342,8 +342,8 @@ class TaskManager:
                 record.placement,
                 self.volumes_root,
             )
-            spec.labels[INSTALLATION_LABEL] = self.installation
-            self.engine.run(spec)
+            labels = {**spec.labels, INSTALLATION_LABEL: self.installation}
+            self.engine.run(replace(spec, labels=labels))
         except DockyardError as error:
             record.start_errors[name] = error.message
             self.save(record)

@@ -113,15 +113,19 @@ class HAProxyLoadBalancer:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def ensure_running(self) -> None:
-        """Reuse the running HAProxy, or start one with the persisted routes."""
+    def ensure_running(self) -> bool:
+        """Reuse the running HAProxy, or start one with the persisted routes.
+
+        Returns True when a new process had to start: its routes came back from the
+        map file, but its targets did not, and the caller must register them again.
+        """
         binary = process.find_binary(self._binary)
         with self._locked():
             if self.api.answers():
                 pid = int(self.api.info()["Pid"])
                 if process.read_pid(self.paths.pidfile) != pid:
                     process.write_pid(self.paths.pidfile, pid)
-                return
+                return False
             stale = process.read_pid(self.paths.pidfile)
             if stale is not None:
                 process.terminate(stale)  # alive but deaf: hung; a dead pid is a no-op
@@ -132,6 +136,7 @@ class HAProxyLoadBalancer:
             process.write_atomic(self.paths.map_file, render_map(routes))
             process.write_atomic(self.paths.server_state, "1\n")  # nothing to restore
             self._start(binary, slots, servers=[], take_over_from=None)
+            return True
 
     def stop(self) -> None:
         """Stop HAProxy (routes stay in the map file; targets are gone)."""
