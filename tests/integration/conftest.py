@@ -25,10 +25,12 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+from dockyard_daemon import Daemon, free_port
 
 from dockyard.adapters.baseimage import ensure_base_image
 from dockyard.adapters.engine import DockerEngine, connect
 from dockyard.errors import DockyardError
+from dockyard.server.builds import ensure_framework_image
 from dockyard.settings import Settings
 
 SESSION = uuid.uuid4().hex[:8]
@@ -117,3 +119,26 @@ def _cleanup(engine: DockerEngine) -> None:
 def _quietly(action: Callable[..., object], *args: object, **kwargs: object) -> None:
     with contextlib.suppress(docker.errors.APIError):
         action(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def framework_image(engine: DockerEngine, shared_settings: Settings) -> str:
+    """Ref of the scikit-learn framework image in ``engine`` (built once, then cached)."""
+    return ensure_framework_image(engine, shared_settings, "sklearn", progress=_progress)
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A real ``dockyard server`` on a fresh state directory, on the session's engine.
+
+    One per test module. Teardown deletes its endpoints, stops it and its HAProxy and
+    removes every container it left. ``daemon.restart()`` restarts it in place.
+    """
+    running = Daemon(
+        tmp_path_factory.mktemp("daemon") / "state", engine.base_url, lb_port=free_port()
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.cleanup(engine)

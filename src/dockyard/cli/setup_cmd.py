@@ -7,14 +7,13 @@ second run finds everything in place and takes a few seconds.
 
 from __future__ import annotations
 
+import os
 import time
 
 import typer
 
 from dockyard.cli.output import console
 from dockyard.settings import get_settings
-
-REQUIRED = {"engine", "haproxy", "debootstrap"}
 
 
 def setup(
@@ -29,7 +28,8 @@ def setup(
     """Install what is missing, start the engine, prepare base and framework images."""
     from dockyard.adapters.baseimage import ensure_base_image
     from dockyard.adapters.engine import connect
-    from dockyard.adapters.host_packages import ensure_host_packages
+    from dockyard.adapters.host_packages import apt_host, ensure_host_packages
+    from dockyard.errors import EngineUnavailable
     from dockyard.server.builds import ensure_framework_image
 
     settings = get_settings()
@@ -38,7 +38,15 @@ def setup(
     def step(message: str) -> None:
         console.print(f"  [dim]{message}[/]")
 
-    want = set(REQUIRED) | ({"podman"} if podman else set())
+    want = {"haproxy"}
+    try:
+        connect(settings, start=False)
+    except EngineUnavailable:
+        want.add("docker.io")  # no engine answers: install one Dockyard can start
+    if apt_host() and os.geteuid() == 0:
+        want.add("debootstrap")  # the offline base image, for when nothing can be pulled
+    if podman:
+        want.add("podman")
     with console.status("Checking host packages…"):
         installed = ensure_host_packages(want, progress=step)
     summary = f"{', '.join(installed)} installed" if installed else "present"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -88,6 +89,11 @@ def run_daemon(settings: Settings) -> None:
     )
     reconciler.start()
     log.info("API on unix://%s", settings.api_socket)
+    # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
+    # with the default action that would kill the process before the cleanup below
+    # (the reconcile loop stopped between steps, the store closed). This handler makes
+    # the re-raised signal harmless and a SIGTERM before uvicorn starts a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:
         server.run(sockets=sockets)
     finally:

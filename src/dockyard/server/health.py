@@ -14,16 +14,36 @@ from dataclasses import dataclass
 
 import httpx
 
+from dockyard.control.task import HealthStatus
+
 PING_TIMEOUT = 2.0  # the SageMaker contract: /ping answers within 2 s
+RISE = 1  # consecutive passes that make a replica healthy (it must answer before traffic)
+FALL = 3  # consecutive failures that make it unhealthy (one slow ping is not an outage)
 
 
 @dataclass
 class ProbeRecord:
-    """Consecutive results of one replica's probes, for rise/fall decisions."""
+    """One replica's probe history, with the load balancer's rise/fall hysteresis.
+
+    ``status`` changes only after RISE passes or FALL failures in a row, so a single
+    lost probe on a busy machine never takes a healthy replica out of rotation.
+    """
 
     successes: int = 0
     failures: int = 0
-    ever_healthy: bool = False
+    status: HealthStatus = HealthStatus.UNKNOWN
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.successes += 1
+            self.failures = 0
+            if self.successes >= RISE:
+                self.status = HealthStatus.HEALTHY
+        else:
+            self.failures += 1
+            self.successes = 0
+            if self.failures >= FALL:
+                self.status = HealthStatus.UNHEALTHY
 
 
 class Prober:
@@ -46,14 +66,7 @@ class Prober:
         """Probe every ``{replica id: ping url}`` once; return the updated records."""
         results = dict(zip(urls, self._pool.map(self._ping, urls.values()), strict=True))
         for replica, ok in results.items():
-            record = self.records.setdefault(replica, ProbeRecord())
-            if ok:
-                record.successes += 1
-                record.failures = 0
-                record.ever_healthy = True
-            else:
-                record.failures += 1
-                record.successes = 0
+            self.records.setdefault(replica, ProbeRecord()).record(ok)
         return {replica: self.records[replica] for replica in urls}
 
     def forget(self, replica: str) -> None:

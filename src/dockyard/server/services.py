@@ -30,7 +30,7 @@ from dockyard.errors import DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
 from dockyard.server import task_definitions
 from dockyard.server.codec import from_doc, to_doc
-from dockyard.server.health import Prober, ProbeRecord
+from dockyard.server.health import Prober
 from dockyard.server.tasks import (
     Placement,
     TaskManager,
@@ -43,7 +43,6 @@ from dockyard.spec.task_definition import TaskDefinition
 log = logging.getLogger("dockyard.services")
 
 KIND = "service"
-FALL = 3  # consecutive failed probes before a replica counts as unhealthy
 DRAIN_SECONDS = 5.0
 
 
@@ -160,10 +159,11 @@ class ServiceController:
         for record in records:
             task_id = record.task.task_id
             probe = probes.get(task_id)
-            if probe is not None and probe.successes and task_id not in self._first_healthy:
+            healthy = probe is not None and probe.status is HealthStatus.HEALTHY
+            if healthy and task_id not in self._first_healthy:
                 self._first_healthy[task_id] = now
             health[task_id] = ReplicaHealth(
-                status=_status(probe),
+                status=probe.status if probe is not None else HealthStatus.UNKNOWN,
                 first_healthy_at=record.extra.get("first_healthy_at")
                 or self._first_healthy.get(task_id),
                 registered=bool(record.extra.get("registered")),
@@ -219,13 +219,3 @@ class ServiceController:
             return False
         self.store.delete(KIND, name)
         return True
-
-
-def _status(probe: ProbeRecord | None) -> HealthStatus:
-    if probe is None:
-        return HealthStatus.UNKNOWN
-    if probe.failures == 0 and probe.successes > 0:
-        return HealthStatus.HEALTHY
-    if probe.failures >= FALL:
-        return HealthStatus.UNHEALTHY
-    return HealthStatus.UNKNOWN

@@ -120,7 +120,7 @@ def connect(
     if not start:
         raise EngineUnavailable(
             "no container engine is running",
-            hint="run `dockyard up` to start one, or start dockerd/podman yourself",
+            hint="run `dockyard setup` (it starts one), or start dockerd/podman yourself",
         )
     with _start_lock(settings.run_dir):
         return _start_or_reuse(settings, kind, say)

@@ -1,0 +1,235 @@
+"""Deploy → first HTTP 200, for Dockyard and for the bare engine, side by side.
+
+Three things are timed from the same kind of start line, one after the other in each
+round (A/B/C, A/B/C…), so that the machine's noise hits all three alike:
+
+* ``dockyard``: ``POST /v1/endpoints`` (2 replicas of an already-built image) until
+  the first ``POST <endpoint Url>`` with an iris CSV row answers 200 through HAProxy;
+  also until the endpoint says ``InService`` (both replicas registered);
+* ``floor_model``: ``docker run IMAGE serve`` of the same image, 2 containers started
+  in parallel, until each published port answers the same POST with 200 — what the
+  engine and the model server cost with no control plane at all;
+* ``floor_trivial``: the same with ``python3 -m http.server`` on the base image —
+  the engine's own floor; the gap to ``floor_model`` is the model server's start-up
+  (imports, model load, workers).
+
+The probes poll in their own threads with a fresh connection per attempt, every few
+milliseconds, so a figure is never rounded up to a coarse polling period.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.models.containers
+
+from dockyard.cli.client import ApiClient
+from dockyard.errors import DockyardError
+from dockyard.ports.engine import Engine
+
+CSV_ROW = b"5.1,3.5,1.4,0.2\n"
+PROBE_INTERVAL = 0.005
+ROUND_TIMEOUT = 180.0
+BENCH_LABEL = {"dockyard.bench": "foundation"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a probe sends, and where."""
+
+    port: int
+    path: str
+    method: str = "POST"
+    body: bytes | None = CSV_ROW
+    content_type: str = "text/csv"
+
+
+class FirstOk(threading.Thread):
+    """Polls one URL until it answers 200; ``at`` is then the monotonic time it did."""
+
+    def __init__(self, request: Request, timeout: float = ROUND_TIMEOUT) -> None:
+        super().__init__(daemon=True)
+        self.request = request
+        self.timeout = timeout
+        self.at: float | None = None
+        self.attempts = 0
+        self.last: str = ""
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self.attempts += 1
+            if self._attempt():
+                self.at = time.monotonic()
+                return
+            self._stop.wait(PROBE_INTERVAL)
+
+    def _attempt(self) -> bool:
+        req = self.request
+        conn = http.client.HTTPConnection("127.0.0.1", req.port, timeout=2.0)
+        try:
+            headers = {"content-type": req.content_type} if req.body is not None else {}
+            conn.request(req.method, req.path, body=req.body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            self.last = str(response.status)
+            return response.status == 200
+        except (OSError, http.client.HTTPException) as exc:
+            self.last = type(exc).__name__
+            return False
+        finally:
+            conn.close()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+def _since(t0: float, at: float | None) -> float | None:
+    return None if at is None else round(at - t0, 4)
+
+
+# -- Dockyard ---------------------------------------------------------------------------
+
+
+def dockyard_round(
+    client: ApiClient, engine: Engine, image: str, name: str, lb_port: int, replicas: int
+) -> dict[str, Any]:
+    """One deploy through the API, timed to the first 200 and to InService; then delete."""
+    path = f"/endpoints/{name}/invocations"
+    probe = FirstOk(Request(lb_port, path))
+    probe.start()
+    body = {"EndpointName": name, "Image": image, "InstanceCount": replicas}
+    t0 = time.monotonic()
+    doc = client.request("POST", "/v1/endpoints", json=body)
+    t_api = time.monotonic()
+    if not str(doc.get("Url", "")).endswith(path):
+        probe.cancel()
+        raise RuntimeError(f"the endpoint's Url is {doc.get('Url')}, expected …{path}")
+    t_service, status = _wait_in_service(client, name)
+    probe.join(ROUND_TIMEOUT)
+    probe.cancel()
+    result = {
+        "api_s": _since(t0, t_api),
+        "first_200_s": _since(t0, probe.at),
+        "in_service_s": _since(t0, t_service),
+        "status": status,
+        "probe_attempts": probe.attempts,
+        "probe_last": probe.last,
+    }
+    result["delete_s"] = delete_endpoint(client, engine, name)
+    return result
+
+
+def _wait_in_service(client: ApiClient, name: str) -> tuple[float | None, str]:
+    deadline = time.monotonic() + ROUND_TIMEOUT
+    status = "?"
+    while time.monotonic() < deadline:
+        status = client.request("GET", f"/v1/endpoints/{name}")["EndpointStatus"]
+        if status == "InService":
+            return time.monotonic(), status
+        if status == "Failed":
+            return None, status
+        time.sleep(0.02)
+    return None, status
+
+
+def delete_endpoint(client: ApiClient, engine: Engine, name: str) -> float:
+    """Delete, then wait until the API forgets it and its containers are gone."""
+    t0 = time.monotonic()
+    try:
+        client.request("DELETE", f"/v1/endpoints/{name}")
+    except DockyardError as error:
+        if error.code != "ResourceNotFound":
+            raise
+    _poll(lambda: not _endpoint_exists(client, name), f"endpoint {name} to go")
+    _poll(lambda: not engine.list({"dockyard.managed": "1"}), "its containers to go")
+    return round(time.monotonic() - t0, 4)
+
+
+def _endpoint_exists(client: ApiClient, name: str) -> bool:
+    try:
+        client.request("GET", f"/v1/endpoints/{name}")
+    except DockyardError as error:
+        if error.code == "ResourceNotFound":
+            return False
+        raise
+    return True
+
+
+def _poll(done: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# -- the bare engine ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    """``docker run`` of one image, ``replicas`` times in parallel, probed like an endpoint."""
+
+    image: str
+    command: list[str]
+    request_path: str
+    method: str = "POST"
+    body: bytes | None = CSV_ROW
+
+
+MODEL_PATH = "/invocations"
+
+
+def floor_round(engine_url: str, floor: Floor, replicas: int, free_port: Callable[[], int]) -> dict[str, Any]:
+    """Start ``replicas`` containers at once; time each one's first 200; remove them."""
+    clients = [docker.DockerClient(base_url=engine_url) for _ in range(replicas)]
+    ports = [free_port() for _ in range(replicas)]
+    probes = [
+        FirstOk(Request(port, floor.request_path, floor.method, floor.body)) for port in ports
+    ]
+    for probe in probes:
+        probe.start()
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(replicas) as pool:
+        containers = list(pool.map(_run_one(floor), clients, ports))
+    try:
+        for probe in probes:
+            probe.join(ROUND_TIMEOUT)
+        times = [_since(t0, probe.at) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.cancel()
+        with ThreadPoolExecutor(replicas) as pool:
+            list(pool.map(lambda c: c.remove(force=True), containers))
+        for client in clients:
+            client.close()
+    done = [t for t in times if t is not None]
+    return {
+        "first_200_s": min(done) if done else None,
+        "all_200_s": max(done) if len(done) == replicas else None,
+        "per_container_s": times,
+    }
+
+
+def _run_one(
+    floor: Floor,
+) -> Callable[[docker.DockerClient, int], docker.models.containers.Container]:
+    def run(client: docker.DockerClient, port: int) -> docker.models.containers.Container:
+        return client.containers.run(
+            floor.image,
+            floor.command,
+            detach=True,
+            ports={"8080/tcp": ("127.0.0.1", port)},
+            labels=BENCH_LABEL,
+        )
+
+    return run

@@ -1,0 +1,642 @@
+"""The whole platform end to end: a real daemon, real containers, HAProxy in front.
+
+Every test drives ``dockyard server`` through its API (or the CLI) the way a user
+does: train in the sklearn framework image, package the model with ``/v1/builds``,
+deploy replicas behind the load balancer, predict, break things, restart. One
+daemon serves the module, one trained model and one 2-replica endpoint serve the
+tests that need them; tests that change the endpoint leave it as they found it.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dockyard_daemon import Daemon, free_port, wait_until
+
+from dockyard.adapters.artifacts.local import LocalArtifactStore, parse_uri
+from dockyard.adapters.engine import DockerEngine
+from dockyard.server.training import network_of
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris"
+FINAL = ("Completed", "Failed", "Stopped")
+JOB_TIMEOUT = 180.0
+ENDPOINT_TIMEOUT = 180.0
+
+IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.7, 1.5], [7.7, 3.0, 6.1, 2.3]]
+IRIS_SPECIES = ["setosa", "versicolor", "virginica"]
+IRIS_CSV = "".join(",".join(str(v) for v in row) + "\n" for row in IRIS_ROWS)
+
+HOSTS_SCRIPT = """
+    import json, os, socket, time
+    from pathlib import Path
+
+    me = os.environ["SM_CURRENT_HOST"]
+    hosts = json.loads(os.environ["SM_HOSTS"])
+
+    def resolve(name):
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return socket.gethostbyname(name)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    addresses = {host: resolve(host) for host in hosts}
+    for host, address in addresses.items():
+        print(f"{me} resolved {host} -> {address}", flush=True)
+    Path(os.environ["SM_MODEL_DIR"], f"hosts-{me}.json").write_text(json.dumps(addresses))
+
+    # meet by name, so that no host leaves before the others have resolved it
+    if me == hosts[0]:
+        with socket.create_server(("0.0.0.0", 7777)) as server:
+            server.settimeout(120)
+            for _ in hosts[1:]:
+                peer, _ = server.accept()
+                with peer:
+                    print(f"{me} met {peer.recv(64).decode()}", flush=True)
+                    peer.sendall(me.encode())
+    else:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                peer = socket.create_connection((hosts[0], 7777), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with peer:
+            peer.sendall(me.encode())
+            print(f"{me} met {peer.recv(64).decode()}", flush=True)
+"""
+
+FAILING_SCRIPT = """
+    raise RuntimeError("the sky is falling: bad learning rate")
+"""
+
+SLEEPING_SCRIPT = """
+    import signal, sys, time
+
+    def on_term(signum, frame):
+        print("caught SIGTERM, saving and leaving", flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    print("sleeping", flush=True)
+    time.sleep(600)
+"""
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def training_request(
+    name: str,
+    image: str,
+    code_dir: Path,
+    entry_point: str,
+    *,
+    hosts: int = 1,
+    max_runtime: int = 600,
+    channels: dict[str, str] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A CreateTrainingJob request in script mode (what the SageMaker SDK sends)."""
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "HyperParameters": {
+            "sagemaker_program": entry_point,
+            "sagemaker_submit_directory": code_dir.as_uri(),
+            **(hyperparameters or {}),
+        },
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for channel, uri in (channels or {}).items()
+        ],
+        "OutputDataConfig": {"S3OutputPath": "s3://dockyard/training-jobs"},
+        "ResourceConfig": {"InstanceCount": hosts, "InstanceType": "local", "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+    }
+
+
+def wait_for_job(daemon: Daemon, name: str) -> dict[str, Any]:
+    def ended() -> dict[str, Any] | None:
+        job: dict[str, Any] = daemon.api("GET", f"/v1/training-jobs/{name}")
+        return job if job["TrainingJobStatus"] in FINAL else None
+
+    return wait_until(ended, timeout=JOB_TIMEOUT, what=f"training job {name} to end", interval=0.2)
+
+
+def job_logs(daemon: Daemon, name: str) -> dict[str, list[str]]:
+    """Each host's log lines."""
+    lines: dict[str, list[str]] = {}
+    for item in daemon.client.stream("GET", f"/v1/training-jobs/{name}/logs"):
+        if "line" in item:
+            lines.setdefault(item["host"], []).append(item["line"])
+    return lines
+
+
+def model_tarball(daemon: Daemon, job: dict[str, Any]) -> Path:
+    uri = job["ModelArtifacts"]["S3ModelArtifacts"]
+    return LocalArtifactStore(daemon.settings.artifacts_dir).local_path(parse_uri(uri))
+
+
+def write_script(directory: Path, name: str, source: str) -> Path:
+    """A script in its own code directory, readable by the images' non-root user."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    script = directory / name
+    script.write_text(textwrap.dedent(source))
+    script.chmod(0o644)
+    return directory
+
+
+def wait_in_service(daemon: Daemon, name: str, replicas: int) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        endpoint: dict[str, Any] = daemon.api("GET", f"/v1/endpoints/{name}")
+        assert endpoint["EndpointStatus"] != "Failed", endpoint.get("FailureReason")
+        healthy = [r for r in endpoint["Replicas"] if r["Health"] == "healthy"]
+        in_service = endpoint["EndpointStatus"] == "InService"
+        return endpoint if in_service and len(healthy) == replicas else None
+
+    return wait_until(ready, timeout=ENDPOINT_TIMEOUT, what=f"{name} InService with {replicas}")
+
+
+def healthy_tasks(endpoint: dict[str, Any]) -> set[str]:
+    return {r["TaskId"] for r in endpoint["Replicas"] if r["Health"] == "healthy"}
+
+
+def predict_csv(url: str, client: httpx.Client | None = None) -> httpx.Response:
+    send = client.post if client is not None else httpx.post
+    return send(
+        url,
+        content=IRIS_CSV,
+        headers={"content-type": "text/csv", "accept": "application/json"},
+        timeout=30,
+    )
+
+
+def no_change(snapshot: Callable[[], Any]) -> Callable[[], None]:
+    """Remember ``snapshot()`` now; the returned check asserts it is still the same."""
+    before = snapshot()
+
+    def check() -> None:
+        assert snapshot() == before
+
+    return check
+
+
+# -- module fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def code_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("code")
+    root.chmod(0o755)
+    return {
+        "hosts": write_script(root / "hosts", "hosts.py", HOSTS_SCRIPT),
+        "failing": write_script(root / "failing", "fail.py", FAILING_SCRIPT),
+        "sleeping": write_script(root / "sleeping", "sleep.py", SLEEPING_SCRIPT),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_job(
+    daemon: Daemon, framework_image: str, unique_name: Callable[..., str]
+) -> dict[str, Any]:
+    """The iris example trained once in the framework image (script mode)."""
+    name = unique_name("iris")
+    request = training_request(
+        name,
+        framework_image,
+        EXAMPLE / "code",
+        "train.py",
+        channels={"train": (EXAMPLE / "data" / "train").as_uri()},
+        hyperparameters={"C": "1.0", "max-iter": "200"},
+    )
+    daemon.api("POST", "/v1/training-jobs", json=request)
+    return wait_for_job(daemon, name)
+
+
+@pytest.fixture(scope="module")
+def iris_image(
+    daemon: Daemon,
+    engine: DockerEngine,
+    trained_job: dict[str, Any],
+    unique_name: Callable[..., str],
+) -> Iterator[str]:
+    """examples/iris/serve + the trained model, built through ``POST /v1/builds``."""
+    assert trained_job["TrainingJobStatus"] == "Completed", trained_job.get("FailureReason")
+    result = daemon.stream_result(
+        "POST",
+        "/v1/builds",
+        json={
+            "ModelDir": str(EXAMPLE / "serve"),
+            "Tag": f"{unique_name('iris-image')}:1",
+            "Framework": "sklearn",
+            "ModelData": trained_job["ModelArtifacts"]["S3ModelArtifacts"],
+        },
+    )
+    yield str(result["Image"])
+    # the endpoints using it are gone first (fixture order); its layers go with it
+    engine._api.remove_image(result["Image"], force=True)
+
+
+@pytest.fixture(scope="module")
+def iris_endpoint(
+    daemon: Daemon, iris_image: str, unique_name: Callable[..., str]
+) -> Iterator[dict[str, Any]]:
+    """The iris image deployed with 2 replicas, InService (deleted at the end)."""
+    name = unique_name("iris-ep")
+    daemon.api(
+        "POST",
+        "/v1/endpoints",
+        json={"EndpointName": name, "Image": iris_image, "InstanceCount": 2},
+    )
+    yield wait_in_service(daemon, name, replicas=2)
+    daemon.api("DELETE", f"/v1/endpoints/{name}")
+
+
+# -- training -----------------------------------------------------------------------------
+
+
+def test_training_job_completes_and_stores_model_tarball(
+    daemon: Daemon, trained_job: dict[str, Any]
+) -> None:
+    assert trained_job["TrainingJobStatus"] == "Completed", trained_job.get("FailureReason")
+    assert trained_job["SecondaryStatus"] == "Completed"
+    tarball = model_tarball(daemon, trained_job)
+    with tarfile.open(tarball) as archive:
+        names = [name.removeprefix("./") for name in archive.getnames()]
+    assert "model.joblib" in names
+
+
+def test_two_host_training_job_hosts_resolve_each_other_by_name(
+    daemon: Daemon,
+    engine: DockerEngine,
+    framework_image: str,
+    code_dirs: dict[str, Path],
+    unique_name: Callable[..., str],
+) -> None:
+    name = unique_name("hosts")
+    request = training_request(name, framework_image, code_dirs["hosts"], "hosts.py", hosts=2)
+    daemon.api("POST", "/v1/training-jobs", json=request)
+    job = wait_for_job(daemon, name)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    with tarfile.open(model_tarball(daemon, job)) as archive:
+        seen = {
+            host: json.loads(archive.extractfile(f"hosts-{host}.json").read())  # type: ignore[union-attr]
+            for host in ("algo-1", "algo-2")
+        }
+    # each host resolved both names, to the same two distinct addresses
+    assert seen["algo-1"] == seen["algo-2"]
+    assert len(set(seen["algo-1"].values())) == 2
+    logs = job_logs(daemon, name)
+    for host, other in (("algo-1", "algo-2"), ("algo-2", "algo-1")):
+        assert f"{host} resolved {other} -> {seen[host][other]}" in logs[host]
+        assert f"{host} met {other}" in logs[host]
+    # the job's containers and private network are gone once it ended
+    assert engine.list({"dockyard.training-job": name}) == []
+    assert not any(network_of(name) in line for line in _networks(engine))
+
+
+def _networks(engine: DockerEngine) -> list[str]:
+    return [network["Name"] for network in engine._api.networks()]
+
+
+def test_failing_training_script_fails_the_job_with_the_exception_as_reason(
+    daemon: Daemon,
+    framework_image: str,
+    code_dirs: dict[str, Path],
+    unique_name: Callable[..., str],
+) -> None:
+    name = unique_name("fails")
+    result = daemon.cli(
+        "train",
+        name,
+        "--framework",
+        "sklearn",
+        "--source-dir",
+        str(code_dirs["failing"]),
+        "--entry-point",
+        "fail.py",
+    )
+
+    assert result.returncode != 0, result.stdout
+    assert "the sky is falling: bad learning rate" in result.stdout
+    job = daemon.api("GET", f"/v1/training-jobs/{name}")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "RuntimeError: the sky is falling: bad learning rate" in job["FailureReason"]
+    described = daemon.cli("training-job", name)
+    assert "the sky is falling: bad learning rate" in described.stdout
+
+
+def test_training_job_over_max_runtime_is_stopped_with_sigterm(
+    daemon: Daemon,
+    framework_image: str,
+    code_dirs: dict[str, Path],
+    unique_name: Callable[..., str],
+) -> None:
+    name = unique_name("slow")
+    request = training_request(
+        name, framework_image, code_dirs["sleeping"], "sleep.py", max_runtime=3
+    )
+    daemon.api("POST", "/v1/training-jobs", json=request)
+    job = wait_for_job(daemon, name)
+
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert job["SecondaryStatus"] == "MaxRuntimeExceeded"
+    # the script's own SIGTERM handler ran: the signal reached it, no SIGKILL was needed
+    assert "caught SIGTERM, saving and leaving" in job_logs(daemon, name)["algo-1"]
+
+
+# -- endpoints ----------------------------------------------------------------------------
+
+
+@pytest.mark.podman
+def test_built_image_deployed_with_two_replicas_predicts_through_the_load_balancer(
+    daemon: Daemon, iris_endpoint: dict[str, Any]
+) -> None:
+    url = iris_endpoint["Url"]
+    assert url.startswith(f"http://127.0.0.1:{daemon.lb_port}/endpoints/")
+    assert len(healthy_tasks(iris_endpoint)) == 2
+
+    as_json = predict_csv(url)
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.json() == {"predictions": IRIS_SPECIES}
+
+    from_json = httpx.post(
+        url,
+        content=json.dumps(IRIS_ROWS),
+        headers={"content-type": "application/json", "accept": "text/csv"},
+        timeout=30,
+    )
+    assert from_json.status_code == 200, from_json.text
+    assert from_json.text.split() == IRIS_SPECIES
+
+
+def test_killed_replica_is_replaced_without_failed_requests(
+    daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
+) -> None:
+    name, url = iris_endpoint["EndpointName"], iris_endpoint["Url"]
+    before = healthy_tasks(wait_in_service(daemon, name, replicas=2))
+    victim = sorted(before)[0]
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                try:
+                    statuses.append(predict_csv(url, client).status_code)
+                except httpx.HTTPError as error:
+                    statuses.append(repr(error))
+
+    thread = threading.Thread(target=hammer, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(statuses) >= 5, timeout=30, what="traffic before the kill")
+        for container in engine.list({"dockyard.task": victim}):
+            engine.kill(container.id)
+
+        def replaced() -> dict[str, Any] | None:
+            endpoint: dict[str, Any] = daemon.api("GET", f"/v1/endpoints/{name}")
+            healthy = healthy_tasks(endpoint)
+            return endpoint if len(healthy) == 2 and victim not in healthy else None
+
+        wait_until(replaced, timeout=ENDPOINT_TIMEOUT, what="a replacement replica")
+        served = len(statuses)
+        wait_until(lambda: len(statuses) >= served + 20, timeout=60, what="traffic after")
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+    failures = [status for status in statuses if status != 200]
+    assert failures == [], f"{len(failures)} of {len(statuses)} requests failed: {failures[:5]}"
+    shown = daemon.cli("endpoint", name)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("healthy") == 2, shown.stdout
+
+
+def test_daemon_restart_readopts_the_same_replicas(
+    daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
+) -> None:
+    name = iris_endpoint["EndpointName"]
+    service = {"dockyard.endpoint": name}
+    wait_in_service(daemon, name, replicas=2)
+    containers = daemon.containers(engine, service)
+    assert len(containers) == 2
+
+    status = daemon.restart()
+
+    assert status == 0, daemon.log_tail()
+    endpoint = wait_in_service(daemon, name, replicas=2)
+    assert daemon.containers(engine, service) == containers
+    # watch a few passes of the new daemon's loop: it must not start replicas of its own
+    still_same = no_change(lambda: daemon.containers(engine, service))
+    for _ in range(30):
+        still_same()
+        threading.Event().wait(0.1)
+    answer = predict_csv(endpoint["Url"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": IRIS_SPECIES}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("text/csv", b"5.1,3.5,abc,0.2\n", 400),
+        ("application/json", b"[[5.1, 3.5, 1.4", 400),
+        ("application/x-unknown", b"5.1,3.5,1.4,0.2", 415),
+        ("text/csv", b"5.1,3.5,1.4,0.2\n" * (7 * 1024 * 1024 // 16), 413),
+    ],
+    ids=["malformed-csv", "malformed-json", "unsupported-type", "7mb-body"],
+)
+def test_bad_invocation_gets_a_client_error_and_the_endpoint_keeps_serving(
+    iris_endpoint: dict[str, Any], content_type: str, body: bytes, status: int
+) -> None:
+    url = iris_endpoint["Url"]
+    answer = httpx.post(url, content=body, headers={"content-type": content_type}, timeout=60)
+
+    assert answer.status_code == status, answer.text
+    assert answer.json()["message"]
+    after = predict_csv(url)
+    assert after.status_code == 200, after.text
+
+
+# -- the API's gatekeeping ----------------------------------------------------------------
+
+
+def _state(daemon: Daemon, engine: DockerEngine) -> tuple[Any, ...]:
+    jobs = daemon.api("GET", "/v1/training-jobs")["TrainingJobSummaries"]
+    endpoints = daemon.api("GET", "/v1/endpoints")["Endpoints"]
+    return (
+        sorted(j["TrainingJobName"] for j in jobs),
+        sorted(e["EndpointName"] for e in endpoints),
+        daemon.containers(engine),
+        sorted(p.name for p in (daemon.state_dir / "jobs").glob("*")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: r["HyperParameters"].update(C=1.0), "HyperParameters"),
+        (
+            lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(
+                S3Uri="file:///nowhere/at/all"
+            ),
+            "InputDataConfig",
+        ),
+        (lambda r: r.update(TrainingJobName="bad_name!"), "TrainingJobName"),
+    ],
+    ids=["non-string-hyperparameter", "missing-channel-path", "bad-job-name"],
+)
+def test_invalid_training_request_is_rejected_and_creates_nothing(
+    daemon: Daemon,
+    engine: DockerEngine,
+    framework_image: str,
+    unique_name: Callable[..., str],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    request = training_request(
+        unique_name("invalid"),
+        framework_image,
+        EXAMPLE / "code",
+        "train.py",
+        channels={"train": (EXAMPLE / "data" / "train").as_uri()},
+    )
+    change(request)
+    unchanged = no_change(lambda: _state(daemon, engine))
+
+    answer = daemon.raw("POST", "/v1/training-jobs", json=request)
+
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert body["field"].startswith(field), body
+    assert body["hint"], body
+    unchanged()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: r.update(Image="nobody/nothing:1"), "Image"),
+        (lambda r: r.update(InstanceCount=0), "InitialInstanceCount"),
+        (lambda r: r.update(EndpointName="bad_name!"), "EndpointName"),
+    ],
+    ids=["unknown-image", "zero-replicas", "bad-name"],
+)
+def test_invalid_deploy_request_is_rejected_and_creates_nothing(
+    daemon: Daemon,
+    engine: DockerEngine,
+    framework_image: str,
+    unique_name: Callable[..., str],
+    change: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    request = {"EndpointName": unique_name("invalid"), "Image": framework_image, "InstanceCount": 1}
+    change(request)
+    unchanged = no_change(lambda: _state(daemon, engine))
+
+    answer = daemon.raw("POST", "/v1/endpoints", json=request)
+
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert field in body["field"], body
+    assert body["hint"], body
+    unchanged()
+
+
+def test_api_over_tcp_demands_the_token(
+    engine: DockerEngine,
+    framework_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    unique_name: Callable[..., str],
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    remote = Daemon(
+        tmp_path_factory.mktemp("tcp") / "state",
+        engine.base_url,
+        lb_port=free_port(),
+        tcp=address,
+    )
+    try:
+        remote.start()
+        token = (remote.state_dir / "run" / "api-token").read_text().strip()
+        name = unique_name("tcp")
+        deploy = {"EndpointName": name, "Image": framework_image, "InstanceCount": 1}
+        with httpx.Client(base_url=f"http://{address}", timeout=30) as http:
+            refused = [
+                http.post("/v1/endpoints", json=deploy),
+                http.post("/v1/endpoints", json=deploy, headers={"authorization": "Bearer nope"}),
+                http.post("/v1/endpoints", json=deploy, headers={"authorization": token}),
+            ]
+            assert [r.status_code for r in refused] == [401, 401, 401]
+            assert all(r.json()["hint"] for r in refused)
+            assert remote.api("GET", "/v1/endpoints")["Endpoints"] == []
+            assert remote.containers(engine) == []
+
+            with_token = {"authorization": f"Bearer {token}"}
+            health = http.get("/v1/health", headers=with_token)
+            assert health.status_code == 200
+            assert health.json()["StateDir"] == str(remote.state_dir)
+            created = http.post("/v1/endpoints", json=deploy, headers=with_token)
+            assert created.status_code == 201, created.text
+            assert [e["EndpointName"] for e in remote.api("GET", "/v1/endpoints")["Endpoints"]] == [
+                name
+            ]
+    finally:
+        remote.cleanup(engine)
+
+
+def test_deleted_endpoint_loses_its_containers_and_route(
+    daemon: Daemon, engine: DockerEngine, iris_image: str, unique_name: Callable[..., str]
+) -> None:
+    name = unique_name("gone")
+    daemon.api(
+        "POST",
+        "/v1/endpoints",
+        json={"EndpointName": name, "Image": iris_image, "InstanceCount": 1},
+    )
+    url = wait_in_service(daemon, name, replicas=1)["Url"]
+    assert predict_csv(url).status_code == 200
+    assert len(daemon.containers(engine, {"dockyard.endpoint": name})) == 1
+
+    answer = daemon.raw("DELETE", f"/v1/endpoints/{name}")
+    assert answer.status_code == 202, answer.text
+
+    wait_until(
+        lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
+        timeout=ENDPOINT_TIMEOUT,
+        what=f"{name} to be deleted",
+    )
+    assert daemon.containers(engine, {"dockyard.endpoint": name}) == []
+    assert engine.list({"dockyard.endpoint": name}) == []
+    gone = predict_csv(url)
+    assert gone.status_code == 404
+    assert name in gone.text
