@@ -100,10 +100,10 @@ def api_build(client: ApiClient, model_dir: Path, tag: str, model_data: Path) ->
     }
 
 
-def touch_code(path: Path, counter: int) -> None:
+def touch_code(path: Path, label: str) -> None:
     """The code-only change: a comment line, so behaviour stays the same."""
     with path.open("a") as handle:
-        handle.write(f"# bench change {counter}\n")
+        handle.write(f"# bench change {label}\n")
 
 
 PEER_DOCKERFILE = """\

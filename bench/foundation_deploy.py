@@ -189,7 +189,9 @@ class Floor:
 MODEL_PATH = "/invocations"
 
 
-def floor_round(engine_url: str, floor: Floor, replicas: int, free_port: Callable[[], int]) -> dict[str, Any]:
+def floor_round(
+    engine_url: str, floor: Floor, replicas: int, free_port: Callable[[], int]
+) -> dict[str, Any]:
     """Start ``replicas`` containers at once; time each one's first 200; remove them."""
     clients = [docker.DockerClient(base_url=engine_url) for _ in range(replicas)]
     ports = [free_port() for _ in range(replicas)]

@@ -38,7 +38,9 @@ BANNER = re.compile(r"^── (\d+)\. (\w+)")
 RUN_TIMEOUT = 1800.0
 
 
-def timed_lines(command: list[str], env: dict[str, str], log: Path) -> tuple[int, list[tuple[float, str]], float]:
+def timed_lines(
+    command: list[str], env: dict[str, str], log: Path
+) -> tuple[int, list[tuple[float, str]], float]:
     """Run ``command``; (exit code, [(seconds since start, line)], total seconds)."""
     lines: list[tuple[float, str]] = []
     t0 = time.monotonic()
@@ -108,6 +110,7 @@ def measure_quickstart(dockyard: Path, results_dir: Path) -> dict[str, Any]:
         first["total_s"] = round(engine_s + first["setup_s"] + first["script_s"], 3)
         second = one_run(stack, dockyard, log)
         second["total_s"] = round(second["setup_s"] + second["script_s"], 3)
+        engine_version = stack.engine.version
     finally:
         stopped = stack.close() if stack is not None else []
         _remove(state)
@@ -115,6 +118,7 @@ def measure_quickstart(dockyard: Path, results_dir: Path) -> dict[str, Any]:
         "first": first,
         "second": second,
         "stopped": stopped,
+        "engine_version": engine_version,
         "state_dir": str(state),
         "notes": [
             "first run: fresh state dir (new engine data root, debootstrap base image, "

@@ -117,7 +117,9 @@ def machine(engine_version: dict[str, Any] | None) -> dict[str, Any]:
 # -- the results file ---------------------------------------------------------------------
 
 
-def merge_results(path: Path, machine_info: dict[str, Any], parts: dict[str, Any]) -> dict[str, Any]:
+def merge_results(
+    path: Path, machine_info: dict[str, Any], parts: dict[str, Any]
+) -> dict[str, Any]:
     """Update ``path`` with the parts just measured; parts not run this time are kept."""
     doc: dict[str, Any] = {}
     if path.is_file():
@@ -140,7 +142,7 @@ def _s(value: float | None) -> str:
 def _range(summary: dict[str, Any]) -> str:
     if summary.get("median") is None:
         return "—"
-    return f"{summary['median']:.2f} s [{summary['min']:.2f}–{summary['max']:.2f}]"
+    return f"{summary['median']:.2f} s [{summary['min']:.2f}-{summary['max']:.2f}]"
 
 
 def _mb(value: int | None) -> str:
@@ -148,7 +150,7 @@ def _mb(value: int | None) -> str:
 
 
 def _x(value: float | None) -> str:
-    return "—" if value is None else f"×{value:.2f}"
+    return "—" if value is None else f"x{value:.2f}"
 
 
 def rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
@@ -158,37 +160,74 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     if "deploy" in parts:
         d = parts["deploy"]["summary"]
         out += [
-            ("deploy → first 200 via LB (2 replicas)", _range(d["dockyard_first_200"]),
-             "docker run → first 200: " + _range(d["floor_model_first_200"]),
-             _x(d["ratio_first_200"]), GOALS["deploy"]),
-            ("deploy → InService (both replicas)", _range(d["dockyard_in_service"]),
-             "docker run → both 200: " + _range(d["floor_model_all_200"]),
-             _x(d["ratio_in_service"]), ""),
-            ("engine floor: http.server → first 200", "", _range(d["floor_trivial_first_200"]),
-             "", ""),
-            ("model server start-up (model − trivial floor)", "",
-             _s(d["model_start_cost_s"]), "", ""),
+            (
+                "deploy → first 200 via LB (2 replicas)",
+                _range(d["dockyard_first_200"]),
+                "docker run → first 200: " + _range(d["floor_model_first_200"]),
+                _x(d["ratio_first_200"]),
+                GOALS["deploy"],
+            ),
+            (
+                "deploy → InService (both replicas)",
+                _range(d["dockyard_in_service"]),
+                "docker run → both 200: " + _range(d["floor_model_all_200"]),
+                _x(d["ratio_in_service"]),
+                "",
+            ),
+            (
+                "engine floor: http.server → first 200",
+                "",
+                _range(d["floor_trivial_first_200"]),
+                "",
+                "",
+            ),
+            (
+                "model server start-up (model minus trivial floor)",
+                "",
+                _s(d["model_start_cost_s"]),
+                "",
+                "",
+            ),
         ]
     if "rebuild" in parts:
         r = parts["rebuild"]["summary"]
-        out.append((
-            "code-only rebuild", f"{_range(r['dockyard_wall'])} ({r['dockyard_cached']} cached)",
-            f"docker build: {_range(r['peer_wall'])} ({r['peer_cached']} cached)",
-            _x(r["ratio"]), GOALS["rebuild"],
-        ))
+        out.append(
+            (
+                "code-only rebuild",
+                f"{_range(r['dockyard_wall'])} ({r['dockyard_cached']} cached)",
+                f"docker build: {_range(r['peer_wall'])} ({r['peer_cached']} cached)",
+                _x(r["ratio"]),
+                GOALS["rebuild"],
+            )
+        )
     if "size" in parts:
         z = parts["size"]
         out += [
-            ("inference image (iris)", _mb(z["iris_bytes"]), f"framework {_mb(z['framework_bytes'])}, "
-             f"base {_mb(z['base_bytes'])}", "", ""),
-            ("single-stage, same content", "", _mb(z.get("naive_bytes")),
-             _x(ratio(z["iris_bytes"], z.get("naive_bytes"))), ""),
+            (
+                "inference image (iris)",
+                _mb(z["iris_bytes"]),
+                f"framework {_mb(z['framework_bytes'])}, base {_mb(z['base_bytes'])}",
+                "",
+                "",
+            ),
+            (
+                "single-stage, same content",
+                "",
+                _mb(z.get("naive_bytes")),
+                _x(ratio(z["iris_bytes"], z.get("naive_bytes"))),
+                "",
+            ),
         ]
     if "quickstart" in parts:
         q = parts["quickstart"]
         out += [
-            ("make quickstart, first run (fresh state)", _s(q["first"]["total_s"]), "", "",
-             GOALS["quickstart"]),
+            (
+                "make quickstart, first run (fresh state)",
+                _s(q["first"]["total_s"]),
+                "",
+                "",
+                GOALS["quickstart"],
+            ),
             ("make quickstart, second run", _s(q["second"]["total_s"]), "", "", ""),
         ]
     return out
@@ -197,7 +236,7 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 def print_table(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"Dockyard foundation benchmark — {doc['machine']['date']}")
-    for name in ("measure", "Dockyard (median [min–max])", "peer / ceiling", "ratio", "goal"):
+    for name in ("measure", "Dockyard (median [min-max])", "peer / ceiling", "ratio", "goal"):
         table.add_column(name)
     for row in rows(doc):
         table.add_row(*row)

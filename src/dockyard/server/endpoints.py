@@ -77,11 +77,12 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         container["ModelDataUrl"] = request["ModelDataUrl"]
     if request.get("Environment"):
         container["Environment"] = request["Environment"]
+    # the endpoint first: a bad name is the EndpointName the user typed
+    endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": f"{name}-config"})
     model = parse_model({"ModelName": name, "PrimaryContainer": container})
     config = parse_endpoint_config(
         {"EndpointConfigName": f"{name}-config", "ProductionVariants": [variant]}
     )
-    endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": f"{name}-config"})
     image = model.primary_container.image if model.primary_container else ""
     if platform.engine.image(image) is None:
         raise SpecError(
