@@ -78,11 +78,9 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     if request.get("Environment"):
         container["Environment"] = request["Environment"]
     # the endpoint first: a bad name is the EndpointName the user typed
-    endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": f"{name}-config"})
+    endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": name})
     model = parse_model({"ModelName": name, "PrimaryContainer": container})
-    config = parse_endpoint_config(
-        {"EndpointConfigName": f"{name}-config", "ProductionVariants": [variant]}
-    )
+    config = parse_endpoint_config({"EndpointConfigName": name, "ProductionVariants": [variant]})
     image = model.primary_container.image if model.primary_container else ""
     if platform.engine.image(image) is None:
         raise SpecError(
