@@ -75,6 +75,12 @@ def say(message: str) -> None:
     console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")
 
 
+def say_milestone(line: str) -> None:
+    """Progress of image preparation without the builder's step-by-step output."""
+    if not line.startswith((" ", "Step ", "Removing ", "Successfully ")):
+        say(line)
+
+
 # -- part 1 -----------------------------------------------------------------------------
 
 
@@ -220,8 +226,8 @@ def prepare(stack: Stack) -> float:
     t0 = time.monotonic()
     seeded = seed_base_cache(stack.settings, SHARED_TEST_STATE)
     say(f"base tarball {'seeded from ' + str(SHARED_TEST_STATE) if seeded else 'not cached'}")
-    ensure_base_image(stack.engine, stack.settings, progress=say)
-    ensure_framework_image(stack.engine, stack.settings, "sklearn", progress=say)
+    ensure_base_image(stack.engine, stack.settings, progress=say_milestone)
+    ensure_framework_image(stack.engine, stack.settings, "sklearn", progress=say_milestone)
     return round(time.monotonic() - t0, 2)
 
 

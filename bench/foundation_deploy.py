@@ -61,16 +61,16 @@ class FirstOk(threading.Thread):
         self.at: float | None = None
         self.attempts = 0
         self.last: str = ""
-        self._stop = threading.Event()
+        self._cancelled = threading.Event()
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        while not self._cancelled.is_set() and time.monotonic() < deadline:
             self.attempts += 1
             if self._attempt():
                 self.at = time.monotonic()
                 return
-            self._stop.wait(PROBE_INTERVAL)
+            self._cancelled.wait(PROBE_INTERVAL)
 
     def _attempt(self) -> bool:
         req = self.request
@@ -89,7 +89,7 @@ class FirstOk(threading.Thread):
             conn.close()
 
     def cancel(self) -> None:
-        self._stop.set()
+        self._cancelled.set()
 
 
 def _since(t0: float, at: float | None) -> float | None:

@@ -38,3 +38,13 @@ def resolve_model_data(client: ApiClient, model_data: str | None) -> str | None:
             hint="wait for it to complete (`dockyard training-job " + name + "`)",
         )
     return str(uri)
+
+
+def framework_image(framework: str) -> str:
+    """The ref of a framework image, prepared by the daemon (built once, then cached)."""
+    ref = ""
+    with console.status(f"Preparing the {framework} framework image…"):
+        for item in api().stream("POST", f"/v1/frameworks/{framework}/image"):
+            if "result" in item:
+                ref = str(item["result"]["Image"])
+    return ref

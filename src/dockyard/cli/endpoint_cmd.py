@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import typer
 
-from dockyard.cli.context import api, resolve_model_data
+from dockyard.cli.context import api, framework_image, resolve_model_data
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import DockyardError, SpecError
 
@@ -39,7 +39,10 @@ def show_endpoint(endpoint: dict[str, Any]) -> None:
 
 def deploy(
     name: str = typer.Argument(..., help="Endpoint name."),
-    image: str = typer.Option(..., help="Inference image (e.g. from `dockyard build`)."),
+    image: str | None = typer.Option(None, help="Inference image (e.g. from `dockyard build`)."),
+    framework: str | None = typer.Option(
+        None, help="Serve --model-data on a pre-built framework image instead (e.g. sklearn)."
+    ),
     model_data: str | None = typer.Option(
         None,
         help="model.tar.gz to mount at /opt/ml/model: a path, s3:// URI, or training-job:NAME.",
@@ -58,7 +61,22 @@ def deploy(
         if not sep:
             raise SpecError(f"{item!r} is not NAME=VALUE", field="--env", hint="--env NAME=VALUE")
         environment[key] = value
+    if bool(image) == bool(framework):
+        raise SpecError(
+            "give exactly one of --image and --framework",
+            field="--image/--framework",
+            hint="--image NAME:TAG serves your image; --framework sklearn --model-data … "
+            "serves a model artifact on the pre-built image",
+        )
+    if framework and not model_data:
+        raise SpecError(
+            "a framework image needs the model to serve",
+            field="--model-data",
+            hint="add --model-data training-job:NAME (or a model.tar.gz path)",
+        )
     client = api()
+    if framework:
+        image = framework_image(framework)
     body = {
         "EndpointName": name,
         "Image": image,

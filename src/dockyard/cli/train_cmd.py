@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dockyard.cli.context import api
+from dockyard.cli.context import api, framework_image
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import SpecError
 
@@ -71,7 +71,7 @@ def _request(
             hint="add --source-dir DIR --entry-point SCRIPT.py",
         )
     if framework:
-        image = _framework_image(framework)
+        image = framework_image(framework)
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
@@ -107,15 +107,6 @@ def _request(
             limits["MemoryMiB"] = memory
         request["ResourceLimits"] = limits
     return request
-
-
-def _framework_image(framework: str) -> str:
-    ref = ""
-    with console.status(f"Preparing the {framework} framework image…"):
-        for item in api().stream("POST", f"/v1/frameworks/{framework}/image"):
-            if "result" in item:
-                ref = str(item["result"]["Image"])
-    return ref
 
 
 def train(
