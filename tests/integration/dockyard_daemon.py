@@ -60,6 +60,18 @@ def wait_until(
         time.sleep(interval)
 
 
+def holds_for(condition: Callable[[], bool], *, seconds: float, what: str) -> None:
+    """Check ``condition`` again and again for ``seconds``: for what must *not* happen.
+
+    Polling can show that something happened, never that it will not; this watches
+    for a stated window (a few reconcile passes) and fails at the first violation.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), f"{what} no longer holds"
+        time.sleep(0.1)
+
+
 class Daemon:
     """One ``python -m dockyard.cli.main server`` process and its state directory."""
 

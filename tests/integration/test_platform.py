@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
-from dockyard_daemon import Daemon, free_port, wait_until
+from dockyard_daemon import Daemon, free_port, holds_for, wait_until
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore, parse_uri
 from dockyard.adapters.engine import DockerEngine
@@ -261,7 +262,8 @@ def iris_image(
     )
     yield str(result["Image"])
     # the endpoints using it are gone first (fixture order); its layers go with it
-    engine._api.remove_image(result["Image"], force=True)
+    with docker.APIClient(base_url=engine.base_url, version="auto") as api:
+        api.remove_image(result["Image"], force=True)
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +279,11 @@ def iris_endpoint(
     )
     yield wait_in_service(daemon, name, replicas=2)
     daemon.api("DELETE", f"/v1/endpoints/{name}")
+    wait_until(
+        lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
+        timeout=ENDPOINT_TIMEOUT,
+        what=f"{name} to be deleted",
+    )
 
 
 # -- training -----------------------------------------------------------------------------
@@ -324,7 +331,8 @@ def test_two_host_training_job_hosts_resolve_each_other_by_name(
 
 
 def _networks(engine: DockerEngine) -> list[str]:
-    return [network["Name"] for network in engine._api.networks()]
+    with docker.APIClient(base_url=engine.base_url, version="auto") as api:
+        return [network["Name"] for network in api.networks()]
 
 
 def test_failing_training_script_fails_the_job_with_the_exception_as_reason(
@@ -346,12 +354,15 @@ def test_failing_training_script_fails_the_job_with_the_exception_as_reason(
     )
 
     assert result.returncode != 0, result.stdout
-    assert "the sky is falling: bad learning rate" in result.stdout
+    # after the streamed logs, the verdict line carries the reason
+    _, verdict = result.stdout.split(f"{name}: Failed", 1)
+    assert "RuntimeError: the sky is falling: bad learning rate" in verdict
     job = daemon.api("GET", f"/v1/training-jobs/{name}")
     assert job["TrainingJobStatus"] == "Failed"
     assert "RuntimeError: the sky is falling: bad learning rate" in job["FailureReason"]
     described = daemon.cli("training-job", name)
-    assert "the sky is falling: bad learning rate" in described.stdout
+    _, reason = described.stdout.split("FailureReason:", 1)
+    assert "RuntimeError: the sky is falling: bad learning rate" in reason
 
 
 def test_training_job_over_max_runtime_is_stopped_with_sigterm(
@@ -445,21 +456,25 @@ def test_daemon_restart_readopts_the_same_replicas(
     daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
 ) -> None:
     name = iris_endpoint["EndpointName"]
-    service = {"dockyard.endpoint": name}
     wait_in_service(daemon, name, replicas=2)
-    containers = daemon.containers(engine, service)
-    assert len(containers) == 2
+
+    def replicas() -> list[str]:
+        return sorted(c.id for c in engine.list({"dockyard.endpoint": name}))
+
+    before = replicas()
+    assert len(before) == 2
 
     status = daemon.restart()
 
-    assert status == 0, daemon.log_tail()
+    assert status == 0, daemon.log_tail()  # a clean stop on SIGTERM
     endpoint = wait_in_service(daemon, name, replicas=2)
-    assert daemon.containers(engine, service) == containers
-    # watch a few passes of the new daemon's loop: it must not start replicas of its own
-    still_same = no_change(lambda: daemon.containers(engine, service))
-    for _ in range(30):
-        still_same()
-        threading.Event().wait(0.1)
+    assert replicas() == before
+    # a few passes of the new daemon's loop: it must adopt them, not start its own
+    holds_for(
+        lambda: replicas() == before,
+        seconds=3 * daemon.settings.reconcile_interval,
+        what="the same two replica containers",
+    )
     answer = predict_csv(endpoint["Url"])
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"predictions": IRIS_SPECIES}
@@ -491,13 +506,17 @@ def test_bad_invocation_gets_a_client_error_and_the_endpoint_keeps_serving(
 
 
 def _state(daemon: Daemon, engine: DockerEngine) -> tuple[Any, ...]:
+    """Everything a request could have created: records, containers, files, routes."""
     jobs = daemon.api("GET", "/v1/training-jobs")["TrainingJobSummaries"]
     endpoints = daemon.api("GET", "/v1/endpoints")["Endpoints"]
+    routes = daemon.state_dir / "lb" / "routes.map"
     return (
         sorted(j["TrainingJobName"] for j in jobs),
         sorted(e["EndpointName"] for e in endpoints),
         daemon.containers(engine),
         sorted(p.name for p in (daemon.state_dir / "jobs").glob("*")),
+        sorted(p.name for p in (daemon.state_dir / "models").glob("*")),
+        routes.read_text() if routes.exists() else "",
     )
 
 
@@ -548,8 +567,9 @@ def test_invalid_training_request_is_rejected_and_creates_nothing(
         (lambda r: r.update(Image="nobody/nothing:1"), "Image"),
         (lambda r: r.update(InstanceCount=0), "InitialInstanceCount"),
         (lambda r: r.update(EndpointName="bad_name!"), "EndpointName"),
+        (lambda r: r.update(InstanceCount="two"), "InstanceCount"),
     ],
-    ids=["unknown-image", "zero-replicas", "bad-name"],
+    ids=["unknown-image", "zero-replicas", "bad-name", "non-integer-replicas"],
 )
 def test_invalid_deploy_request_is_rejected_and_creates_nothing(
     daemon: Daemon,
@@ -569,6 +589,26 @@ def test_invalid_deploy_request_is_rejected_and_creates_nothing(
     body = answer.json()
     assert field in body["field"], body
     assert body["hint"], body
+    unchanged()
+
+
+def test_request_body_that_is_not_json_is_rejected_naming_json(
+    daemon: Daemon, engine: DockerEngine
+) -> None:
+    unchanged = no_change(lambda: _state(daemon, engine))
+
+    answer = daemon.raw(
+        "POST",
+        "/v1/endpoints",
+        content=b"{EndpointName: x",
+        headers={"content-type": "application/json"},
+    )
+
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert "not valid JSON" in body["message"]
+    assert "field" not in body
+    assert body["hint"]
     unchanged()
 
 

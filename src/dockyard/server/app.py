@@ -8,6 +8,8 @@ engine's blocking calls run in the thread pool, never on the event loop.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,13 +37,7 @@ def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
-        location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        spec_error = SpecError(
-            str(first.get("msg", "malformed request")),
-            field=location or None,
-            hint="send a JSON object as the request body",
-        )
-        return JSONResponse(spec_error.to_dict(), status_code=400)
+        return JSONResponse(_validation_error(first).to_dict(), status_code=400)
 
     @app.get("/v1/health", tags=["daemon"])
     def health() -> dict[str, object]:
@@ -56,3 +52,23 @@ def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
     for router in (builds.router, training.router, endpoints.router, tasks.router, events.router):
         app.include_router(router, prefix="/v1")
     return app
+
+
+def _validation_error(first: dict[str, Any]) -> SpecError:
+    """FastAPI's first complaint about a request, as Dockyard's 400.
+
+    A body that is not JSON at all has no field to name (its ``loc`` holds the
+    character offset); anything else names the field it is about.
+    """
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error")
+        return SpecError(
+            "the request body is not valid JSON" + (f": {reason}" if reason else ""),
+            hint="send a JSON object as the request body",
+        )
+    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    return SpecError(
+        str(first.get("msg", "malformed request")),
+        field=location or None,
+        hint="see the request's fields and their types in the API reference (/docs)",
+    )

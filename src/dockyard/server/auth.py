@@ -37,8 +37,8 @@ class TokenGuard:
     """ASGI middleware: requests that arrived over TCP must carry the bearer token.
 
     uvicorn reports the local address of a TCP connection as ``scope["server"]``
-    (a host/port pair) and ``None`` for a unix socket, which is how the two doors
-    are told apart without running two servers.
+    (a host/port pair) and, for a unix socket, ``None`` or the socket's path with no
+    port: that is how the two doors are told apart without running two servers.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
@@ -46,7 +46,8 @@ class TokenGuard:
         self._expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("server") is None:
+        server = scope.get("server")
+        if scope["type"] != "http" or server is None or server[1] is None:
             await self.app(scope, receive, send)
             return
         presented = dict(scope.get("headers") or []).get(b"authorization", b"")

@@ -96,6 +96,7 @@ def test_slots_balance_check_ping_and_retry_elsewhere() -> None:
         "balance leastconn",
         "option httpchk GET /ping",
         "http-check expect status 200",
+        "option http-buffer-request",
         "retry-on conn-failure empty-response",
         "retries 2",
         "option redispatch 1",

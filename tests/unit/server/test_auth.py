@@ -36,6 +36,10 @@ def test_unix_socket_requests_pass_without_token() -> None:
     assert _call(None, []) == 200
 
 
+def test_unix_socket_reported_as_path_without_port_passes_without_token() -> None:
+    assert _call(("/state/run/api.sock", None), []) == 200
+
+
 def test_tcp_request_without_token_is_401() -> None:
     assert _call(("127.0.0.1", 7000), []) == 401
 

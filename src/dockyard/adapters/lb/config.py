@@ -237,7 +237,11 @@ def _slot(cfg: LbConfig, index: int, servers: list[ServerLine]) -> str:
     replica with the fewest in flight rather than to the next in turn; replicas with
     equal load still take turns. Retries re-send only requests that never reached a
     target (or got no byte back), and ``redispatch 1`` sends each retry to another
-    target, so a replica that just died costs no failed request.
+    target, so a replica that just died costs no failed request. A retry needs the
+    request still in hand: ``http-buffer-request`` reads the body (up to a buffer)
+    before a target is picked. Without it a request sent on a kept-alive connection
+    to a replica that has just died is not retried: HAProxy closes the client's
+    connection instead, and a POST fails.
     """
     lines = [
         f"backend {slot_backend(index)}",
@@ -245,6 +249,7 @@ def _slot(cfg: LbConfig, index: int, servers: list[ServerLine]) -> str:
         "    http-request set-var(txn.lb_code) str(BadGateway) if { nbsrv gt 0 }",
         f"    option httpchk GET {cfg.health.path}",
         "    http-check expect status 200",
+        "    option http-buffer-request",
         "    retry-on conn-failure empty-response",
         f"    retries {cfg.retries}",
         "    option redispatch 1",
