@@ -5,9 +5,6 @@
 VENV ?= .venv
 PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
-# Tests get their own state directory (engine, images, caches), kept between runs
-# so a second `make test` reuses the base and framework images.
-TEST_STATE ?= $(CURDIR)/.state/test
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench clean
 
@@ -24,7 +21,7 @@ quickstart: setup
 	DOCKYARD=$(DY) bash examples/iris/quickstart.sh
 
 setup-test: install
-	DOCKYARD_STATE_DIR=$(TEST_STATE) $(DY) setup --podman
+	$(DY) setup --podman
 
 lint: install
 	$(PY) -m ruff check src tests bench examples
@@ -37,15 +34,14 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 integration: setup-test
-	DOCKYARD_STATE_DIR=$(TEST_STATE) $(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q tests/integration
 
 podman: setup-test
-	DOCKYARD_STATE_DIR=$(TEST_STATE) DOCKYARD_TEST_ENGINE=podman \
-		$(PY) -m pytest -q -m podman tests/integration
+	DOCKYARD_TEST_ENGINE=podman $(PY) -m pytest -q -m podman tests/integration
 
 test: lint typecheck unit integration podman
 
-bench: setup
+bench: install
 	$(PY) bench/foundation.py
 
 clean:

@@ -1,7 +1,7 @@
 """Dockyard's foundation figures, measured on this machine next to their floors.
 
 What the foundation issue asks, each against a peer or ceiling from the same run
-(see shared BENCHMARKS.md: these machines are noisy, so ratios are the result):
+(the machines are shared and noisy, so the ratios are the result):
 
 1. ``deploy``: deploy of an already-built image with 2 replicas → first HTTP 200
    through the load balancer; floor: ``docker run`` of the same image (and of a
@@ -51,8 +51,8 @@ from foundation_report import (
     merge_results,
     paired_ratios,
     print_table,
-    ratio,
     spread,
+    summarize_deploy,
 )
 from foundation_stack import FOREIGN_ENV, Isolation, Stack, free_port, seed_base_cache
 from rich.console import Console
@@ -69,6 +69,8 @@ REBUILD_TAG = "bench-iris:rebuild"
 ENDPOINT = "bench-deploy"
 REPLICAS = 2
 console = Console()
+if not console.is_terminal:  # a log file or pipe: keep table rows on one line
+    console = Console(width=160)
 
 
 def say(message: str) -> None:
@@ -93,12 +95,13 @@ def measure_deploy(stack: Stack, repeat: int) -> dict[str, Any]:
     trivial = Floor(BASE_REF, ["python3", "-m", "http.server", "8080"], "/", "GET", None)
 
     def one_round() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        load = round(os.getloadavg()[0], 2)  # the machine is shared: say how busy it was
         a = dockyard_round(
             client, stack.engine, DEPLOY_TAG, ENDPOINT, stack.settings.lb_port, REPLICAS
         )
         b = floor_round(url, model, REPLICAS, free_port)
         c = floor_round(url, trivial, REPLICAS, free_port)
-        return a, b, c
+        return a | {"loadavg_1m": load}, b, c
 
     say("deploy: warm-up round (not counted)")
     warmup = one_round()
@@ -112,36 +115,13 @@ def measure_deploy(stack: Stack, repeat: int) -> dict[str, Any]:
             f"http.server {c['first_200_s']} s"
         )
     dy, fm, ft = ([r[k] for r in rounds] for k in range(3))
-    summary: dict[str, Any] = {
-        "dockyard_first_200": spread(column(dy, "first_200_s")),
-        "dockyard_in_service": spread(column(dy, "in_service_s")),
-        "dockyard_api_call": spread(column(dy, "api_s")),
-        "dockyard_delete": spread(column(dy, "delete_s")),
-        "floor_model_first_200": spread(column(fm, "first_200_s")),
-        "floor_model_all_200": spread(column(fm, "all_200_s")),
-        "floor_trivial_first_200": spread(column(ft, "first_200_s")),
-        "floor_trivial_all_200": spread(column(ft, "all_200_s")),
-    }
-    pairs_first = paired_ratios(column(dy, "first_200_s"), column(fm, "first_200_s"))
-    pairs_service = paired_ratios(column(dy, "in_service_s"), column(fm, "all_200_s"))
-    start_cost = [
-        None if m is None or t is None else m - t
-        for m, t in zip(column(fm, "first_200_s"), column(ft, "first_200_s"), strict=True)
-    ]
-    summary |= {
-        "ratio_first_200": median(pairs_first),
-        "ratio_in_service": median(pairs_service),
-        "ratio_first_200_vs_trivial": ratio(
-            summary["dockyard_first_200"]["median"], summary["floor_trivial_first_200"]["median"]
-        ),
-        "model_start_cost_s": median(start_cost),
-    }
+    summary, pairs = summarize_deploy(dy, fm, ft)
     return {
         "replicas": REPLICAS,
         "repeat": repeat,
         "image": DEPLOY_TAG,
         "raw": {"dockyard": dy, "floor_model": fm, "floor_trivial": ft, "warmup": warmup},
-        "paired_ratios": {"first_200": pairs_first, "in_service": pairs_service},
+        "paired_ratios": pairs,
         "summary": summary,
     }
 
@@ -160,9 +140,9 @@ def measure_rebuild(stack: Stack, work: Path, model_tar: Path, repeat: int) -> d
     run_id = uuid.uuid4().hex[:8]  # unique edits: an earlier run's layers must not match
     dockyard_runs, peer_runs = [], []
     for i in range(repeat):
-        touch_code(serve / "inference.py", f"{run_id}-{i}")
+        touch_code(serve / "inference.py", f"dockyard-{run_id}-{i}")
         dockyard_runs.append(api_build(client, serve, REBUILD_TAG, model_tar))
-        touch_code(peer_ctx / "code" / "inference.py", f"{run_id}-{i}")
+        touch_code(peer_ctx / "code" / "inference.py", f"peer-{run_id}-{i}")
         peer_runs.append(docker_build(url, peer_ctx, "bench-iris:peer"))
         say(
             f"rebuild {i + 1}/{repeat}: Dockyard {dockyard_runs[-1]['wall_s']} s "
@@ -224,8 +204,8 @@ def measure_size(stack: Stack, work: Path, model_tar: Path, framework_image: str
 def prepare(stack: Stack) -> float:
     """Base and framework images in the stack's engine (cached after the first run)."""
     t0 = time.monotonic()
-    seeded = seed_base_cache(stack.settings, SHARED_TEST_STATE)
-    say(f"base tarball {'seeded from ' + str(SHARED_TEST_STATE) if seeded else 'not cached'}")
+    cached = seed_base_cache(stack.settings, SHARED_TEST_STATE)
+    say("base tarball cached" if cached else "no base tarball to reuse: debootstrap will run")
     ensure_base_image(stack.engine, stack.settings, progress=say_milestone)
     ensure_framework_image(stack.engine, stack.settings, "sklearn", progress=say_milestone)
     return round(time.monotonic() - t0, 2)
@@ -234,7 +214,7 @@ def prepare(stack: Stack) -> float:
 def run_stack_parts(wanted: set[str], repeat: int, state_dir: Path) -> tuple[dict[str, Any], Any]:
     """Parts 1-3 on the private stack; returns (parts, engine version)."""
     parts: dict[str, Any] = {}
-    stack = Stack.open(state_dir, Isolation("dyb-bench", "10.213.252.1/24", "10.214.0.0/16"))
+    stack = Stack.open(state_dir, Isolation("dyb-bench", "10.213.252.1/24"))
     say(
         f"stack: {stack.settings.state_dir}, engine {stack.settings.engine_url}, "
         f"LB port {stack.settings.lb_port}"
@@ -293,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         say("quickstart: fresh state directory (this takes a few minutes)")
         dockyard_cli = Path(sys.executable).parent / "dockyard"
         quick = measure_quickstart(dockyard_cli, RESULTS.parent)
-        version = version or quick.pop("engine_version")
+        engine_version = quick.pop("engine_version")
+        version = version or engine_version
         parts["quickstart"] = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **quick}
     doc = merge_results(RESULTS, machine(version), parts)
     print_table(doc, console)

@@ -13,8 +13,9 @@ round (A/B/C, A/B/C…), so that the machine's noise hits all three alike:
   the engine's own floor; the gap to ``floor_model`` is the model server's start-up
   (imports, model load, workers).
 
-The probes poll in their own threads with a fresh connection per attempt, every few
-milliseconds, so a figure is never rounded up to a coarse polling period.
+The probes fire a request every 10 ms, each on a fresh connection and in its own
+thread (see :class:`FirstOk`), so a figure is never rounded up to a polling period or
+held back by one stuck attempt.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
 
 CSV_ROW = b"5.1,3.5,1.4,0.2\n"
-PROBE_INTERVAL = 0.005
+PROBE_INTERVAL = 0.01
+ATTEMPT_TIMEOUT = 5.0
+MAX_IN_FLIGHT = 64
 ROUND_TIMEOUT = 180.0
 BENCH_LABEL = {"dockyard.bench": "foundation"}
 
@@ -52,7 +55,13 @@ class Request:
 
 
 class FirstOk(threading.Thread):
-    """Polls one URL until it answers 200; ``at`` is then the monotonic time it did."""
+    """Fires one attempt at a URL every few milliseconds until one answers 200.
+
+    ``at`` is the monotonic time the first 200 arrived. Attempts run in their own
+    threads and never wait for each other: a connection that docker's userland proxy
+    accepts before the container's network is up hangs for about a second (the proxy's
+    dial waits for ARP), and a sequential prober would add that second to the figure.
+    """
 
     def __init__(self, request: Request, timeout: float = ROUND_TIMEOUT) -> None:
         super().__init__(daemon=True)
@@ -61,20 +70,28 @@ class FirstOk(threading.Thread):
         self.at: float | None = None
         self.attempts = 0
         self.last: str = ""
-        self._cancelled = threading.Event()
+        self._done = threading.Event()
+        self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
-        while not self._cancelled.is_set() and time.monotonic() < deadline:
-            self.attempts += 1
-            if self._attempt():
-                self.at = time.monotonic()
-                return
-            self._cancelled.wait(PROBE_INTERVAL)
+        while not self._done.is_set() and time.monotonic() < deadline:
+            if self._in_flight.acquire(timeout=PROBE_INTERVAL):
+                self.attempts += 1
+                threading.Thread(target=self._attempt, daemon=True).start()
+            self._done.wait(PROBE_INTERVAL)
 
-    def _attempt(self) -> bool:
+    def _attempt(self) -> None:
+        try:
+            if self._send() and not self._done.is_set():
+                self.at = time.monotonic()
+                self._done.set()
+        finally:
+            self._in_flight.release()
+
+    def _send(self) -> bool:
         req = self.request
-        conn = http.client.HTTPConnection("127.0.0.1", req.port, timeout=2.0)
+        conn = http.client.HTTPConnection("127.0.0.1", req.port, timeout=ATTEMPT_TIMEOUT)
         try:
             headers = {"content-type": req.content_type} if req.body is not None else {}
             conn.request(req.method, req.path, body=req.body, headers=headers)
@@ -88,8 +105,12 @@ class FirstOk(threading.Thread):
         finally:
             conn.close()
 
+    def wait(self, timeout: float = ROUND_TIMEOUT) -> None:
+        self._done.wait(timeout)
+        self.cancel()
+
     def cancel(self) -> None:
-        self._cancelled.set()
+        self._done.set()
 
 
 def _since(t0: float, at: float | None) -> float | None:
@@ -114,8 +135,7 @@ def dockyard_round(
         probe.cancel()
         raise RuntimeError(f"the endpoint's Url is {doc.get('Url')}, expected …{path}")
     t_service, status = _wait_in_service(client, name)
-    probe.join(ROUND_TIMEOUT)
-    probe.cancel()
+    probe.wait()
     result = {
         "api_s": _since(t0, t_api),
         "first_200_s": _since(t0, probe.at),
@@ -192,46 +212,51 @@ MODEL_PATH = "/invocations"
 def floor_round(
     engine_url: str, floor: Floor, replicas: int, free_port: Callable[[], int]
 ) -> dict[str, Any]:
-    """Start ``replicas`` containers at once; time each one's first 200; remove them."""
+    """Start ``replicas`` containers at once; time each one's first 200; remove them.
+
+    Each container's probe starts when its ``run`` call returns (its network is up by
+    then). An earlier probe would go through docker's userland proxy to an address
+    with no neighbour yet, and every packet to it would wait about a second for the
+    kernel's next ARP attempt — a cost of probing too early, not of the engine.
+    Dockyard's own health checks also start only after the container runs.
+    """
     clients = [docker.DockerClient(base_url=engine_url) for _ in range(replicas)]
     ports = [free_port() for _ in range(replicas)]
-    probes = [
-        FirstOk(Request(port, floor.request_path, floor.method, floor.body)) for port in ports
-    ]
-    for probe in probes:
-        probe.start()
     t0 = time.monotonic()
     with ThreadPoolExecutor(replicas) as pool:
-        containers = list(pool.map(_run_one(floor), clients, ports))
-    try:
-        for probe in probes:
-            probe.join(ROUND_TIMEOUT)
-        times = [_since(t0, probe.at) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.cancel()
-        with ThreadPoolExecutor(replicas) as pool:
-            list(pool.map(lambda c: c.remove(force=True), containers))
-        for client in clients:
-            client.close()
+        outcomes = list(pool.map(_run_and_probe(floor), clients, ports))
+    with ThreadPoolExecutor(replicas) as pool:
+        list(pool.map(lambda outcome: outcome[0].remove(force=True), outcomes))
+    for client in clients:
+        client.close()
+    times = [_since(t0, at) for _, _, at in outcomes]
     done = [t for t in times if t is not None]
     return {
         "first_200_s": min(done) if done else None,
         "all_200_s": max(done) if len(done) == replicas else None,
         "per_container_s": times,
+        "run_returned_s": [_since(t0, started) for _, started, _ in outcomes],
     }
 
 
-def _run_one(
-    floor: Floor,
-) -> Callable[[docker.DockerClient, int], docker.models.containers.Container]:
-    def run(client: docker.DockerClient, port: int) -> docker.models.containers.Container:
-        return client.containers.run(
+Outcome = tuple[docker.models.containers.Container, float, float | None]
+
+
+def _run_and_probe(floor: Floor) -> Callable[[docker.DockerClient, int], Outcome]:
+    """(container, when ``run`` returned, when it first answered 200)."""
+
+    def run(client: docker.DockerClient, port: int) -> Outcome:
+        container = client.containers.run(
             floor.image,
             floor.command,
             detach=True,
             ports={"8080/tcp": ("127.0.0.1", port)},
             labels=BENCH_LABEL,
         )
+        started = time.monotonic()
+        probe = FirstOk(Request(port, floor.request_path, floor.method, floor.body))
+        probe.start()
+        probe.wait()
+        return container, started, probe.at
 
     return run

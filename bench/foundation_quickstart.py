@@ -35,6 +35,13 @@ from dockyard.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "iris" / "quickstart.sh"
 BANNER = re.compile(r"^── (\d+)\. (\w+)")
+#: ``dockyard setup`` prints one "✓ …" line as each of its steps ends.
+SETUP_MARKS = {
+    "✓ host packages": "setup:packages",
+    "✓ container engine": "setup:engine",
+    "✓ base image": "setup:base",
+    "✓ framework image": "setup:framework",
+}
 RUN_TIMEOUT = 1800.0
 
 
@@ -73,10 +80,22 @@ def split_steps(lines: list[tuple[float, str]], total: float) -> dict[str, float
     return steps
 
 
+def split_setup(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds per step of ``dockyard setup``, from the times of its "✓" lines."""
+    steps: dict[str, float] = {}
+    previous = 0.0
+    for at, line in lines:
+        name = next((v for k, v in SETUP_MARKS.items() if line.startswith(k)), None)
+        if name is not None:
+            steps[name] = round(at - previous, 3)
+            previous = at
+    return steps
+
+
 def one_run(stack: Stack, dockyard: Path, log: Path) -> dict[str, Any]:
     """``dockyard setup`` then the quickstart script, timed; raises if either fails."""
     env = stack.env | {"DOCKYARD": str(dockyard)}
-    code, lines, setup_s = timed_lines([str(dockyard), "setup"], env, log)
+    code, setup_lines, setup_s = timed_lines([str(dockyard), "setup"], env, log)
     if code != 0:
         raise RuntimeError(f"dockyard setup failed (exit {code}); see {log}")
     code, lines, script_s = timed_lines(["bash", str(SCRIPT)], env, log)
@@ -87,6 +106,7 @@ def one_run(stack: Stack, dockyard: Path, log: Path) -> dict[str, Any]:
         "setup_s": round(setup_s, 3),
         "script_s": round(script_s, 3),
         "steps_s": {"setup": round(setup_s, 3), **split_steps(lines, script_s)},
+        "setup_steps_s": split_setup(setup_lines),
         "predictions": predictions[-1] if predictions else None,
     }
 
@@ -99,7 +119,7 @@ def measure_quickstart(dockyard: Path, results_dir: Path) -> dict[str, Any]:
         raise RuntimeError("a fresh state directory already holds a base tarball")
     log = results_dir / "foundation-quickstart.log"
     log.write_text("")
-    isolation = Isolation("dyq-bench", "10.213.253.1/24", "10.215.0.0/16")
+    isolation = Isolation("dyq-bench", "10.213.253.1/24")
     stack: Stack | None = None
     try:
         t0 = time.monotonic()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import dockyard
@@ -59,6 +60,56 @@ def paired_ratios(a: Sequence[float | None], b: Sequence[float | None]) -> list[
 
 def column(rounds: list[dict[str, Any]], key: str) -> list[float | None]:
     return [r.get(key) for r in rounds]
+
+
+def differences(a: Sequence[float | None], b: Sequence[float | None]) -> list[float | None]:
+    """Round-by-round difference a - b, in seconds."""
+    return [None if x is None or y is None else round(x - y, 4) for x, y in zip(a, b, strict=True)]
+
+
+Rounds = list[dict[str, Any]]
+
+
+def summarize_deploy(
+    dy: Rounds, fm: Rounds, ft: Rounds
+) -> tuple[dict[str, Any], dict[str, list[float | None]]]:
+    """Spreads, ratios to the floors and the differences that explain them.
+
+    ``dy``: Dockyard rounds; ``fm``: ``docker run`` of the model image; ``ft``: of the
+    trivial server. Ratios are per round (measured back to back), then the median.
+    """
+    summary: dict[str, Any] = {
+        "dockyard_first_200": spread(column(dy, "first_200_s")),
+        "dockyard_in_service": spread(column(dy, "in_service_s")),
+        "dockyard_api_call": spread(column(dy, "api_s")),
+        "dockyard_delete": spread(column(dy, "delete_s")),
+        "loadavg_1m": spread(column(dy, "loadavg_1m")),
+        "floor_model_first_200": spread(column(fm, "first_200_s")),
+        "floor_model_all_200": spread(column(fm, "all_200_s")),
+        "floor_trivial_first_200": spread(column(ft, "first_200_s")),
+        "floor_trivial_all_200": spread(column(ft, "all_200_s")),
+    }
+    pairs = {
+        "first_200": paired_ratios(column(dy, "first_200_s"), column(fm, "first_200_s")),
+        "in_service": paired_ratios(column(dy, "in_service_s"), column(fm, "all_200_s")),
+    }
+    summary |= {
+        "ratio_first_200": median(pairs["first_200"]),
+        "ratio_in_service": median(pairs["in_service"]),
+        "ratio_first_200_vs_trivial": ratio(
+            summary["dockyard_first_200"]["median"], summary["floor_trivial_first_200"]["median"]
+        ),
+        "model_start_cost_s": median(
+            differences(column(fm, "first_200_s"), column(ft, "first_200_s"))
+        ),
+        "dockyard_overhead_first_200_s": median(
+            differences(column(dy, "first_200_s"), column(fm, "first_200_s"))
+        ),
+        "dockyard_overhead_in_service_s": median(
+            differences(column(dy, "in_service_s"), column(fm, "all_200_s"))
+        ),
+    }
+    return summary, pairs
 
 
 # -- the machine ------------------------------------------------------------------------
@@ -175,6 +226,14 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "",
             ),
             (
+                "Dockyard's share (Dockyard minus docker run, per round)",
+                f"{_s(d['dockyard_overhead_first_200_s'])} to first 200, "
+                f"{_s(d['dockyard_overhead_in_service_s'])} to InService",
+                "",
+                "",
+                "",
+            ),
+            (
                 "engine floor: http.server → first 200",
                 "",
                 _range(d["floor_trivial_first_200"]),
@@ -237,12 +296,13 @@ def print_table(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"Dockyard foundation benchmark — {doc['machine']['date']}")
     for name in ("measure", "Dockyard (median [min-max])", "peer / ceiling", "ratio", "goal"):
-        table.add_column(name)
+        table.add_column(escape(name))
     for row in rows(doc):
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
     if "quickstart" in doc.get("parts", {}):
         q = doc["parts"]["quickstart"]
         for run in ("first", "second"):
-            steps = ", ".join(f"{k} {v:.1f} s" for k, v in q[run]["steps_s"].items())
+            parts = {**q[run]["steps_s"], **q[run].get("setup_steps_s", {})}
+            steps = ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())
             console.print(f"quickstart {run} run: {steps}")

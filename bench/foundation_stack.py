@@ -9,9 +9,12 @@ directory.
 
 Why an isolation bridge: a second dockerd left to its defaults attaches to the
 existing ``docker0`` and hands out addresses the first one already gave away. The
-engine started here gets a bridge of its own (``--bridge``, no iptables changes, its
-own address pool); published ports still work through dockerd's userland proxy, and
-all traffic stays on 127.0.0.1.
+engine started here gets a bridge of its own (``--bridge``, no iptables changes);
+published ports still work through dockerd's userland proxy, and all traffic stays on
+127.0.0.1. Never add ``--default-address-pool`` (nor ``--bridge=none``): dockerd 20.10
+restarting on an existing data root with address pools set deletes the interface
+named ``docker0`` — the other engine's bridge — while clearing its stale default
+network.
 
 Everything a stack starts it stops again (:meth:`Stack.close`): the daemon (pid in
 ``run/daemon.lock``), HAProxy (``run/haproxy.pid``), the engine
@@ -28,7 +31,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.adapters.baseimage import cached_tarball
@@ -48,14 +51,9 @@ class Isolation:
 
     bridge: str  # interface name, at most 15 characters
     address: str  # the bridge's own address, CIDR (containers get the rest of it)
-    pool: str  # where user-defined networks are carved from
 
     def dockerd_args(self) -> tuple[str, ...]:
-        return (
-            f"--bridge={self.bridge}",
-            "--iptables=false",
-            f"--default-address-pool=base={self.pool},size=24",
-        )
+        return (f"--bridge={self.bridge}", "--iptables=false")
 
 
 def free_port() -> int:
@@ -107,7 +105,8 @@ def seed_base_cache(settings: Settings, donor: Path) -> bool:
     """Copy the debootstrap root filesystem tarball from ``donor``'s cache, if it has one.
 
     The base image is then an import of a few seconds instead of a debootstrap run;
-    the benchmark measures deploys and builds, not the one-time base image.
+    the benchmark measures deploys and builds, not the one-time base image. True when
+    ``settings``' cache holds the tarball afterwards.
     """
     mine = cached_tarball(settings)
     theirs = cached_tarball(settings.model_copy(update={"state_dir": donor}))
@@ -169,16 +168,23 @@ class Stack:
     settings: Settings
     isolation: Isolation
     engine: DockerEngine
-    started: list[str] = field(default_factory=list)
     _client: ApiClient | None = None
 
     @classmethod
     def open(cls, state_dir: Path, isolation: Isolation, lb_port: int | None = None) -> Stack:
-        """Start the stack's engine; the settings then name it explicitly."""
+        """Start the stack's engine; the settings then name it explicitly.
+
+        A daemon or HAProxy left running in ``state_dir`` by an interrupted earlier run
+        is stopped first: it would still serve the load balancer on the old port.
+        """
         settings = Settings(state_dir=state_dir, lb_port=lb_port or free_port())
+        stop_daemon(settings)
+        leftover_lb = HAProxyLoadBalancer.from_settings(settings)
+        if leftover_lb.paths.pidfile.is_file():
+            leftover_lb.stop()
         engine = start_engine(settings, isolation)
         settings = settings.model_copy(update={"engine_url": engine.base_url})
-        return cls(settings, isolation, engine, started=["engine"])
+        return cls(settings, isolation, engine)
 
     @property
     def env(self) -> dict[str, str]:
@@ -203,7 +209,6 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.started.append("daemon")
         assert self._client is not None
         deadline = time.monotonic() + DAEMON_START_TIMEOUT
         while not self._client.alive():

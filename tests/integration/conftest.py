@@ -1,10 +1,13 @@
 """Fixtures for tests against a real container engine.
 
-One engine serves the whole session, and the same one serves later sessions and
-other people's runs on the machine: its state lives in ``DOCKYARD_STATE_DIR``
-(default ``/tmp/dockyard-test-state``), so dockerd, the base image and the caches
-are started or built once and then reused. Choose the engine with
-``DOCKYARD_TEST_ENGINE=docker|podman``; Podman gets its own state directory
+One engine serves the whole session: the installation's own, named like everywhere
+else by ``DOCKYARD_STATE_DIR`` (default ``~/.local/state/dockyard``), so the tests
+share the engine, base image and caches that ``dockyard setup`` and the quickstart
+use. One engine per machine, as with Docker itself: two engines started side by
+side would fight over the host's default bridge. Tests stay out of the user's way
+by naming everything uniquely and running their daemons on private state dirs.
+Choose the engine with ``DOCKYARD_TEST_ENGINE=docker|podman``; Podman gets its own
+state directory
 (``<state dir>-podman``) and shares the base image's cached root filesystem.
 
 Every container, network and image a test makes should carry
@@ -36,7 +39,6 @@ from dockyard.settings import Settings
 SESSION = uuid.uuid4().hex[:8]
 SESSION_LABEL = "dockyard.test-session"
 SESSION_LABELS = {SESSION_LABEL: SESSION}
-DEFAULT_STATE_DIR = "/tmp/dockyard-test-state"
 
 
 def _progress(line: str) -> None:
@@ -44,8 +46,8 @@ def _progress(line: str) -> None:
 
 
 def _shared_settings() -> Settings:
-    """Settings of the shared test installation (engine, base image cache)."""
-    return Settings(state_dir=Path(os.environ.get("DOCKYARD_STATE_DIR", DEFAULT_STATE_DIR)))
+    """Settings of the installation the tests run on (engine, base image cache)."""
+    return Settings()
 
 
 def _engine_settings() -> Settings:

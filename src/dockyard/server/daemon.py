@@ -73,6 +73,7 @@ def run_daemon(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per health probe
     lock = _take_lock(settings)
     log.info("dockyard %s starting, state in %s", __version__, settings.state_dir)
     platform = Platform.open(settings, progress=log.info)

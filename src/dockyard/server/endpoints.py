@@ -82,12 +82,17 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     model = parse_model({"ModelName": name, "PrimaryContainer": container})
     config = parse_endpoint_config({"EndpointConfigName": name, "ProductionVariants": [variant]})
     image = model.primary_container.image if model.primary_container else ""
-    if platform.engine.image(image) is None:
+    info = platform.engine.image(image)
+    if info is None:
         raise SpecError(
             f"image {image} is not on this machine",
             field="Image",
             hint="build it with `dockyard build DIR -t NAME:TAG`",
         )
+    # Replicas run the image the tag names now, pinned by id (as ECS pins digests at
+    # deployment): a rebuilt tag then is a new revision and rolls the replicas, and
+    # a tag moved later never changes what already runs.
+    pinned = parse_model({"ModelName": name, "PrimaryContainer": {**container, "Image": info.id}})
     existing = platform.store.get(KIND, name)
     if existing and existing["EndpointStatus"] == EndpointStatus.DELETING:
         raise Conflict(
@@ -96,7 +101,7 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     model_dirs = {}
     if model.primary_container and model.primary_container.model_data_url:
         model_dirs[name] = str(_model_dir(platform, model.primary_container.model_data_url))
-    services = variant_services(endpoint, config, {name: model}, model_dirs)
+    services = variant_services(endpoint, config, {name: pinned}, model_dirs)
     platform.lb.ensure_route(name)
     changed = _save_services(platform, services)
     now = time.time()
@@ -111,6 +116,7 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         EndpointConfigName=config.endpoint_config_name,
         LastModifiedTime=now,
         Model=model.to_aws(),
+        ImageId=info.id,
         EndpointConfig=config.to_aws(),
         Services=[s.service_name for s in services],
         Variants=[

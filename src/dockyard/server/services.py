@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -113,10 +114,12 @@ class ServiceController:
         self.tasks = tasks
         self.lb = lb
         self.prober = Prober()
+        self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
         self._first_healthy: dict[str, float] = {}
 
     def close(self) -> None:
         self.prober.close()
+        self._starter.shutdown(wait=False, cancel_futures=True)
 
     def names(self) -> list[str]:
         return [doc["state"]["name"] for doc in self.store.list(KIND)]
@@ -131,8 +134,13 @@ class ServiceController:
         health = self._health(records, target, now)
         plan = plan_service(state, [r.task for r in records], health, now)
         context = _Pass(doc, state, target, {r.task.task_id: r for r in records}, now)
+        starts = [a for a in plan.actions if isinstance(a, StartTask)]
         for action in plan.actions:
-            self._execute(action, context)
+            if not isinstance(action, StartTask):
+                self._execute(action, context)
+            elif action is starts[0]:
+                # replicas start side by side: each waits on the engine, not the CPU
+                list(self._starter.map(lambda a: self._execute(a, context), starts))
         for event in plan.events:
             self.store.add_event(KIND, name, event)
         if plan.steady != state.steady:
