@@ -13,16 +13,15 @@ again. A freshly imported image is checked before it is handed out.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard import __version__
 from dockyard.adapters import rootfs
+from dockyard.adapters.filelock import file_lock
 from dockyard.errors import SetupError
 from dockyard.ports.engine import ContainerSpec, Engine
 from dockyard.settings import Settings
@@ -76,7 +75,7 @@ def ensure_base_image(
     if not rebuild and engine.image(BASE_REF) is not None:
         return BASE_REF
     tarball = cached_tarball(settings)
-    with _build_lock(tarball.parent):
+    with file_lock(tarball.parent / ".lock"):  # one builder per cache directory
         if not rebuild and engine.image(BASE_REF) is not None:
             return BASE_REF  # another process made it while we waited
         if rebuild or not tarball.is_file():
@@ -88,18 +87,6 @@ def ensure_base_image(
         check_base_image(engine, CANDIDATE_REF)
         engine.tag(CANDIDATE_REF, BASE_REF)  # only a checked image gets the real name
     return BASE_REF
-
-
-@contextmanager
-def _build_lock(directory: Path) -> Iterator[None]:
-    """One builder at a time per cache directory (several processes share it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def check_base_image(engine: Engine, ref: str) -> None:

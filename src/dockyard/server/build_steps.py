@@ -6,13 +6,13 @@ kept, so that the result can say which steps came from the layer cache.
 
 from __future__ import annotations
 
-import fcntl
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from dockyard.adapters.buildcontext import finish_context
+from dockyard.adapters.filelock import file_lock
 from dockyard.errors import BuildFailed
 from dockyard.package.buildlog import BuildSteps, summarize_build_log
 from dockyard.package.plan import DOCKERFILE
@@ -81,11 +81,5 @@ def context_dir(settings: Settings) -> Iterator[Path]:
 @contextmanager
 def build_lock(settings: Settings, name: str) -> Iterator[None]:
     """One builder of a given image at a time, across processes."""
-    directory = settings.cache_dir / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / f"{name}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(settings.cache_dir / "locks" / f"{name}.lock"):
+        yield

@@ -28,6 +28,7 @@ from dockyard.spec.fields import (
     in_range,
     one_of,
     one_of_values,
+    reject_repeats,
     string_map,
 )
 from dockyard.spec.names import (
@@ -138,16 +139,13 @@ class EndpointConfig(SageMakerModel):
 
     @model_validator(mode="after")
     def _unique_variants(self) -> EndpointConfig:
-        seen: dict[str, int] = {}
-        for index, variant in enumerate(self.production_variants):
-            if variant.variant_name in seen:
-                raise SpecValueError(
-                    f'variant "{variant.variant_name}" is already defined by '
-                    f"ProductionVariants[{seen[variant.variant_name]}]",
-                    hint="give every production variant its own VariantName",
-                    at=("ProductionVariants", index, "VariantName"),
-                )
-            seen[variant.variant_name] = index
+        reject_repeats(
+            [variant.variant_name for variant in self.production_variants],
+            noun="variant",
+            where="ProductionVariants",
+            field="VariantName",
+            hint="give every production variant its own VariantName",
+        )
         return self
 
 

@@ -10,7 +10,7 @@ hint that says what to write instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Sequence, Sized
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Strict
@@ -226,3 +226,20 @@ def _check_entry(
             hint="shorten it, or pass large settings as a file in an input channel",
             at=(key,),
         )
+
+
+def reject_repeats(names: Sequence[str], *, noun: str, where: str, field: str, hint: str) -> None:
+    """Refuse a name used twice in a list (channels, variants): the second use is the error.
+
+    ``where`` is the list's field (``InputDataConfig``), ``field`` the name's key in
+    each entry (``ChannelName``), so the error points at the entry to fix.
+    """
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise SpecValueError(
+                f'{noun} "{name}" is already defined by {where}[{seen[name]}]',
+                hint=hint,
+                at=(where, index, field),
+            )
+        seen[name] = index

@@ -35,6 +35,7 @@ from dockyard.spec.fields import (
     in_range,
     one_of,
     one_of_values,
+    reject_repeats,
     string_map,
 )
 from dockyard.spec.names import ChannelName, TrainingJobName, training_hosts
@@ -251,16 +252,13 @@ class TrainingJobSpec(SageMakerModel):
 
     @model_validator(mode="after")
     def _unique_channels(self) -> TrainingJobSpec:
-        seen: dict[str, int] = {}
-        for index, channel in enumerate(self.input_data_config):
-            if channel.channel_name in seen:
-                raise SpecValueError(
-                    f'channel "{channel.channel_name}" is already defined by '
-                    f"InputDataConfig[{seen[channel.channel_name]}]",
-                    hint="give every channel its own ChannelName",
-                    at=("InputDataConfig", index, "ChannelName"),
-                )
-            seen[channel.channel_name] = index
+        reject_repeats(
+            [channel.channel_name for channel in self.input_data_config],
+            noun="channel",
+            where="InputDataConfig",
+            field="ChannelName",
+            hint="give every channel its own ChannelName",
+        )
         return self
 
     @property

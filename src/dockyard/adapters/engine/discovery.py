@@ -16,11 +16,9 @@ daemon instead of starting two.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import requests.exceptions
 
 from dockyard.adapters.engine import daemons
 from dockyard.adapters.engine.docker_api import DockerEngine
+from dockyard.adapters.filelock import file_lock
 from dockyard.errors import EngineUnavailable
 from dockyard.settings import Settings, get_settings
 
@@ -122,7 +121,7 @@ def connect(
             "no container engine is running",
             hint="run `dockyard setup` (it starts one), or start dockerd/podman yourself",
         )
-    with _start_lock(settings.run_dir):
+    with file_lock(settings.run_dir / "engine.lock"):
         return _start_or_reuse(settings, kind, say)
 
 
@@ -158,19 +157,8 @@ def _wait_until_answers(where: daemons.Layout, pid: int) -> DockerEngine:
     raise daemons.unavailable(where, f"did not answer within {START_TIMEOUT[where.kind]:.0f} s")
 
 
-@contextmanager
-def _start_lock(run_dir: Path) -> Iterator[None]:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / "engine.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def stop_started_engine(settings: Settings | None = None, timeout: float = 30.0) -> list[str]:
     """Stop the engines Dockyard started into ``settings.run_dir``; return their kinds."""
     settings = settings or get_settings()
-    with _start_lock(settings.run_dir):
+    with file_lock(settings.run_dir / "engine.lock"):
         return daemons.stop(settings, timeout)

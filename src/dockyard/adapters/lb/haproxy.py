@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.adapters.filelock import file_lock
 from dockyard.adapters.lb import process
 from dockyard.adapters.lb.config import (
     HealthCheck,
@@ -260,7 +261,7 @@ class HAProxyLoadBalancer:
     # -- internals ----------------------------------------------------------------------
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return process.file_lock(self.paths.lock)
+        return file_lock(self.paths.lock)
 
     def _config(self, slots: int) -> LbConfig:
         return LbConfig(

@@ -14,13 +14,11 @@ one finishes its in-flight requests, then exits.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,18 +64,6 @@ class LbPaths:
     def make_dirs(self) -> None:
         for path in (self.config, self.socket, self.log):
             path.parent.mkdir(parents=True, exist_ok=True)
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock between every Dockyard process (and thread) changing HAProxy."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def find_binary(explicit: str | None = None) -> str:
