@@ -49,7 +49,8 @@ def _model_dir(platform: Platform, model_data_url: str) -> Path:
             hint="give a model.tar.gz path, an s3:// URI in the artifact store, "
             "or training-job:NAME",
         )
-    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()[:16]
+    with tarball.open("rb") as handle:  # streamed: model archives can be gigabytes
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
     target = platform.settings.state_dir / "models" / digest
     if not target.is_dir():
         scratch = target.with_name(f".{digest}.partial")
