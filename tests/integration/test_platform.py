@@ -452,6 +452,91 @@ def test_killed_replica_is_replaced_without_failed_requests(
     assert shown.stdout.count("healthy") == 2, shown.stdout
 
 
+def _build_versioned(
+    daemon: Daemon, tmp: Path, tag: str, version: str, model_data: str
+) -> dict[str, Any]:
+    """The iris serve dir whose answers carry ``version``, built as ``tag``."""
+    serve = tmp / "serve"
+    serve.mkdir(exist_ok=True)
+    (serve / "inference.py").write_text(
+        "import json\n"
+        "def output_fn(prediction, accept):\n"
+        f"    return json.dumps({{'version': {version!r}, 'n': len(prediction)}})\n"
+    )
+    return daemon.stream_result(
+        "POST",
+        "/v1/builds",
+        json={"ModelDir": str(serve), "Tag": tag, "Framework": "sklearn", "ModelData": model_data},
+    )
+
+
+def test_redeploying_a_rebuilt_tag_rolls_the_replicas_without_failed_requests(
+    daemon: Daemon,
+    engine: DockerEngine,
+    trained_job: dict[str, Any],
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    model = trained_job["ModelArtifacts"]["S3ModelArtifacts"]
+    tag, name = f"{unique_name('roll')}:latest", unique_name("roll-ep")
+    first = _build_versioned(daemon, tmp_path, tag, "v1", model)
+    deploy = {"EndpointName": name, "Image": tag, "InstanceCount": 2}
+    daemon.api("POST", "/v1/endpoints", json=deploy)
+    try:
+        old = healthy_tasks(wait_in_service(daemon, name, replicas=2))
+        url = daemon.api("GET", f"/v1/endpoints/{name}")["Url"]
+        assert predict_csv(url).json()["version"] == "v1"
+        second = _build_versioned(daemon, tmp_path, tag, "v2", model)
+        assert second["ImageId"] != first["ImageId"]
+        answers: list[str] = []
+        stop = threading.Event()
+
+        def hammer() -> None:
+            with httpx.Client() as client:
+                while not stop.is_set():
+                    try:
+                        response = predict_csv(url, client)
+                        ok = response.status_code == 200
+                        answers.append(response.json()["version"] if ok else response.text)
+                    except httpx.HTTPError as error:
+                        answers.append(repr(error))
+
+        thread = threading.Thread(target=hammer, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: len(answers) >= 5, timeout=30, what="traffic before the update")
+            daemon.api("POST", "/v1/endpoints", json=deploy)
+
+            def rolled() -> bool:
+                endpoint = daemon.api("GET", f"/v1/endpoints/{name}")
+                healthy = healthy_tasks(endpoint)
+                done = len(healthy) == 2 and not healthy & old
+                return done and endpoint["EndpointStatus"] == "InService"
+
+            wait_until(rolled, timeout=ENDPOINT_TIMEOUT, what="the replicas to roll to v2")
+            served = len(answers)
+            wait_until(lambda: len(answers) >= served + 20, timeout=60, what="traffic after")
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert set(answers) <= {"v1", "v2"}, [a for a in answers if a not in ("v1", "v2")][:5]
+        assert answers[-1] == "v2"
+        wait_until(  # the old replicas stop (SIGTERM, drain) and are removed
+            lambda: len(engine.list({"dockyard.endpoint": name})) == 2,
+            timeout=ENDPOINT_TIMEOUT,
+            what="the old replicas to be removed",
+        )
+    finally:
+        daemon.api("DELETE", f"/v1/endpoints/{name}")
+        wait_until(
+            lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
+            timeout=ENDPOINT_TIMEOUT,
+            what=f"{name} to be deleted",
+        )
+        with docker.APIClient(base_url=engine.base_url, version="auto") as api:
+            api.remove_image(tag, force=True)
+
+
 def test_daemon_restart_readopts_the_same_replicas(
     daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
 ) -> None:

@@ -2,9 +2,11 @@
 
 :func:`plan_service` compares a service's desired state with its tasks and their
 health, and returns the actions that move one step closer, in the order to execute
-them (deregister, stop, start, register). It is level-triggered and idempotent: the
-same inputs always give the same plan, and tasks already starting (PROVISIONING,
-PENDING) or stopping are counted, so nothing is started or stopped twice. The server
+them (register, deregister, stop, start): newly ready tasks join the route before
+retiring ones leave it, so a rollout never leaves the route without a target. It is
+level-triggered and idempotent: the same inputs always give the same plan, and tasks
+already starting (PROVISIONING, PENDING) or stopping are counted, so nothing is
+started or stopped twice. The server
 calls it every pass (and again at ``next_check_at``), executes the actions, and stores
 ``plan.steady`` to hand back as ``ServiceState.steady`` next time.
 
@@ -144,7 +146,7 @@ def plan_service(
     starts = _starts(service, ordered, keep)
     ready = [t for t in keep if verdicts[t.task_id].readiness is Readiness.READY]
     register, deregister = _targets(service, ordered, ready, health)
-    actions: list[ServiceAction] = [*deregister, *stops, *starts, *register]
+    actions: list[ServiceAction] = [*register, *deregister, *stops, *starts]
     steady = not actions and _settled(service, ordered, keep, ready)
     return ServicePlan(
         actions=tuple(actions),

@@ -9,7 +9,8 @@ Actions are plain values; the server executes them in the order given:
   ``failed`` marks stops for failing health or startup (what a deployment circuit
   breaker counts), as opposed to scale-in and rollout;
 * :class:`RegisterTarget` / :class:`DeregisterTarget` — add the task's address to /
-  drain it from the route ``target_group`` of the load balancer.
+  drain it from the route ``target_group`` of the load balancer (first in a plan, so
+  new targets join before old ones leave).
 """
 
 from __future__ import annotations

@@ -178,7 +178,10 @@ def update_status(platform: Platform, controller: ServiceController, name: str) 
         return None
     progress = []
     for variant in doc["Variants"]:
-        records = controller.records(variant["Service"])
+        service = platform.store.get(SERVICE_KIND, variant["Service"])
+        revision = service["state"]["revision"] if service else None
+        # replicas of the revision being deployed: an update is done when *they* serve
+        records = [r for r in controller.records(variant["Service"]) if r.task.revision == revision]
         ready = sum(1 for r in records if r.extra.get("registered"))
         ever = ready > 0 or any(r.extra.get("first_healthy_at") for r in records)
         progress.append(

@@ -212,7 +212,7 @@ def test_a_deployment_with_no_room_to_move_says_why() -> None:
     )
 
 
-def test_actions_come_in_execution_order() -> None:
+def test_actions_come_in_execution_order_registering_before_draining() -> None:
     service = svc(desired_count=2, target_group="tg")
     tasks = [
         make_task("bad", "web:2", created=0, check=U),
@@ -220,7 +220,18 @@ def test_actions_come_in_execution_order() -> None:
     ]
     health = {"bad": lb(H, registered=True), "good": lb(H)}
     kinds = [type(a) for a in plan_service(service, tasks, health, 5.0).actions]
-    assert kinds == [DeregisterTarget, StopTask, StartTask, RegisterTarget]
+    assert kinds == [RegisterTarget, DeregisterTarget, StopTask, StartTask]
+
+
+def test_rollout_registers_the_new_targets_before_draining_the_old() -> None:
+    service = svc(desired_count=1, target_group="tg", revision="web:2")
+    tasks = [
+        make_task("old", "web:1", created=0, check=H),
+        make_task("new", "web:2", created=1, check=H),
+    ]
+    health = {"old": lb(H, registered=True), "new": lb(H)}
+    actions = plan_service(service, tasks, health, 5.0).actions
+    assert actions[:2] == (RegisterTarget("new", "tg"), DeregisterTarget("old", "tg"))
 
 
 def test_the_same_inputs_give_the_same_plan() -> None:
