@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,11 +36,11 @@ from dockyard.control.training_contract import (
 )
 from dockyard.control.training_status import TrainingJobState, new_training_job
 from dockyard.errors import Conflict, DockyardError, SpecError
-from dockyard.ports.engine import Engine
 from dockyard.server.codec import from_doc, to_doc
 from dockyard.server.platform import Platform
 from dockyard.server.tasks import Placement, TaskManager, TaskRecord
 from dockyard.server.training_files import JobLayout, ScriptMode, local_path_of, split_script_mode
+from dockyard.server.training_logs import LogCopier, read_lines
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 from dockyard.spec.training_job import TrainingJobSpec, parse_training_job
 
@@ -76,7 +75,7 @@ class TrainingJobs:
         self.platform = platform
         self.tasks = tasks
         self.jobs_root = platform.settings.state_dir / "jobs"
-        self._followers: dict[str, threading.Thread] = {}
+        self.logs = LogCopier(platform.engine)
 
     # API side ------------------------------------------------------------------
 
@@ -290,65 +289,23 @@ class TrainingJobs:
     # logs ----------------------------------------------------------------------
 
     def _follow_logs(self, record: TaskRecord, path: Path) -> None:
-        """Copy a host container's output to its log file while it runs (once per task)."""
-        task_id = record.task.task_id
-        if task_id in self._followers and self._followers[task_id].is_alive():
-            return
-        seen = self.tasks.observe(task_id).get(CONTAINER)
-        if seen is None or path.with_suffix(".done").exists():
-            return
-        thread = threading.Thread(
-            target=_copy_logs, args=(self.platform.engine, seen.id, path), daemon=True
-        )
-        self._followers[task_id] = thread
-        thread.start()
+        """Copy a host container's output to its log file while it runs."""
+        seen = self.tasks.observe(record.task.task_id).get(CONTAINER)
+        if seen is not None:
+            self.logs.follow(record.task.task_id, seen.id, path)
 
     def log_lines(self, name: str, follow: bool) -> Iterator[dict[str, Any]]:
         """Every host's log lines, then (when following) until the job has ended."""
         doc = self.platform.store.require(KIND, name)
-        spec = parse_training_job(doc["spec"])
         layout = JobLayout(self.jobs_root, name)
-        offsets = dict.fromkeys(spec.hosts, 0)
-        last_status = None
-        while True:
-            for host in spec.hosts:
-                path = layout.log_path(host)
-                if not path.exists():
-                    continue
-                with path.open("rb") as handle:
-                    handle.seek(offsets[host])
-                    data = handle.read()
-                complete = data[: data.rfind(b"\n") + 1]
-                offsets[host] += len(complete)
-                for line in complete.decode(errors="replace").splitlines():
-                    yield {"host": host, "line": line}
-            if not follow:
-                return
-            doc = self.platform.store.require(KIND, name)
-            state = doc["state"]
-            status = f"{state['status']} [{state['secondary_status']}]"
-            if status != last_status:
-                last_status = status
-                yield {"status": status}
-            if doc.get("done") and all(
-                not layout.log_path(h).exists() or layout.log_path(h).with_suffix(".done").exists()
-                for h in spec.hosts
-            ):
-                return
-            time.sleep(0.2)
+        hosts = parse_training_job(doc["spec"]).hosts
 
+        def status() -> tuple[str, bool]:
+            current = self.platform.store.require(KIND, name)
+            state = current["state"]
+            return f"{state['status']} [{state['secondary_status']}]", bool(current.get("done"))
 
-def _copy_logs(engine: Engine, container_id: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with path.open("wb") as out:
-            for chunk in engine.logs(container_id, follow=True):
-                out.write(chunk)
-                out.flush()
-    except DockyardError as error:
-        log.warning("log copy for %s stopped: %s", path.name, error)
-    finally:
-        path.with_suffix(".done").touch()
+        yield from read_lines({h: layout.log_path(h) for h in hosts}, follow, status)
 
 
 def _script(doc: dict[str, Any]) -> ScriptMode:
