@@ -53,6 +53,10 @@ from dockyard.ports.engine import BuildEvent, ContainerSpec, ContainerState, Ima
 REQUEST_TIMEOUT = 60.0
 PORT_WAIT_SECONDS = 10.0
 
+#: Every container's output is kept, but rotated: a container that floods its logs
+#: costs at most 60 MB of the engine's disk, never the machine.
+LOG_ROTATION = docker.types.LogConfig(type="json-file", config={"max-size": "20m", "max-file": "3"})
+
 
 class DockerEngine:
     """A container engine behind the Docker Engine API (dockerd or Podman)."""
@@ -138,6 +142,7 @@ class DockerEngine:
             mem_limit=spec.memory_mib * 1024 * 1024 if spec.memory_mib else None,
             network_mode=spec.network,
             init=spec.init or None,
+            log_config=LOG_ROTATION,
         )
         networking = None
         if spec.network:
