@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 
+import docker
 import pytest
 
 from dockyard.adapters.engine import DockerEngine
@@ -61,6 +62,17 @@ def test_run_returns_the_containers_output(engine, base_image, unique_name, sess
     assert engine.wait(state.id, timeout=60) == 0
     assert output(engine, state.id) == "hello\n"
     assert engine.inspect(state.id).exit_code == 0
+
+
+def test_container_logs_are_rotated_so_a_flood_has_a_bound(
+    engine, base_image, unique_name, session_labels
+):
+    state = run_python(engine, unique_name("logs"), base_image, "pass", session_labels)
+    with docker.APIClient(base_url=engine.base_url, version="auto") as api:
+        log_config = api.inspect_container(state.id)["HostConfig"]["LogConfig"]
+
+    assert log_config["Type"] == "json-file"
+    assert log_config["Config"] == {"max-size": "20m", "max-file": "3"}
 
 
 @pytest.mark.podman
