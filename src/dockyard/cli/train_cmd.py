@@ -14,7 +14,6 @@ from dockyard.cli.output import ago, console, table
 from dockyard.errors import SpecError
 
 DEFAULT_OUTPUT = "s3://dockyard/training-jobs"
-FINAL = {"Completed", "Failed", "Stopped"}
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:

@@ -34,7 +34,6 @@ PROGRAM_HYPERPARAMETER = "sagemaker_program"
 SUBMIT_DIRECTORY_HYPERPARAMETER = "sagemaker_submit_directory"
 HOMOGENEOUS_GROUP_NAME = "homogeneousCluster"
 DEFAULT_NETWORK_INTERFACE = "eth0"
-HOST_PREFIX = "algo"
 
 CONFIG_DIR = "/opt/ml/input/config"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
@@ -84,17 +83,6 @@ class TrainingHostConfig:
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     channels: Mapping[str, ChannelInfo] = field(default_factory=dict)
     network_interface_name: str = DEFAULT_NETWORK_INTERFACE
-
-
-def host_names(instance_count: int) -> list[str]:
-    """Names of a job's hosts, ``algo-1`` .. ``algo-N``; hosts resolve each other by them."""
-    if instance_count < 1:
-        raise SpecError(
-            f"instance count must be at least 1, got {instance_count}",
-            field="ResourceConfig.InstanceCount",
-            hint="set InstanceCount to 1 or more",
-        )
-    return [f"{HOST_PREFIX}-{index}" for index in range(1, instance_count + 1)]
 
 
 def hyperparameters_json(
@@ -153,7 +141,7 @@ def resource_config(
         raise SpecError(
             f"current host {current_host!r} is not one of the job's hosts {hosts}",
             field="current_host",
-            hint="pick the current host from host_names()",
+            hint="pick the current host from the job's hosts (algo-1..N)",
         )
     ordered = sorted(hosts)
     return {

@@ -12,7 +12,6 @@ from dockyard.control.training_contract import (
     RESOURCE_CONFIG_FILE,
     ChannelInfo,
     TrainingHostConfig,
-    host_names,
     hyperparameters_json,
     input_data_config,
     render_config_files,
@@ -21,16 +20,6 @@ from dockyard.control.training_contract import (
 from dockyard.errors import SpecError
 
 pytestmark = pytest.mark.unit
-
-
-def test_host_names_count_from_algo_1() -> None:
-    assert host_names(3) == ["algo-1", "algo-2", "algo-3"]
-
-
-def test_host_names_rejects_zero_instances() -> None:
-    with pytest.raises(SpecError) as info:
-        host_names(0)
-    assert info.value.field == "ResourceConfig.InstanceCount"
 
 
 def test_hyperparameters_keep_user_strings_verbatim() -> None:
