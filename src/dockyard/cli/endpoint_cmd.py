@@ -126,6 +126,10 @@ def invoke(
     custom_attributes: str | None = typer.Option(None, help="X-Amzn-SageMaker-Custom-Attributes."),
 ) -> None:
     """Send one request through the load balancer and print the answer."""
+    if body is None and sys.stdin.isatty():
+        raise SpecError(
+            "no request body", field="--body", hint="pass --body '…' or pipe the body in"
+        )
     endpoint = api().request("GET", f"/v1/endpoints/{name}")
     payload = body.encode() if body is not None else sys.stdin.buffer.read()
     headers = {"content-type": content_type, "accept": accept}

@@ -22,6 +22,7 @@ app = typer.Typer(
 
 app.command()(setup_cmd.setup)
 app.command()(server_cmd.server)
+app.command()(server_cmd.shutdown)
 app.command()(build_cmd.build)
 app.command()(train_cmd.train)
 app.command("training-jobs")(train_cmd.training_jobs)
