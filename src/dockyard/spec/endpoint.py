@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from dockyard.spec import aws_model
 from dockyard.spec.base import SageMakerModel, validate_document
@@ -26,8 +26,8 @@ from dockyard.spec.fields import (
     aws_string,
     count_between,
     in_range,
+    instance_type_of,
     one_of,
-    one_of_values,
     reject_repeats,
     string_map,
 )
@@ -40,7 +40,6 @@ from dockyard.spec.names import (
 )
 from dockyard.spec.uris import DataUriText
 
-LOCAL_INSTANCE_TYPES = ("local", "local_gpu")
 DEFAULT_STARTUP_HEALTH_CHECK_TIMEOUT_S = 240  # "4 minutes by default" (SageMaker contract)
 MAX_PRODUCTION_VARIANTS = 10
 _ROLE_RULE = "an IAM role ARN: arn:aws:iam::<account>:role/<name>"
@@ -102,15 +101,7 @@ class ProductionVariant(SageMakerModel):
     variant_name: VariantName
     model_name: ModelName
     initial_instance_count: Annotated[Int, in_range(1, None)] = 1
-    instance_type: Annotated[
-        str,
-        AfterValidator(
-            one_of_values(
-                LOCAL_INSTANCE_TYPES + aws_model.enum("sagemaker", "ProductionVariantInstanceType"),
-                what="InstanceType",
-            )
-        ),
-    ] = "local"
+    instance_type: Annotated[str, instance_type_of("ProductionVariantInstanceType")] = "local"
     initial_variant_weight: Annotated[Float, in_range(0, None)] = 1.0
     container_startup_health_check_timeout_in_seconds: (
         Annotated[Int, in_range(60, 3600, "seconds")] | None

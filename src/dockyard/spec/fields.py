@@ -243,3 +243,13 @@ def reject_repeats(names: Sequence[str], *, noun: str, where: str, field: str, h
                 at=(where, index, field),
             )
         seen[name] = index
+
+
+#: SageMaker local mode's instance types: run on this machine (GPU where present).
+LOCAL_INSTANCE_TYPES = ("local", "local_gpu")
+
+
+def instance_type_of(shape: str) -> AfterValidator:
+    """An InstanceType: a local one, or a member of SageMaker's enum ``shape``."""
+    allowed = LOCAL_INSTANCE_TYPES + aws_model.enum("sagemaker", shape)
+    return AfterValidator(one_of_values(allowed, what="InstanceType"))

@@ -33,8 +33,8 @@ from dockyard.spec.fields import (
     aws_string,
     count_between,
     in_range,
+    instance_type_of,
     one_of,
-    one_of_values,
     reject_repeats,
     string_map,
 )
@@ -43,7 +43,6 @@ from dockyard.spec.uris import DataUri, DataUriText, parse_data_uri
 
 DEFAULT_MAX_RUNTIME_S = 86_400  # 1 day (botocore: "The default value is 1 day")
 MAX_MAX_RUNTIME_S = 28 * 86_400  # "The maximum value is 28 days"
-LOCAL_INSTANCE_TYPES = ("local", "local_gpu")
 LOCAL_INPUT_MODES = ("File", "FastFile")
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
 
@@ -151,15 +150,7 @@ class ResourceConfig(SageMakerModel):
     """How many hosts (algo-1..N) and of which type."""
 
     aws_shape: ClassVar[str | None] = "ResourceConfig"
-    instance_type: Annotated[
-        str,
-        AfterValidator(
-            one_of_values(
-                LOCAL_INSTANCE_TYPES + aws_model.enum("sagemaker", "TrainingInstanceType"),
-                what="InstanceType",
-            )
-        ),
-    ] = "local"
+    instance_type: Annotated[str, instance_type_of("TrainingInstanceType")] = "local"
     instance_count: Annotated[Int, in_range(1, None)] = 1
     volume_size_in_gb: Annotated[Int, in_range(1, None, "GB")] | None = Field(
         default=None, alias="VolumeSizeInGB"
