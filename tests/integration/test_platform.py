@@ -452,6 +452,24 @@ def test_killed_replica_is_replaced_without_failed_requests(
     assert shown.stdout.count("healthy") == 2, shown.stdout
 
 
+def test_a_stopped_replicas_output_outlives_its_container(
+    daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
+) -> None:
+    name = iris_endpoint["EndpointName"]
+    victim = sorted(healthy_tasks(wait_in_service(daemon, name, replicas=2)))[0]
+    for container in engine.list({"dockyard.task": victim}):
+        engine.kill(container.id)
+
+    def kept() -> dict[str, Any] | None:
+        replicas = daemon.api("GET", f"/v1/endpoints/{name}/logs")["Replicas"]
+        return next((r for r in replicas if r["Stopped"] and victim.startswith(r["Replica"])), None)
+
+    stopped = wait_until(kept, timeout=ENDPOINT_TIMEOUT, what="the stopped replica's output")
+    assert not engine.list({"dockyard.task": victim})  # the container itself is gone
+    assert any("model server listening" in line for line in stopped["Lines"])
+    wait_in_service(daemon, name, replicas=2)
+
+
 def _build_versioned(
     daemon: Daemon, tmp: Path, tag: str, version: str, model_data: str
 ) -> dict[str, Any]:

@@ -232,13 +232,26 @@ def stop_training_job(name: str = typer.Argument(..., help="Training job name.")
 
 
 def logs(
-    name: str = typer.Argument(..., help="Training job name."),
+    name: str = typer.Argument(..., help="A training job's name, or endpoint/NAME."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep streaming until it ends."),
+    tail: int = typer.Option(100, help="Endpoints: lines per replica."),
 ) -> None:
-    """Print a training job's logs."""
+    """Print a training job's logs, or an endpoint's replicas' (stopped ones too)."""
+    if name.startswith("endpoint/"):
+        _endpoint_logs(name.removeprefix("endpoint/"), tail)
+        return
     if follow:
         _follow(name)
         return
     for item in api().stream("GET", f"/v1/training-jobs/{name}/logs"):
         if "line" in item:
             console.print(item["line"], markup=False, highlight=False)
+
+
+def _endpoint_logs(name: str, tail: int) -> None:
+    replicas = api().request("GET", f"/v1/endpoints/{name}/logs", params={"tail": tail})
+    for replica in replicas["Replicas"]:
+        state = "stopped" if replica["Stopped"] else "running"
+        console.print(f"[bold]── {replica['Replica']} ({state})[/]")
+        for line in replica["Lines"]:
+            console.print(line, markup=False, highlight=False)

@@ -35,6 +35,7 @@ class Reconciler:
             platform.store,
             platform.settings.state_dir / "volumes",
             installation=installation_id(platform.settings.state_dir),
+            logs_root=platform.settings.logs_dir / "tasks",
         )
         self.services = ServiceController(platform.store, self.tasks, platform.lb)
         self.training = TrainingJobs(platform, self.tasks)

@@ -35,6 +35,7 @@ from dockyard.control.task import (
 from dockyard.errors import DockyardError, SpecError
 from dockyard.ports.engine import ContainerSpec, ContainerState, Engine, Mount
 from dockyard.server.codec import from_doc, to_doc
+from dockyard.server.task_output import TaskOutput
 from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 
@@ -248,11 +249,18 @@ class TaskManager:
     KIND = "task"
 
     def __init__(
-        self, engine: Engine, store: Store, volumes_root: Path, *, installation: str
+        self,
+        engine: Engine,
+        store: Store,
+        volumes_root: Path,
+        *,
+        installation: str,
+        logs_root: Path,
     ) -> None:
         self.engine = engine
         self.store = store
         self.volumes_root = volumes_root
+        self.output = TaskOutput(engine, logs_root)
         self.installation = installation
         self._stopper = ThreadPoolExecutor(max_workers=8, thread_name_prefix="stop")
 
@@ -360,8 +368,13 @@ class TaskManager:
         self.step(record, now)
 
     def reap(self, record: TaskRecord) -> None:
-        """Remove a STOPPED task's containers, scratch volumes and record."""
+        """Remove a STOPPED task's containers, scratch volumes and record.
+
+        The tail of each container's output is kept first (see :mod:`task_output`):
+        the output of a replica that crashed is what explains the crash.
+        """
         for state in self.engine.list({TASK_LABEL: record.task.task_id}):
+            self.output.keep(record.owner, record.task.task_id, state)
             self._remove_quietly(state.id)
         shutil.rmtree(self.volumes_root / record.task.task_id, ignore_errors=True)
         self.store.delete(self.KIND, record.task.task_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from dockyard.server import endpoints
-from dockyard.server.deps import PlatformDep
+from dockyard.server.deps import PlatformDep, ReconcilerDep
 
 router = APIRouter(tags=["endpoints"])
 
@@ -49,3 +49,29 @@ def delete_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
     with platform.lock:
         endpoints.delete(platform, name)
     return {"EndpointName": name, "EndpointStatus": "Deleting"}
+
+
+@router.get("/endpoints/{name}/logs")
+def endpoint_logs(
+    name: str, platform: PlatformDep, reconciler: ReconcilerDep, tail: int = 100
+) -> dict[str, Any]:
+    """The last ``tail`` lines of every replica: running ones, then recently stopped ones
+    (whose output was kept when their containers were removed)."""
+    doc = platform.store.require(endpoints.KIND, name)
+    output = reconciler.tasks.output
+    replicas: list[dict[str, Any]] = []
+    for service in doc.get("Services", []):
+        owner = f"service/{service}"
+        for record in reconciler.tasks.records(owner):
+            for container, state in reconciler.tasks.observe(record.task.task_id).items():
+                lines = list(output.live(record.task.task_id, state))[-tail:]
+                replicas.append(
+                    {
+                        "Replica": f"{record.task.task_id[:8]}/{container}",
+                        "Stopped": False,
+                        "Lines": lines,
+                    }
+                )
+        for stem, lines in output.kept(owner):
+            replicas.append({"Replica": stem[:8], "Stopped": True, "Lines": lines[-tail:]})
+    return {"EndpointName": name, "Replicas": replicas}
