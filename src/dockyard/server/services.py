@@ -109,13 +109,14 @@ def save_service(
 
 
 class ServiceController:
+    """Steps every service once per pass; owns the replicas' health probes."""
+
     def __init__(self, store: Store, tasks: TaskManager, lb: LoadBalancer) -> None:
         self.store = store
         self.tasks = tasks
         self.lb = lb
         self.prober = Prober()
         self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
-        self._first_healthy: dict[str, float] = {}
 
     def close(self) -> None:
         self.prober.close()
@@ -165,20 +166,17 @@ class ServiceController:
         probes = self.prober.probe(urls)
         health = {}
         for record in records:
-            task_id = record.task.task_id
-            probe = probes.get(task_id)
-            healthy = probe is not None and probe.status is HealthStatus.HEALTHY
-            if healthy and task_id not in self._first_healthy:
-                self._first_healthy[task_id] = now
-            health[task_id] = ReplicaHealth(
-                status=probe.status if probe is not None else HealthStatus.UNKNOWN,
-                first_healthy_at=record.extra.get("first_healthy_at")
-                or self._first_healthy.get(task_id),
+            probe = probes.get(record.task.task_id)
+            status = probe.status if probe is not None else HealthStatus.UNKNOWN
+            first = record.extra.get("first_healthy_at")
+            if first is None and status is HealthStatus.HEALTHY:
+                first = record.extra["first_healthy_at"] = now  # kept across restarts
+                self.tasks.save(record)
+            health[record.task.task_id] = ReplicaHealth(
+                status=status,
+                first_healthy_at=first,
                 registered=bool(record.extra.get("registered")),
             )
-            if health[task_id].first_healthy_at and not record.extra.get("first_healthy_at"):
-                record.extra["first_healthy_at"] = health[task_id].first_healthy_at
-                self.tasks.save(record)
         return health
 
     def _execute(self, action: object, ctx: _Pass) -> None:
@@ -219,7 +217,6 @@ class ServiceController:
             if record.task.is_done and not record.extra.get("registered"):
                 self.tasks.reap(record)
                 self.prober.forget(record.task.task_id)
-                self._first_healthy.pop(record.task.task_id, None)
 
     def delete(self, name: str) -> bool:
         """Remove a service once it has no task left; False while tasks remain."""
