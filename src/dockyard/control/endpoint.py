@@ -17,7 +17,7 @@ variants' services to 0.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -192,14 +192,22 @@ def variant_progress(
     variant: VariantService, ready: int, health: Mapping[str, ReplicaHealth]
 ) -> VariantProgress:
     """Progress of ``variant`` from its ready count and its replicas' health records."""
-    ever = ready > 0 or any(h.first_healthy_at is not None for h in health.values())
     return VariantProgress(
         variant_name=variant.variant_name,
         desired=variant.desired_count,
         ready=ready,
-        ever_ready=ever,
+        ever_ready=ever_ready(ready, (h.first_healthy_at for h in health.values())),
         startup_timeout_s=variant.startup_timeout_s,
     )
+
+
+def ever_ready(ready: int, first_healthy_times: Iterable[float | None]) -> bool:
+    """Has the variant served at all: a replica ready now, or one that passed /ping once.
+
+    A variant that has ever served is not Failed by its startup timeout, even while
+    its replicas are being replaced.
+    """
+    return ready > 0 or any(t is not None for t in first_healthy_times)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dockyard.control.endpoint import (
     VariantProgress,
     VariantService,
     endpoint_status,
+    ever_ready,
     variant_services,
 )
 from dockyard.control.task import TaskStatus
@@ -183,13 +184,12 @@ def update_status(platform: Platform, controller: ServiceController, name: str) 
         # replicas of the revision being deployed: an update is done when *they* serve
         records = [r for r in controller.records(variant["Service"]) if r.task.revision == revision]
         ready = sum(1 for r in records if r.extra.get("registered"))
-        ever = ready > 0 or any(r.extra.get("first_healthy_at") for r in records)
         progress.append(
             VariantProgress(
                 variant_name=variant["VariantName"],
                 desired=variant["Desired"],
                 ready=ready,
-                ever_ready=ever,
+                ever_ready=ever_ready(ready, (r.extra.get("first_healthy_at") for r in records)),
                 startup_timeout_s=variant["StartupTimeout"],
             )
         )
