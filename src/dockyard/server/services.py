@@ -10,6 +10,7 @@ draining live here once.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -45,6 +46,8 @@ log = logging.getLogger("dockyard.services")
 
 KIND = "service"
 DRAIN_SECONDS = 5.0
+#: actions of one plan that may run at once: starting replicas, registering them
+SIDE_BY_SIDE = (StartTask, RegisterTarget)
 
 
 @dataclass(frozen=True)
@@ -116,11 +119,11 @@ class ServiceController:
         self.tasks = tasks
         self.lb = lb
         self.prober = Prober()
-        self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="service-action")
 
     def close(self) -> None:
         self.prober.close()
-        self._starter.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def names(self) -> list[str]:
         return [doc["state"]["name"] for doc in self.store.list(KIND)]
@@ -135,13 +138,14 @@ class ServiceController:
         health = self._health(records, target, now)
         plan = plan_service(state, [r.task for r in records], health, now)
         context = _Pass(doc, state, target, {r.task.task_id: r for r in records}, now)
-        starts = [a for a in plan.actions if isinstance(a, StartTask)]
-        for action in plan.actions:
-            if not isinstance(action, StartTask):
-                self._execute(action, context)
-            elif action is starts[0]:
-                # replicas start side by side: each waits on the engine, not the CPU
-                list(self._starter.map(lambda a: self._execute(a, context), starts))
+        for kind, group in itertools.groupby(plan.actions, key=type):
+            batch = list(group)
+            if kind in SIDE_BY_SIDE and len(batch) > 1:
+                # each waits on the engine or on HAProxy's checks, not on the CPU
+                list(self._pool.map(lambda a: self._execute(a, context), batch))
+            else:
+                for action in batch:
+                    self._execute(action, context)
         for event in plan.events:
             self.store.add_event(KIND, name, event)
         if plan.steady != state.steady:
