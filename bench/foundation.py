@@ -1,7 +1,7 @@
 """Dockyard's foundation figures, measured on this machine next to their floors.
 
-What the foundation issue asks, each against a peer or ceiling from the same run
-(the machines are shared and noisy, so the ratios are the result):
+Deploy, rebuild, image size and quickstart, each against a peer or ceiling from the
+same run (the machines are shared and noisy, so the ratios are the result):
 
 1. ``deploy``: deploy of an already-built image with 2 replicas → first HTTP 200
    through the load balancer; floor: ``docker run`` of the same image (and of a
