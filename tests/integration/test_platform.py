@@ -185,6 +185,19 @@ def wait_in_service(daemon: Daemon, name: str, replicas: int) -> dict[str, Any]:
     return wait_until(ready, timeout=ENDPOINT_TIMEOUT, what=f"{name} InService with {replicas}")
 
 
+def wait_gone(daemon: Daemon, name: str) -> None:
+    wait_until(
+        lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
+        timeout=ENDPOINT_TIMEOUT,
+        what=f"{name} to be deleted",
+    )
+
+
+def delete_endpoint(daemon: Daemon, name: str) -> None:
+    daemon.api("DELETE", f"/v1/endpoints/{name}")
+    wait_gone(daemon, name)
+
+
 def healthy_tasks(endpoint: dict[str, Any]) -> set[str]:
     return {r["TaskId"] for r in endpoint["Replicas"] if r["Health"] == "healthy"}
 
@@ -278,12 +291,7 @@ def iris_endpoint(
         json={"EndpointName": name, "Image": iris_image, "InstanceCount": 2},
     )
     yield wait_in_service(daemon, name, replicas=2)
-    daemon.api("DELETE", f"/v1/endpoints/{name}")
-    wait_until(
-        lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
-        timeout=ENDPOINT_TIMEOUT,
-        what=f"{name} to be deleted",
-    )
+    delete_endpoint(daemon, name)
 
 
 # -- training -----------------------------------------------------------------------------
@@ -545,12 +553,7 @@ def test_redeploying_a_rebuilt_tag_rolls_the_replicas_without_failed_requests(
             what="the old replicas to be removed",
         )
     finally:
-        daemon.api("DELETE", f"/v1/endpoints/{name}")
-        wait_until(
-            lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
-            timeout=ENDPOINT_TIMEOUT,
-            what=f"{name} to be deleted",
-        )
+        delete_endpoint(daemon, name)
         with docker.APIClient(base_url=engine.base_url, version="auto") as api:
             api.remove_image(tag, force=True)
 
@@ -773,11 +776,7 @@ def test_deleted_endpoint_loses_its_containers_and_route(
     answer = daemon.raw("DELETE", f"/v1/endpoints/{name}")
     assert answer.status_code == 202, answer.text
 
-    wait_until(
-        lambda: daemon.raw("GET", f"/v1/endpoints/{name}").status_code == 404,
-        timeout=ENDPOINT_TIMEOUT,
-        what=f"{name} to be deleted",
-    )
+    wait_gone(daemon, name)
     assert daemon.containers(engine, {"dockyard.endpoint": name}) == []
     assert engine.list({"dockyard.endpoint": name}) == []
     gone = predict_csv(url)
