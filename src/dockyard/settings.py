@@ -71,7 +71,12 @@ class Settings(BaseSettings):
         default=None, description="Token for the TCP listener; generated when unset."
     )
     reconcile_interval: float = Field(
-        default=1.0, description="Seconds between two passes of the reconcile loop."
+        default=1.0,
+        description="Seconds between two reconciles of every resource, whatever happened "
+        "(resources that are converging are looked at again sooner).",
+    )
+    reconcile_workers: int = Field(
+        default=8, description="Resources the control loop reconciles side by side."
     )
 
     # Derived locations: one place that says where each thing lives.

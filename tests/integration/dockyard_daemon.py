@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import httpx
 
 from dockyard.adapters.lb.process import read_pid, terminate
-from dockyard.adapters.store.sqlite import Store
+from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.cli.client import ApiClient
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
-from dockyard.server.tasks import INSTALLATION_LABEL
+from dockyard.server.containers import INSTALLATION_LABEL
 from dockyard.server.training import network_of
 from dockyard.settings import Settings
 
@@ -226,12 +226,10 @@ class Daemon:
             labels.append({INSTALLATION_LABEL: installation})
         jobs: list[str] = []
         if self.settings.db_path.exists():
-            store = Store(self.settings.db_path)
+            store = SqliteStore(self.settings.db_path)
             try:
-                labels += [
-                    {"dockyard.service": doc["state"]["name"]} for doc in store.list("service")
-                ]
-                jobs = [doc["spec"]["TrainingJobName"] for doc in store.list("training_job")]
+                labels += [{"dockyard.service": s.name} for s in store.services.list()]
+                jobs = [job.name for job in store.training_jobs.list()]
             finally:
                 store.close()
         labels += [{"dockyard.training-job": job} for job in jobs]

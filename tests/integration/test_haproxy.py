@@ -2,7 +2,9 @@
 
 Needs HAProxy only (no container engine). Targets are small HTTP servers on threads
 that answer ``/ping`` and ``/invocations`` with their own id; a request with
-``?hold=1`` stays in flight until the test releases it.
+``?hold=1`` stays in flight until the test releases it. Every call of the adapter
+returns at once; what takes time is observed through ``targets()``, as the control
+plane does on its next pass.
 """
 
 from __future__ import annotations
@@ -304,16 +306,48 @@ def test_registered_targets_read_back_healthy(
     assert lb.targets("iris") == [Target("arn:aws:ecs:local:0:task/c/1", a.address, "healthy")]
 
 
-def test_registering_again_is_a_no_op_and_a_new_address_replaces(
+def test_register_does_not_wait_for_haproxy_to_check_the_target(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    a.ping_status = 503  # HAProxy's check could never pass
+    lb.register("iris", a.target())
+    assert [(t.name, t.address) for t in lb.targets("iris")] == [("a", a.address)]
+
+
+def test_registering_again_is_a_no_op(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    call(lb, "iris")
+    lb.register("iris", a.target())
+    assert lb.targets("iris") == [Target("a", a.address, "healthy")]
+    assert lb.stats()[0].targets[0].counters.requests == 1  # the same server, kept
+
+
+def test_registering_a_new_address_under_the_same_name_replaces_the_old_one(
     lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
 ) -> None:
     old, new = make_target("old"), make_target("new")
     lb.register("iris", old.target("replica"))
-    lb.register("iris", old.target("replica"))
-    assert [t.address for t in lb.targets("iris")] == [old.address]
+    old.kill()
+    wait_until(lambda: health_of(lb, "iris")["replica"] == "unhealthy")
     lb.register("iris", new.target("replica"))
-    assert [t.address for t in lb.targets("iris")] == [new.address]
-    assert call(lb, "iris")[1]["id"] == "new"
+    assert lb.targets("iris") == [Target("replica", new.address, "healthy")]
+    assert call(lb, "iris") == (200, {"id": "new", "path": "/invocations"})
+
+
+def test_registering_a_drained_target_again_puts_it_back_in_service(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    lb.drain("iris", "a")
+    assert call(lb, "iris")[0] == 503
+    lb.register("iris", a.target())
+    assert health_of(lb, "iris") == {"a": "healthy"}
+    assert call(lb, "iris")[0] == 200
 
 
 def test_removed_route_answers_404_and_loses_its_targets(
@@ -331,30 +365,18 @@ def test_removed_route_answers_404_and_loses_its_targets(
 # -- health ----------------------------------------------------------------------------
 
 
-def test_target_whose_ping_fails_gets_no_traffic_once_checks_run(
+def test_target_whose_ping_fails_is_out_of_rotation_until_it_passes_again(
     lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
 ) -> None:
     a, b = make_target("a"), make_target("b")
     lb.register("iris", a.target())
-    lb.register("iris", b.target())
-    b.ping_status = 500
-    wait_until(lambda: health_of(lb, "iris")["b"] == "unhealthy")
-    assert {call(lb, "iris")[1]["id"] for _ in range(6)} == {"a"}
-
-
-def test_target_failing_ping_at_registration_stays_out_until_it_passes(
-    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
-) -> None:
-    lb = make_lb(register_timeout=0.3)
-    lb.ensure_running()
-    a, b = make_target("a"), make_target("b")
-    lb.register("iris", a.target())
     b.ping_status = 503
     lb.register("iris", b.target())
-    assert health_of(lb, "iris") == {"a": "healthy", "b": "unhealthy"}
+    wait_until(lambda: health_of(lb, "iris")["b"] == "unhealthy")
     assert {call(lb, "iris")[1]["id"] for _ in range(6)} == {"a"}
     b.ping_status = 200
     wait_until(lambda: health_of(lb, "iris")["b"] == "healthy")
+    assert {call(lb, "iris")[1]["id"] for _ in range(6)} == {"a", "b"}
 
 
 def test_killed_target_costs_no_request_and_is_marked_down(
@@ -378,6 +400,7 @@ def test_target_refusing_connections_answers_502(
     lb.ensure_running()
     a = make_target("a")
     lb.register("iris", a.target())
+    wait_until(lambda: ("GET", "/ping") in a.seen)  # the check made at once; next in 60 s
     a.kill()
     status, body = call(lb, "iris")
     assert status == 502
@@ -406,27 +429,94 @@ def test_target_answering_too_late_answers_504(
     assert body["code"] == "GatewayTimeout"
 
 
-# -- draining ----------------------------------------------------------------------------
+# -- draining and removal ----------------------------------------------------------------
 
 
-def test_deregister_lets_the_request_in_flight_finish_and_sends_new_ones_elsewhere(
+def hold_request(lb: HAProxyLoadBalancer, target: FakeTarget, route: str) -> Callable[[], Any]:
+    """Start a request that ``target`` holds; returns a function giving its answer."""
+    answers: list[tuple[int, dict[str, Any]]] = []
+    thread = threading.Thread(target=lambda: answers.append(call(lb, route, query="?hold=1")))
+    thread.start()
+    assert target.holding.acquire(timeout=10)
+
+    def answer() -> tuple[int, dict[str, Any]]:
+        thread.join(30)
+        return answers[0]
+
+    return answer
+
+
+def test_drained_target_finishes_its_request_while_new_ones_go_elsewhere(
     lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
 ) -> None:
     a, b = make_target("a"), make_target("b")
     lb.register("iris", a.target())
-    slow: list[tuple[int, dict[str, Any]]] = []
-    in_flight = threading.Thread(target=lambda: slow.append(call(lb, "iris", query="?hold=1")))
-    in_flight.start()
-    assert a.holding.acquire(timeout=10)
+    held = hold_request(lb, a, "iris")
     lb.register("iris", b.target())
-    draining = threading.Thread(target=lb.deregister, args=("iris", "a", 30.0))
-    draining.start()
+    lb.drain("iris", "a")
+    assert lb.targets("iris") == [
+        Target("a", a.address, "draining", in_flight=1),
+        Target("b", b.address, "healthy"),
+    ]
+    assert {call(lb, "iris")[1]["id"] for _ in range(4)} == {"b"}
+    a.release.set()
+    assert held() == (200, {"id": "a", "path": "/invocations?hold=1"})
+    wait_until(lambda: lb.targets("iris")[0].in_flight == 0)
+    assert health_of(lb, "iris") == {"a": "draining", "b": "healthy"}
+
+
+def test_draining_an_unknown_target_or_route_does_nothing(lb: HAProxyLoadBalancer) -> None:
+    lb.drain("iris", "ghost")
+    lb.ensure_route("iris")
+    lb.drain("iris", "ghost")
+    assert lb.targets("iris") == []
+
+
+def test_removing_an_idle_drained_target_takes_it_out_at_once(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("iris", b.target())
+    for _ in range(4):
+        call(lb, "iris")  # leaves idle connections to both in HAProxy's pool
+    lb.drain("iris", "a")
+    assert lb.remove("iris", "a") is True
+    assert lb.targets("iris") == [Target("b", b.address, "healthy")]
+    assert {call(lb, "iris")[1]["id"] for _ in range(4)} == {"b"}
+
+
+def test_removing_a_busy_target_cuts_its_request_in_flight(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a = make_target("a")
+    lb.register("iris", a.target())
+    held = hold_request(lb, a, "iris")
+    wait_until(lambda: lb.remove("iris", "a"))  # a later pass asks again if HAProxy refused
+    assert held()[0] == 502
+    assert lb.targets("iris") == []
+
+
+def test_removing_an_unknown_target_or_route_succeeds(lb: HAProxyLoadBalancer) -> None:
+    assert lb.remove("iris", "ghost") is True
+    lb.ensure_route("iris")
+    assert lb.remove("iris", "ghost") is True
+
+
+def test_deregister_drains_then_removes_once_the_request_in_flight_finished(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    held = hold_request(lb, a, "iris")
+    lb.register("iris", b.target())
+    deregistering = threading.Thread(target=lb.deregister, args=("iris", "a", 30.0))
+    deregistering.start()
     wait_until(lambda: health_of(lb, "iris").get("a") == "draining")
     assert {call(lb, "iris")[1]["id"] for _ in range(4)} == {"b"}
     a.release.set()
-    in_flight.join(10)
-    draining.join(10)
-    assert slow == [(200, {"id": "a", "path": "/invocations?hold=1"})]
+    deregistering.join(30)
+    assert held() == (200, {"id": "a", "path": "/invocations?hold=1"})
     assert health_of(lb, "iris") == {"b": "healthy"}
 
 
@@ -443,12 +533,13 @@ def test_deregister_of_unknown_target_or_route_does_nothing(lb: HAProxyLoadBalan
 def test_more_routes_than_slots_grow_the_pool_with_one_reload_while_serving(
     make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
 ) -> None:
-    lb = make_lb(pool_size=2, register_timeout=0.3)
+    lb = make_lb(pool_size=2)
     lb.ensure_running()
     a, sick = make_target("a"), make_target("sick")
     lb.register("r0", a.target())
     sick.ping_status = 500
-    lb.register("r0", sick.target())  # left DOWN; must not come back UP after the reload
+    lb.register("r0", sick.target())
+    wait_until(lambda: health_of(lb, "r0")["sick"] == "unhealthy")  # must stay DOWN
     lb.ensure_route("r1")
     first_pid = lb.pid()
     assert first_pid is not None
@@ -479,6 +570,23 @@ def test_more_routes_than_slots_grow_the_pool_with_one_reload_while_serving(
     ]
     assert call(lb, "r3")[0] == 503
     wait_until(lambda: not pid_alive(first_pid))  # the old process finished and left
+
+
+def test_targets_carried_over_a_reload_can_be_drained_and_removed(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb = make_lb(pool_size=1)
+    lb.ensure_running()
+    a = make_target("a")
+    lb.register("r0", a.target())
+    first_pid = lb.pid()
+    assert first_pid is not None
+    _pids_seen.append(first_pid)
+    lb.ensure_route("r1")  # no slot left: a reload writes "a" into the config
+    lb.drain("r0", "a")
+    assert health_of(lb, "r0") == {"a": "draining"}
+    assert lb.remove("r0", "a") is True
+    assert lb.targets("r0") == []
 
 
 def test_new_adapter_on_the_same_state_reads_back_the_same_targets(

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from dockyard.cli.context import api, resolve_model_data
+from dockyard.cli.context import api, input_arg
 from dockyard.cli.output import console, human_bytes
 
 
@@ -22,8 +22,9 @@ def build(
     model_data: str | None = typer.Option(
         None,
         "--model-data",
-        help="Model artifact to package instead of one in the directory: a model.tar.gz "
-        "path, an s3:// URI in the artifact store, or training-job:NAME.",
+        help="Model artifact (model.tar.gz) to package instead of one in the directory: "
+        "a path, file:///absolute/path, s3://bucket/key in the artifact store, "
+        "or training-job:NAME.",
     ),
 ) -> None:
     """Build an image that obeys the SageMaker inference contract.
@@ -38,7 +39,7 @@ def build(
         "ModelDir": str(model_dir),
         "Tag": tag,
         "Framework": framework,
-        "ModelData": resolve_model_data(client, model_data),
+        "ModelData": input_arg(model_data) if model_data is not None else None,
     }
     result: dict[str, Any] = {}
     with console.status(f"Building {tag}…") as status:

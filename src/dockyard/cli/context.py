@@ -3,9 +3,13 @@ small resolutions several commands need."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dockyard.cli.client import ApiClient
 from dockyard.cli.output import console
 from dockyard.settings import get_settings
+
+TRAINING_JOB_PREFIX = "training-job:"
 
 _client: ApiClient | None = None
 
@@ -22,22 +26,17 @@ def api() -> ApiClient:
     return _client
 
 
-def resolve_model_data(client: ApiClient, model_data: str | None) -> str | None:
-    """``training-job:NAME`` → that job's model.tar.gz URI; anything else unchanged."""
-    if model_data is None or not model_data.startswith("training-job:"):
-        return model_data
-    name = model_data.split(":", 1)[1]
-    job = client.request("GET", f"/v1/training-jobs/{name}")
-    uri = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
-    if job.get("TrainingJobStatus") != "Completed" or not uri:
-        from dockyard.errors import Conflict
+def input_arg(text: str) -> str:
+    """An input as the daemon should read it: a plain path made absolute, the rest as given.
 
-        raise Conflict(
-            f"training job {name!r} is {job.get('TrainingJobStatus')}, it has no model yet",
-            resource=f"training-job/{name}",
-            hint="wait for it to complete (`dockyard training-job " + name + "`)",
-        )
-    return str(uri)
+    The daemon resolves every form itself (``training-job:NAME``, ``s3://…``,
+    ``file://…``, absolute paths) and does not share the CLI's working directory, so
+    the only thing to settle here is what a relative path (or ``~``) means. Anything
+    with a scheme, and an empty value, goes through unchanged for the daemon to judge.
+    """
+    if not text or text.startswith(TRAINING_JOB_PREFIX) or "://" in text:
+        return text
+    return str(Path(text).expanduser().resolve())
 
 
 def framework_image(framework: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import typer
 
-from dockyard.cli.context import api, framework_image, resolve_model_data
+from dockyard.cli.context import api, framework_image, input_arg
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import DockyardError, SpecError
 
@@ -45,7 +45,8 @@ def deploy(
     ),
     model_data: str | None = typer.Option(
         None,
-        help="model.tar.gz to mount at /opt/ml/model: a path, s3:// URI, or training-job:NAME.",
+        help="Model artifact (model.tar.gz), extracted to /opt/ml/model: a path, "
+        "file:///absolute/path, s3://bucket/key in the artifact store, or training-job:NAME.",
     ),
     replicas: int = typer.Option(1, "--replicas", "-n", help="Replicas (InitialInstanceCount)."),
     env: list[str] = typer.Option([], help="NAME=VALUE for the container (repeatable)."),
@@ -80,7 +81,7 @@ def deploy(
     body = {
         "EndpointName": name,
         "Image": image,
-        "ModelDataUrl": resolve_model_data(client, model_data),
+        "ModelDataUrl": input_arg(model_data) if model_data is not None else None,
         "InstanceCount": replicas,
         "Environment": environment,
         "ContainerStartupHealthCheckTimeoutInSeconds": startup_timeout,

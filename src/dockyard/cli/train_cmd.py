@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from dockyard.cli.context import api, framework_image
+from dockyard.cli.context import api, framework_image, input_arg
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import SpecError
 
@@ -28,6 +28,12 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
             )
         pairs[key] = rest
     return pairs
+
+
+def _channel_uri(text: str) -> str:
+    """A channel's S3Uri: a plain path becomes a file:// URI of its absolute form."""
+    arg = input_arg(text)
+    return Path(arg).as_uri() if arg.startswith("/") else arg
 
 
 def _request(
@@ -81,7 +87,7 @@ def _request(
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": path if "://" in path else Path(path).resolve().as_uri(),
+                        "S3Uri": _channel_uri(path),
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
@@ -116,7 +122,11 @@ def train(
         None, exists=True, file_okay=False, help="Directory with the training code."
     ),
     entry_point: str | None = typer.Option(None, help="Script in --source-dir to run."),
-    channel: list[str] = typer.Option([], help="NAME=DIR data channel (repeatable)."),
+    channel: list[str] = typer.Option(
+        [],
+        help="NAME=DATA channel (repeatable); DATA: a path, file:///absolute/path, "
+        "or s3://bucket/prefix in the artifact store.",
+    ),
     hyperparameter: list[str] = typer.Option([], "--hyperparameter", "--hp", help="NAME=VALUE."),
     instance_count: int = typer.Option(1, help="Hosts (algo-1..N on a private network)."),
     instance_type: str = typer.Option("local", help="Instance type recorded for the job."),

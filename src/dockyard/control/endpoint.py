@@ -11,8 +11,9 @@ service scheduler's (:mod:`dockyard.control.service`), not repeated here.
 :func:`endpoint_status` derives the EndpointStatus: Creating (or Updating) until every
 variant has had its InitialInstanceCount replicas ready at once, then InService;
 Failed when a variant has had no replica pass its ping check within its
-ContainerStartupHealthCheckTimeoutInSeconds. (On Failed the server scales the
-variants' services to 0.)
+ContainerStartupHealthCheckTimeoutInSeconds. :func:`plan_endpoint` adds what the
+server does about a status: scale the variants to 0 when Failed or Deleting, and
+finish a delete once no replica is left.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.service import ServiceState
+from dockyard.control.task import HealthStatus, Task, TaskStatus
 from dockyard.errors import SpecError
 from dockyard.spec.endpoint import Endpoint, EndpointConfig, Model, ProductionVariant
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
@@ -188,17 +190,44 @@ class VariantProgress:
     startup_timeout_s: float
 
 
-def variant_progress(
-    variant: VariantService, ready: int, health: Mapping[str, ReplicaHealth]
-) -> VariantProgress:
-    """Progress of ``variant`` from its ready count and its replicas' health records."""
+@dataclass(frozen=True)
+class VariantReplicas:
+    """What the server observed of one variant's service this pass."""
+
+    variant_name: str
+    desired: int  # InitialInstanceCount
+    startup_timeout_s: float
+    revision: str | None  # the revision its service runs now (None: no service yet)
+    replicas: Sequence[tuple[Task, ReplicaHealth]] = ()  # every task not yet reaped
+
+
+def variant_progress(variant: VariantReplicas) -> VariantProgress:
+    """Progress of a variant: only replicas of the revision being deployed count (an
+    update is done when *they* serve), and "ready" means taking traffic now."""
+    current = [(t, h) for t, h in variant.replicas if t.revision == variant.revision]
+    ready = sum(1 for _, h in current if h.registered)
     return VariantProgress(
         variant_name=variant.variant_name,
-        desired=variant.desired_count,
+        desired=variant.desired,
         ready=ready,
-        ever_ready=ever_ready(ready, (h.first_healthy_at for h in health.values())),
+        ever_ready=ever_ready(ready, (h.first_healthy_at for _, h in current)),
         startup_timeout_s=variant.startup_timeout_s,
     )
+
+
+def replica_label(task: Task, health: ReplicaHealth) -> str:
+    """One word for a replica in tables: what a person asks first about it."""
+    if health.registered:
+        return "healthy"
+    if health.draining:
+        return "draining"
+    if task.is_done:
+        return "stopped"
+    if task.is_stopping:
+        return "stopping"
+    if task.last_status is TaskStatus.RUNNING and health.status is HealthStatus.UNHEALTHY:
+        return "unhealthy"
+    return "starting"
 
 
 def ever_ready(ready: int, first_healthy_times: Iterable[float | None]) -> bool:
@@ -241,3 +270,72 @@ def endpoint_status(
         return EndpointStatusUpdate(EndpointStatus.IN_SERVICE)
     pending = [since + v.startup_timeout_s for v in variants if not v.ever_ready]
     return EndpointStatusUpdate(current, next_check_at=min(pending) if pending else None)
+
+
+@dataclass(frozen=True)
+class DeployStatus:
+    status: EndpointStatus
+    since: float  # when it began: startup timeouts count from here
+    failure_reason: str | None = None
+
+
+def status_after_deploy(
+    previous: DeployStatus | None, *, changed: bool, now: float
+) -> DeployStatus:
+    """An endpoint's status once a deploy was saved.
+
+    New: Creating. A deploy that rolls or resizes a variant: Updating, from now. One
+    that changes nothing any replica runs keeps the status it had (a re-deploy of the
+    same image is not an update, as on SageMaker).
+    """
+    if previous is None:
+        return DeployStatus(EndpointStatus.CREATING, now)
+    if changed:
+        return DeployStatus(EndpointStatus.UPDATING, now)
+    return previous
+
+
+@dataclass(frozen=True)
+class ScaleToZero:
+    """Set every variant's service to desiredCount 0 (a failed or deleted endpoint)."""
+
+
+@dataclass(frozen=True)
+class FinishDelete:
+    """Every replica is gone: remove the services, the route and the endpoint."""
+
+
+EndpointAction = ScaleToZero | FinishDelete
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    update: EndpointStatusUpdate
+    actions: tuple[EndpointAction, ...] = ()
+
+
+def plan_endpoint(
+    current: EndpointStatus,
+    variants: Sequence[VariantReplicas],
+    since: float,
+    now: float,
+    *,
+    services_at_zero: bool,
+) -> EndpointPlan:
+    """The endpoint's next status and what the server does about it.
+
+    Deleting: scale the variants to zero, and finish once no replica is left. Failed:
+    its variants are scaled to zero (nothing keeps restarting a broken model).
+    Creating/Updating: see :func:`endpoint_status`.
+    """
+    if current is EndpointStatus.DELETING:
+        if not services_at_zero:
+            return EndpointPlan(EndpointStatusUpdate(current), (ScaleToZero(),))
+        if all(not v.replicas for v in variants):
+            return EndpointPlan(EndpointStatusUpdate(current), (FinishDelete(),))
+        return EndpointPlan(EndpointStatusUpdate(current))
+    if current is EndpointStatus.FAILED and not services_at_zero:
+        return EndpointPlan(EndpointStatusUpdate(current), (ScaleToZero(),))
+    update = endpoint_status(current, [variant_progress(v) for v in variants], since, now)
+    failed = update.status is EndpointStatus.FAILED and not services_at_zero
+    return EndpointPlan(update, (ScaleToZero(),) if failed else ())

@@ -37,17 +37,27 @@ class Readiness(StrEnum):
 
 @dataclass(frozen=True)
 class ReplicaHealth:
-    """The load balancer's view of one task, kept by the server's health checker.
+    """One task as a load-balancer target: its health verdict and its membership.
 
-    ``status`` is the latest verdict of the target health check (UNKNOWN until the
-    first one); ``first_healthy_at`` when it first passed; ``registered`` whether the
-    task is currently a target of the route. The checker must probe every RUNNING task
-    of the service, registered or not (registration follows health, not the reverse).
+    ``status`` and ``first_healthy_at`` come from the task's check history
+    (:mod:`dockyard.control.health`: UNKNOWN until the first verdict); the server must
+    check every RUNNING task of the service, registered or not (registration follows
+    health, not the reverse). ``registered`` (taking traffic) and ``draining`` (no new
+    requests, ``in_flight`` still finishing) are what the load balancer reports now;
+    ``drain_started_at`` is when the server began draining it.
     """
 
     status: HealthStatus = HealthStatus.UNKNOWN
     first_healthy_at: float | None = None
     registered: bool = False
+    draining: bool = False
+    in_flight: int = 0
+    drain_started_at: float | None = None
+
+    @property
+    def in_load_balancer(self) -> bool:
+        """Still held by the load balancer (registered or draining): not to be stopped."""
+        return self.registered or self.draining
 
 
 @dataclass(frozen=True)

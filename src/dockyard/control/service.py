@@ -18,7 +18,10 @@ Rules (ECS's rolling-update scheduler):
   ready count stays at or above ``minimumHealthyPercent`` of desiredCount (rounded up);
 * new tasks start while fewer than desiredCount of the current revision exist, never
   taking the tasks not yet STOPPED above ``maximumPercent`` (rounded down);
-* a task is a load-balancer target exactly while it is RUNNING and READY.
+* a task is a load-balancer target exactly while it is RUNNING and READY; a target
+  that stops being one drains first, and is removed once its requests in flight
+  finished or ``deregistration_delay_s`` passed (the task's containers are stopped
+  only then, see :mod:`dockyard.control.service_actions`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from dockyard.control.readiness import (
 from dockyard.control.service_actions import (
     DeregisterTarget,
     RegisterTarget,
+    RemoveTarget,
     ServiceAction,
     ServiceCounts,
     ServicePlan,
@@ -48,9 +52,14 @@ from dockyard.control.service_actions import (
 from dockyard.control.task import STARTING_STATUSES, StopCode, Task, TaskStatus
 from dockyard.spec.service import ServiceSpec
 
+#: how long a deregistered target may finish its requests in flight before it is cut
+#: (ALB's deregistration delay; short, since model requests take milliseconds)
+DEREGISTRATION_DELAY_S = 5.0
+
 __all__ = [
     "DeregisterTarget",
     "RegisterTarget",
+    "RemoveTarget",
     "ReplicaHealth",
     "ServiceAction",
     "ServiceCounts",
@@ -77,6 +86,7 @@ class ServiceState:
     target_group: str | None = None  # route of the load balancer; None: not load-balanced
     steady: bool = False  # the previous plan's ``steady``
     unchecked_settle_s: float = UNCHECKED_SETTLE_S
+    deregistration_delay_s: float = DEREGISTRATION_DELAY_S  # longest drain of a target
 
     @property
     def max_tasks(self) -> int:
@@ -146,14 +156,16 @@ def plan_service(
     starts = _starts(service, ordered, keep)
     ready = [t for t in keep if verdicts[t.task_id].readiness is Readiness.READY]
     register, deregister = _targets(service, ordered, ready, health)
-    actions: list[ServiceAction] = [*register, *deregister, *stops, *starts]
-    steady = not actions and _settled(service, ordered, keep, ready)
+    removals, drain_ends = _removals(service, health, now)
+    actions: list[ServiceAction] = [*register, *deregister, *removals, *stops, *starts]
+    draining = any(h.draining for h in health.values())
+    steady = not actions and not draining and _settled(service, ordered, keep, ready)
     return ServicePlan(
         actions=tuple(actions),
         events=_events(service, actions, ordered, failed, verdicts, steady=steady),
         steady=steady,
         counts=_counts(service, live, ready),
-        next_check_at=_next_check(verdicts.values(), now),
+        next_check_at=_next_check([v.recheck_at for v in verdicts.values()] + drain_ends, now),
         blocked_reason=None if actions else _blocked(service, ordered, keep),
     )
 
@@ -213,7 +225,7 @@ def _targets(
     register = [
         RegisterTarget(t.task_id, group)
         for t in ready
-        if not health.get(t.task_id, ReplicaHealth()).registered
+        if not health.get(t.task_id, ReplicaHealth()).in_load_balancer
     ]
     known = [t.task_id for t in ordered] + sorted(set(health) - {t.task_id for t in ordered})
     deregister = [
@@ -222,6 +234,33 @@ def _targets(
         if task_id not in ready_ids and health.get(task_id, ReplicaHealth()).registered
     ]
     return register, deregister
+
+
+def _removals(
+    service: ServiceState, health: Mapping[str, ReplicaHealth], now: float
+) -> tuple[list[RemoveTarget], list[float | None]]:
+    """Draining targets that are done: nothing in flight, or their delay is over.
+
+    Also returns when the others' delays end (a drain with requests in flight is
+    looked at again then, at the latest).
+    """
+    group = service.target_group
+    if group is None:
+        return [], []
+    removals: list[RemoveTarget] = []
+    ends: list[float | None] = []
+    for task_id in sorted(health):
+        entry = health[task_id]
+        if not entry.draining:
+            continue
+        # no start recorded (a target left over from before a restart): drained enough
+        began = entry.drain_started_at
+        end = now if began is None else began + service.deregistration_delay_s
+        if entry.in_flight == 0 or now >= end:
+            removals.append(RemoveTarget(task_id, group))
+        else:
+            ends.append(end)
+    return removals, ends
 
 
 def _blocked(service: ServiceState, ordered: list[Task], keep: list[Task]) -> str | None:
@@ -288,6 +327,6 @@ def _counts(service: ServiceState, live: list[Task], ready: list[Task]) -> Servi
     )
 
 
-def _next_check(verdicts: Iterable[Assessment], now: float) -> float | None:
-    later = [v.recheck_at for v in verdicts if v.recheck_at is not None and v.recheck_at > now]
+def _next_check(times: Iterable[float | None], now: float) -> float | None:
+    later = [t for t in times if t is not None and t > now]
     return min(later) if later else None

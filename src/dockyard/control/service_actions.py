@@ -9,8 +9,15 @@ Actions are plain values; the server executes them in the order given:
   ``failed`` marks stops for failing health or startup (what a deployment circuit
   breaker counts), as opposed to scale-in and rollout;
 * :class:`RegisterTarget` / :class:`DeregisterTarget` — add the task's address to /
-  drain it from the route ``target_group`` of the load balancer (first in a plan, so
-  new targets join before old ones leave).
+  start draining it from the route ``target_group`` of the load balancer (first in a
+  plan, so new targets join before old ones leave); the server notes when draining
+  began (:attr:`ReplicaHealth.drain_started_at`);
+* :class:`RemoveTarget` — take a drained target out for good: its requests in flight
+  have finished, or its deregistration delay is over.
+
+A stopped task's containers keep running while it is still a target (registered or
+draining): the SIGTERM comes once the load balancer has let go of it, so no request
+is cut by a rollout or a scale-in.
 """
 
 from __future__ import annotations
@@ -45,7 +52,13 @@ class DeregisterTarget:
     target_group: str
 
 
-ServiceAction = StartTask | StopTask | RegisterTarget | DeregisterTarget
+@dataclass(frozen=True)
+class RemoveTarget:
+    task_id: str
+    target_group: str
+
+
+ServiceAction = StartTask | StopTask | RegisterTarget | DeregisterTarget | RemoveTarget
 
 
 @dataclass(frozen=True)
@@ -94,3 +107,7 @@ class ServicePlan:
     @property
     def deregisters(self) -> tuple[DeregisterTarget, ...]:
         return tuple(a for a in self.actions if isinstance(a, DeregisterTarget))
+
+    @property
+    def removals(self) -> tuple[RemoveTarget, ...]:
+        return tuple(a for a in self.actions if isinstance(a, RemoveTarget))

@@ -183,9 +183,14 @@ def _dependency_met(target: ContainerRecord, condition: str) -> bool:
     return target.first_healthy_at is not None  # HEALTHY
 
 
-def containers_to_stop(task: Task) -> tuple[str, ...]:
-    """Containers to stop now (SIGTERM, then SIGKILL after their stopTimeout)."""
-    if task.desired_status is not DesiredStatus.STOPPED:
+def containers_to_stop(task: Task, *, held: bool = False) -> tuple[str, ...]:
+    """Containers to stop now (SIGTERM, then SIGKILL after their stopTimeout).
+
+    ``held``: the task is still a load-balancer target (registered or draining); its
+    containers keep running until the balancer has let go of it, so that no request
+    in flight is cut.
+    """
+    if task.desired_status is not DesiredStatus.STOPPED or held:
         return ()
     return tuple(
         record.name

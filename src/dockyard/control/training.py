@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from dockyard.control.runs import RunStatus, run_outcome
 from dockyard.control.task import StopCode, Task
-from dockyard.control.task_state import OOM_REASON
 from dockyard.control.training_status import (
     SecondaryStatus,
     StopCause,
@@ -154,24 +154,23 @@ def _begin_stop(state: TrainingJobState, cause: StopCause, now: float) -> Traini
 
 
 def _failure_reason(tasks: Mapping[str, Task | None], texts: Mapping[str, str]) -> str | None:
+    outcomes = {host: run_outcome(task) for host, task in tasks.items() if task is not None}
     failed = [
-        (task.stopped_at or 0.0, host_order(host), host, task)
+        (task.stopped_at or 0.0, host_order(host), host)
         for host, task in tasks.items()
-        if task is not None and task.is_done and task.exit_code() != 0
+        if task is not None and outcomes[host].status is RunStatus.FAILED
     ]
     if not failed:
         return None
-    _, _, host, task = min(failed, key=lambda entry: entry[:2])
+    _, _, host = min(failed)
     text = texts.get(host, "").strip()
     if text:
         return text
-    code = task.exit_code()
-    if code is None:
-        return f"AlgorithmError: {host}: {task.stopped_reason or 'the container did not run'}"
-    oom = any(c.reason == OOM_REASON for c in task.containers)
-    cause = " (killed: out of memory)" if oom else ""
+    outcome = outcomes[host]
+    if outcome.exit_code is None:
+        return f"AlgorithmError: {host}: {outcome.reason}"
     return (
-        f"AlgorithmError: the training container on {host} exited with code {code}{cause}; "
+        f"AlgorithmError: the training container on {host} {outcome.reason}; "
         "see the job's logs for details"
     )
 

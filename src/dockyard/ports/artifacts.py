@@ -26,5 +26,13 @@ class ArtifactStore(Protocol):
     def local_path(self, uri: ArtifactUri) -> Path:
         """A path on this machine holding the object (downloaded first if remote)."""
 
+    def local_dir(self, uri: ArtifactUri) -> Path:
+        """A directory on this machine holding the objects under ``uri`` as a folder.
+
+        The key is read as a folder (``key/``; an empty key is the whole bucket) and
+        each object appears at the rest of its key (downloaded first if remote).
+        :class:`~dockyard.errors.NotFound` when nothing is stored under it.
+        """
+
     def exists(self, uri: ArtifactUri) -> bool: ...
     def delete_prefix(self, uri: ArtifactUri) -> None: ...

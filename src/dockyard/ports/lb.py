@@ -1,8 +1,15 @@
 """What Dockyard needs from a load balancer, in ALB terms.
 
 A *route* (an endpoint or a service) has a name clients use and a set of targets
-(``host:port`` of healthy replicas). Targets are registered only once their health
-check has passed, and deregistered by draining first.
+(``host:port`` of replicas). Every call returns at once: the control plane never
+waits on the balancer. What takes time (in-flight requests finishing on a draining
+target, idle connections closing before removal) is *observed* on a later pass
+through :meth:`LoadBalancer.targets`, and the next step is taken then.
+
+Which replicas are targets is decided by the control plane (a replica is
+registered once its own health record says healthy, see
+:mod:`dockyard.control.health`); a balancer may also check targets itself, but only
+to steer requests between two passes, never to decide membership.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ class Target:
     name: str  # stable id of the replica, e.g. the task id
     address: str  # "127.0.0.1:32771"
     health: TargetHealth = "unused"
+    in_flight: int = 0  # requests (connections in use) towards the target now
 
 
 class LoadBalancer(Protocol):
@@ -27,6 +35,19 @@ class LoadBalancer(Protocol):
     def url_for(self, route: str) -> str: ...
     def ensure_route(self, route: str) -> None: ...
     def remove_route(self, route: str) -> None: ...
-    def targets(self, route: str) -> list[Target]: ...
-    def register(self, route: str, target: Target) -> None: ...
-    def deregister(self, route: str, target_name: str, drain_seconds: float = 5.0) -> None: ...
+
+    def targets(self, route: str) -> list[Target]:
+        """The route's targets as the balancer holds them now (empty for an unknown route)."""
+
+    def register(self, route: str, target: Target) -> None:
+        """Make ``target`` take the route's traffic now (same name, new address: replaced)."""
+
+    def drain(self, route: str, target_name: str) -> None:
+        """Send no new request to the target; requests in flight finish. Unknown: no-op."""
+
+    def remove(self, route: str, target_name: str) -> bool:
+        """Take the target out for good, cutting what is still in flight.
+
+        False when the balancer could not finish yet (connections still closing): call
+        again on a later pass. Unknown target or route: True.
+        """

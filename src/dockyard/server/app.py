@@ -3,7 +3,9 @@
 Errors are mapped to status codes here and only here: a :class:`DockyardError`
 becomes its ``status_code`` with ``{code, message, field, resource, hint}``; a body
 that is not JSON becomes a 400 naming the problem. Handlers are plain ``def`` so the
-engine's blocking calls run in the thread pool, never on the event loop.
+engine's blocking calls run in the thread pool, never on the event loop. Handlers
+write desired state and wake the control loop; they never wait for it, and they take
+no lock but the store's short transactions.
 """
 
 from __future__ import annotations
@@ -16,19 +18,19 @@ from fastapi.responses import JSONResponse
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, SpecError
+from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
-from dockyard.server.reconciler import Reconciler
 from dockyard.server.routes import builds, endpoints, events, tasks, training
 
 
-def create_app(platform: Platform, reconciler: Reconciler) -> FastAPI:
+def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
     app = FastAPI(
         title="Dockyard",
         version=__version__,
         description="Training jobs, endpoints, images and events on local containers.",
     )
     app.state.platform = platform
-    app.state.reconciler = reconciler
+    app.state.control_plane = control_plane
 
     @app.exception_handler(DockyardError)
     async def dockyard_error(_: Request, error: DockyardError) -> JSONResponse:

@@ -1,7 +1,7 @@
 """The control-plane daemon: one process per state directory.
 
 It owns the state file, connects to (or starts) the container engine and the load
-balancer, runs the reconcile loop in a thread, and serves the API. A lock file keeps
+balancer, runs the control loop in threads, and serves the API. A lock file keeps
 a second daemon off the same state directory; everything the daemon knows is in the
 store or the labels of the containers it started, so killing it loses nothing and a
 restart re-adopts what is running.
@@ -22,8 +22,8 @@ from dockyard import __version__
 from dockyard.errors import Conflict
 from dockyard.server.app import create_app
 from dockyard.server.auth import TokenGuard, load_or_create_token
+from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
-from dockyard.server.reconciler import Reconciler
 from dockyard.settings import Settings
 
 log = logging.getLogger("dockyard.daemon")
@@ -77,8 +77,8 @@ def run_daemon(settings: Settings) -> None:
     lock = _take_lock(settings)
     log.info("dockyard %s starting, state in %s", __version__, settings.state_dir)
     platform = Platform.open(settings, progress=log.info)
-    reconciler = Reconciler(platform)
-    app = create_app(platform, reconciler)
+    control_plane = ControlPlane(platform)
+    app = create_app(platform, control_plane)
     sockets = [_bind_unix(settings.api_socket)]
     if settings.api_tcp:
         token = load_or_create_token(settings.run_dir / "api-token", settings.api_token)
@@ -88,17 +88,17 @@ def run_daemon(settings: Settings) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     )
-    reconciler.start()
+    control_plane.start()
     log.info("API on unix://%s", settings.api_socket)
     # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
     # with the default action that would kill the process before the cleanup below
-    # (the reconcile loop stopped between steps, the store closed). This handler makes
+    # (the control loop stopped between reconciles, the store closed). This handler makes
     # the re-raised signal harmless and a SIGTERM before uvicorn starts a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:
         server.run(sockets=sockets)
     finally:
-        reconciler.stop()
+        control_plane.stop()
         platform.close()
         settings.api_socket.unlink(missing_ok=True)
         os.close(lock)

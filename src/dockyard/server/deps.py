@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from dockyard.server.platform import Platform
 
 if TYPE_CHECKING:
-    from dockyard.server.reconciler import Reconciler
+    from dockyard.server.control_plane import ControlPlane
 
 
 def _platform(request: Request) -> Platform:
@@ -17,10 +17,10 @@ def _platform(request: Request) -> Platform:
     return platform
 
 
-def _reconciler(request: Request) -> Reconciler:
-    reconciler: Reconciler = request.app.state.reconciler
-    return reconciler
+def _control_plane(request: Request) -> ControlPlane:
+    control_plane: ControlPlane = request.app.state.control_plane
+    return control_plane
 
 
 PlatformDep = Annotated[Platform, Depends(_platform)]
-ReconcilerDep = Annotated["Reconciler", Depends(_reconciler)]
+ControlPlaneDep = Annotated["ControlPlane", Depends(_control_plane)]

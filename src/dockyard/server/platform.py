@@ -1,24 +1,37 @@
 """The daemon's handles on the real world, opened once and shared.
 
-Routes and the reconcile loop receive a ``Platform`` rather than reaching for
-globals, so tests can open one on a temporary state directory and nothing else
-in the server knows how an adapter is constructed.
+Routes and reconcilers receive a ``Platform`` rather than reaching for globals. Every
+handle is a port (:mod:`dockyard.ports`), so fast tests build one from in-memory
+fakes (:mod:`dockyard.testing`) while :meth:`Platform.open` wires the real adapters;
+nothing else in the server knows how an adapter is constructed.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.engine import connect
 from dockyard.adapters.lb.haproxy import HAProxyLoadBalancer
-from dockyard.adapters.store.sqlite import Store
+from dockyard.adapters.probe import HttpHealthProbe
+from dockyard.adapters.store.sqlite import SqliteStore
+from dockyard.control.training_status import TrainingJobStatus
+from dockyard.errors import Conflict
 from dockyard.ports.artifacts import ArtifactStore
 from dockyard.ports.engine import Engine
 from dockyard.ports.lb import LoadBalancer
+from dockyard.ports.probe import HealthProbe
+from dockyard.ports.store import Store
+from dockyard.server.inputs import InputResolver
 from dockyard.settings import Settings
+
+Wake = Callable[[str, "str | None"], None]
+
+
+def _no_loop(_kind: str, _key: str | None) -> None:
+    return None
 
 
 @dataclass
@@ -28,21 +41,43 @@ class Platform:
     engine: Engine
     lb: LoadBalancer
     artifacts: ArtifactStore
-    #: set by anything that changes desired state, so the loop reacts at once
-    wake: threading.Event = field(default_factory=threading.Event)
-    #: held by every read-modify-write of a resource (API mutations, one loop step),
-    #: so a stop or delete from the API is never overwritten by a step in flight
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    probe: HealthProbe
+    #: called by anything that changes desired state, so the control loop reacts at
+    #: once (set by the daemon once the loop exists)
+    wake: Wake = field(default=_no_loop)
 
     @classmethod
     def open(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> Platform:
+        """The real adapters: SQLite, the Docker-API engine, HAProxy, the local store."""
         for directory in (settings.state_dir, settings.logs_dir, settings.artifacts_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.db_path)
+        store = SqliteStore(settings.db_path)
         engine = connect(settings, progress=progress)
         lb = HAProxyLoadBalancer.from_settings(settings)
         lb.ensure_running()
-        return cls(settings, store, engine, lb, LocalArtifactStore(settings.artifacts_dir))
+        artifacts = LocalArtifactStore(settings.artifacts_dir)
+        return cls(settings, store, engine, lb, artifacts, HttpHealthProbe())
+
+    @property
+    def inputs(self) -> InputResolver:
+        """The one resolver of user-given inputs (paths, file://, s3://, training-job:)."""
+        return InputResolver(self.artifacts, self.model_artifact_of)
+
+    def model_artifact_of(self, job_name: str) -> str:
+        """``training-job:NAME``: the model a completed training job produced."""
+        job = self.store.training_jobs.require(job_name)
+        if job.state.status is not TrainingJobStatus.COMPLETED or not job.model_artifact:
+            raise Conflict(
+                f"training job {job_name!r} is {job.state.status}, it has no model yet",
+                resource=f"training-job/{job_name}",
+                hint=f"wait for it to complete (`dockyard training-job {job_name}`)",
+            )
+        return job.model_artifact
+
+    @property
+    def models_dir(self) -> Path:
+        return self.settings.state_dir / "models"
 
     def close(self) -> None:
+        self.probe.close()
         self.store.close()

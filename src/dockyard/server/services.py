@@ -1,76 +1,53 @@
 """Services: keep N healthy tasks of one revision behind the load balancer.
 
-Each pass, per service: step its tasks (observe containers, start/stop them), probe
-the replicas' ``/ping``, ask :func:`dockyard.control.service.plan_service` what to
-do, do it, record its events. Endpoints are services (one per variant), and so will
-be ECS services: replacement of dead replicas, health gating, rolling updates and
-draining live here once.
+One reconcile of a service observes everything the scheduler needs — its tasks'
+containers (one engine query), the load balancer's view of its targets (one query),
+one health check of each running replica — folds the checks into each replica's
+health record (:func:`dockyard.control.health.record_check`), asks
+:func:`dockyard.control.service.plan_service` what to do, and does it. Endpoints are
+services (one per variant), and so will be ECS services: replacement of dead
+replicas, health gating, rolling updates and draining live here once.
+
+Nothing waits: a replica whose check has not passed yet, or a target still draining,
+is simply looked at again on a later pass (the plan says when).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
-from dockyard.adapters.store.sqlite import Store
 from dockyard.control import events
+from dockyard.control.health import record_check
 from dockyard.control.readiness import ReplicaHealth
+from dockyard.control.runs import reapable
 from dockyard.control.service import ServiceState, plan_service
 from dockyard.control.service_actions import (
     DeregisterTarget,
     RegisterTarget,
-    ServicePlan,
+    RemoveTarget,
+    ServiceAction,
     StartTask,
     StopTask,
 )
-from dockyard.control.task import HealthStatus, TaskStatus
+from dockyard.control.task import TaskStatus
 from dockyard.errors import DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
+from dockyard.ports.probe import HealthProbe
+from dockyard.ports.store import Store
+from dockyard.records.placement import Placement
+from dockyard.records.service import LbTarget, ServiceRecord
+from dockyard.records.task import ReplicaState, TaskRecord
 from dockyard.server import task_definitions
-from dockyard.server.codec import from_doc, to_doc
-from dockyard.server.health import Prober
-from dockyard.server.tasks import (
-    Placement,
-    TaskManager,
-    TaskRecord,
-    placement_from_doc,
-    placement_to_doc,
-)
+from dockyard.server.tasks import TaskRunner
 from dockyard.spec.task_definition import TaskDefinition
 
 log = logging.getLogger("dockyard.services")
 
-KIND = "service"
-DRAIN_SECONDS = 5.0
-#: actions of one plan that may run at once: starting replicas, registering them
-SIDE_BY_SIDE = (StartTask, RegisterTarget)
-
-
-@dataclass(frozen=True)
-class _Pass:
-    """What one pass over a service knows while it executes the plan."""
-
-    doc: dict[str, Any]
-    state: ServiceState
-    target: LbTarget | None
-    by_id: dict[str, TaskRecord]
-    now: float
-
-
-@dataclass(frozen=True)
-class LbTarget:
-    """Which container port of a task the load balancer sends traffic to."""
-
-    container: str
-    port: int
-
-
-def owner_of(service_name: str) -> str:
-    return f"service/{service_name}"
+KIND = ServiceRecord.KIND
+FAST_REQUEUE_S = 0.1  # while a service converges, look again this soon
 
 
 def save_service(
@@ -81,150 +58,223 @@ def save_service(
     *,
     target: LbTarget | None,
     owner: str | None,
-) -> str:
-    """Create or update a service to run ``definition``; returns the revision it runs.
+) -> bool:
+    """Create or update a service to run ``definition``; True when it must roll or resize.
 
     A definition identical to the current one keeps its revision (no rollout);
     anything else becomes the next revision and the scheduler rolls to it.
     """
-    existing = store.get(KIND, state.name)
-    current: str | None = existing["state"]["revision"] if existing else None
     revision = task_definitions.ensure_registered(store, definition)
-    unchanged = (
-        existing is not None
-        and revision == current
-        and state.desired_count == existing["state"]["desired_count"]
-        and bool(existing["state"]["steady"])
-    )
-    state = replace(state, revision=revision, steady=unchanged)
-    store.put(
-        KIND,
-        state.name,
-        {
-            "state": to_doc(state),
-            "placement": placement_to_doc(placement),
-            "target": None if target is None else dataclasses.asdict(target),
-            "owner": owner,
-        },
-        owner=owner,
-    )
-    return revision
+    with store.transaction():
+        existing = store.services.get(state.name)
+        changed = (
+            existing is None
+            or existing.state.revision != revision
+            or existing.state.desired_count != state.desired_count
+        )
+        steady = existing is not None and not changed and existing.state.steady
+        store.services.put(
+            ServiceRecord(
+                replace(state, revision=revision, steady=steady), placement, target, owner
+            )
+        )
+    return changed
 
 
-class ServiceController:
-    """Steps every service once per pass; owns the replicas' health probes."""
+def set_desired_count(store: Store, name: str, count: int) -> None:
+    """Change only the desired count (a scale-to-zero never races a deploy's revision)."""
+    with store.transaction():
+        current = store.services.get(name)
+        if current is not None and current.state.desired_count != count:
+            state = replace(current.state, desired_count=count, steady=False)
+            store.services.put(replace(current, state=state))
 
-    def __init__(self, store: Store, tasks: TaskManager, lb: LoadBalancer) -> None:
+
+@dataclass(frozen=True)
+class _Pass:
+    """What one reconcile of a service knows while it executes the plan."""
+
+    service: ServiceRecord
+    route: str | None
+    by_id: dict[str, TaskRecord]
+    in_load_balancer: frozenset[str]  # task ids the balancer holds (registered or draining)
+    now: float
+
+
+class ServiceReconciler:
+    kind = KIND
+
+    def __init__(
+        self, store: Store, tasks: TaskRunner, lb: LoadBalancer, probe: HealthProbe
+    ) -> None:
         self.store = store
         self.tasks = tasks
         self.lb = lb
-        self.prober = Prober()
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="service-action")
+        self.probe = probe
+        self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
 
     def close(self) -> None:
-        self.prober.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._starter.shutdown(wait=False, cancel_futures=True)
 
-    def names(self) -> list[str]:
-        return [doc["state"]["name"] for doc in self.store.list(KIND)]
+    def keys(self) -> list[str]:
+        return [record.name for record in self.store.services.list()]
 
-    def step(self, name: str, now: float) -> ServicePlan | None:
-        doc = self.store.get(KIND, name)
-        if doc is None:
+    def reconcile(self, key: str, now: float) -> float | None:
+        service = self.store.services.get(key)
+        if service is None:
             return None
-        state = from_doc(ServiceState, doc["state"])
-        target = LbTarget(**doc["target"]) if doc.get("target") else None
-        records = [self.tasks.step(r, now) for r in self.tasks.records(owner_of(name))]
-        health = self._health(records, target, now)
-        plan = plan_service(state, [r.task for r in records], health, now)
-        context = _Pass(doc, state, target, {r.task.task_id: r for r in records}, now)
-        for kind, group in itertools.groupby(plan.actions, key=type):
-            batch = list(group)
-            if kind in SIDE_BY_SIDE and len(batch) > 1:
-                # each waits on the engine or on HAProxy's checks, not on the CPU
-                list(self._pool.map(lambda a: self._execute(a, context), batch))
-            else:
-                for action in batch:
-                    self._execute(action, context)
+        route = service.state.target_group if service.target is not None else None
+        targets = {t.name: t for t in self.lb.targets(route)} if route else {}
+        records = self._observe(service, targets, now)
+        records = self._check_health(service, records, now)
+        health = {
+            r.task.task_id: replica_health(r.replica, targets.get(r.task.task_id)) for r in records
+        }
+        for name, target in targets.items():  # targets whose task is gone (reaped, lost)
+            health.setdefault(name, replica_health(ReplicaState(), target))
+        plan = plan_service(service.state, [r.task for r in records], health, now)
+        by_id = {r.task.task_id: r for r in records}
+        context = _Pass(service, route, by_id, frozenset(targets), now)
+        self._execute(plan.actions, context)
         for event in plan.events:
-            self.store.add_event(KIND, name, event)
-        if plan.steady != state.steady:
-            doc["state"] = to_doc(replace(state, steady=plan.steady))
-            self.store.put(KIND, name, doc, owner=doc.get("owner"))
-        self._reap(records)
-        return plan
+            self.store.add_event(KIND, key, event)
+        self._save_steady(service, plan.steady)
+        self._reap(records, health)
+        if not plan.steady:
+            soon = now + FAST_REQUEUE_S
+            return soon if plan.next_check_at is None else min(soon, plan.next_check_at)
+        return plan.next_check_at
 
-    def records(self, name: str) -> list[TaskRecord]:
-        return self.tasks.records(owner_of(name))
+    # -- observing ------------------------------------------------------------------------
 
-    def _health(
-        self, records: list[TaskRecord], target: LbTarget | None, now: float
-    ) -> dict[str, ReplicaHealth]:
+    def _observe(
+        self, service: ServiceRecord, targets: Mapping[str, Target], now: float
+    ) -> list[TaskRecord]:
+        seen = self.tasks.observe_owner(service.tasks_owner)
+        return [
+            self.tasks.step(
+                record,
+                seen.get(record.task.task_id, {}),
+                now,
+                held=_in_load_balancer(targets.get(record.task.task_id)),
+            )
+            for record in self.tasks.records(service.tasks_owner)
+        ]
+
+    def _check_health(
+        self, service: ServiceRecord, records: list[TaskRecord], now: float
+    ) -> list[TaskRecord]:
+        """One check of every running replica, folded into its health record."""
+        target = service.target
         if target is None:
-            return {}
+            return records
         urls = {}
         for record in records:
-            address = self.tasks.address(record, target.container, target.port)
+            address = record.address(target.container, target.port)
             if record.task.last_status is TaskStatus.RUNNING and address:
                 urls[record.task.task_id] = f"http://{address}/ping"
-        probes = self.prober.probe(urls)
-        health = {}
+        answers = self.probe.check(urls)
+        checked = []
         for record in records:
-            probe = probes.get(record.task.task_id)
-            status = probe.status if probe is not None else HealthStatus.UNKNOWN
-            first = record.extra.get("first_healthy_at")
-            if first is None and status is HealthStatus.HEALTHY:
-                first = record.extra["first_healthy_at"] = now  # kept across restarts
-                self.tasks.save(record)
-            health[record.task.task_id] = ReplicaHealth(
-                status=status,
-                first_healthy_at=first,
-                registered=bool(record.extra.get("registered")),
-            )
-        return health
+            passed = answers.get(record.task.task_id)
+            if passed is None:
+                checked.append(record)
+                continue
+            history = record_check(record.replica.health, passed, now)
+            updated = replace(record, replica=replace(record.replica, health=history))
+            self.tasks.save(updated)
+            checked.append(updated)
+        return checked
 
-    def _execute(self, action: object, ctx: _Pass) -> None:
-        by_id, target, now = ctx.by_id, ctx.target, ctx.now
+    # -- acting ---------------------------------------------------------------------------
+
+    def _execute(self, actions: tuple[ServiceAction, ...], ctx: _Pass) -> None:
+        starts = [a for a in actions if isinstance(a, StartTask)]
+        for action in actions:
+            if not isinstance(action, StartTask):
+                self._guarded(action, ctx)
+        if len(starts) > 1:  # each waits on the engine, not on the CPU
+            list(self._starter.map(lambda a: self._guarded(a, ctx), starts))
+        elif starts:
+            self._guarded(starts[0], ctx)
+
+    def _guarded(self, action: ServiceAction, ctx: _Pass) -> None:
         try:
-            if isinstance(action, StartTask):
-                record = self.tasks.create(
-                    owner_of(ctx.state.name),
-                    task_definitions.get(self.store, action.revision).definition,
-                    action.revision,
-                    placement_from_doc(ctx.doc["placement"]),
-                    now=now,
-                )
-                started = events.started(ctx.state.name, [record.task.task_id])
-                self.store.add_event(KIND, ctx.state.name, started)
-            elif isinstance(action, StopTask) and action.task_id in by_id:
-                self.tasks.request_stop(by_id[action.task_id], action.stop_code, action.reason, now)
-            elif isinstance(action, RegisterTarget) and target and action.task_id in by_id:
-                record = by_id[action.task_id]
-                address = self.tasks.address(record, target.container, target.port)
-                if address:
-                    self.lb.register(action.target_group, Target(action.task_id, address))
-                    record.extra["registered"] = True
-                    self.tasks.save(record)
-            elif isinstance(action, DeregisterTarget):
-                self.lb.deregister(action.target_group, action.task_id, DRAIN_SECONDS)
-                leaving = by_id.get(action.task_id)
-                if leaving is not None:
-                    leaving.extra["registered"] = False
-                    self.tasks.save(leaving)
+            self._do(action, ctx)
         except DockyardError as error:
-            name = ctx.state.name
+            name = ctx.service.name
             self.store.add_event(KIND, name, f"(service {name}) {error}")
             log.warning("service %s: %s failed: %s", name, type(action).__name__, error)
 
-    def _reap(self, records: list[TaskRecord]) -> None:
-        for record in records:
-            if record.task.is_done and not record.extra.get("registered"):
-                self.tasks.reap(record)
-                self.prober.forget(record.task.task_id)
+    def _do(self, action: ServiceAction, ctx: _Pass) -> None:
+        service, by_id, now = ctx.service, ctx.by_id, ctx.now
+        if isinstance(action, StartTask):
+            definition = task_definitions.get(self.store, action.revision).definition
+            record = self.tasks.create(
+                service.tasks_owner, definition, action.revision, service.placement, now=now
+            )
+            started = events.started(service.name, [record.task.task_id])
+            self.store.add_event(KIND, service.name, started)
+        elif isinstance(action, StopTask) and action.task_id in by_id:
+            # a target's containers stop once the balancer has let go of it (a later pass)
+            held = action.task_id in ctx.in_load_balancer
+            stopping = by_id[action.task_id]
+            self.tasks.request_stop(stopping, action.stop_code, action.reason, now, held=held)
+        elif isinstance(action, RegisterTarget) and ctx.route and service.target:
+            joining = by_id.get(action.task_id)
+            target = service.target
+            address = joining.address(target.container, target.port) if joining else None
+            if address:
+                self.lb.register(ctx.route, Target(action.task_id, address))
+        elif isinstance(action, DeregisterTarget) and ctx.route:
+            self.lb.drain(ctx.route, action.task_id)
+            leaving = by_id.get(action.task_id)
+            if leaving is not None:
+                replica = replace(leaving.replica, drain_started_at=now)
+                self.tasks.save(replace(leaving, replica=replica))
+        elif isinstance(action, RemoveTarget) and ctx.route:
+            self.lb.remove(ctx.route, action.task_id)
 
-    def delete(self, name: str) -> bool:
+    def _save_steady(self, service: ServiceRecord, steady: bool) -> None:
+        """Store the verdict unless the desired state changed meanwhile (a deploy)."""
+        if steady == service.state.steady:
+            return
+        with self.store.transaction():
+            current = self.store.services.get(service.name)
+            if current is None or replace(current.state, steady=service.state.steady) != (
+                service.state
+            ):
+                return
+            self.store.services.put(replace(current, state=replace(current.state, steady=steady)))
+
+    def _reap(self, records: list[TaskRecord], health: Mapping[str, ReplicaHealth]) -> None:
+        for record in records:
+            entry = health.get(record.task.task_id, ReplicaHealth())
+            if reapable(record.task, in_load_balancer=entry.in_load_balancer):
+                self.tasks.reap(record)
+
+    # -- deleting -------------------------------------------------------------------------
+
+    def delete_if_empty(self, name: str) -> bool:
         """Remove a service once it has no task left; False while tasks remain."""
-        if self.records(name):
+        if self.tasks.records(f"service/{name}"):
             return False
-        self.store.delete(KIND, name)
+        self.store.services.delete(name)
         return True
+
+
+def _in_load_balancer(target: Target | None) -> bool:
+    return target is not None
+
+
+def replica_health(replica: ReplicaState, target: Target | None) -> ReplicaHealth:
+    """The scheduler's view of a replica: its own health record plus the balancer's."""
+    draining = target is not None and target.health == "draining"
+    return ReplicaHealth(
+        status=replica.health.status,
+        first_healthy_at=replica.health.first_healthy_at,
+        registered=target is not None and not draining,
+        draining=draining,
+        in_flight=target.in_flight if target is not None else 0,
+        drain_started_at=replica.drain_started_at,
+    )

@@ -1,9 +1,10 @@
 """The task-definition registry: families and their immutable revisions (ECS).
 
 Every registration is a new revision ``family:N`` (ECS never edits one in place).
-Services and endpoint variants refer to revisions by that key, so what a running
-task was started from is always readable afterwards, and a rolling update is a
-change of key.
+Services, endpoint variants and run-to-completion tasks (training hosts) all refer to
+revisions by that key, so what a running task was started from is always readable
+afterwards (``GET /v1/task-definitions/family:N``), and a rolling update is a change
+of key.
 """
 
 from __future__ import annotations
@@ -11,71 +12,51 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dockyard.adapters.store.sqlite import Store
 from dockyard.errors import NotFound
+from dockyard.ports.store import Store
+from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.spec.task_definition import RegisteredTaskDefinition, TaskDefinition
-from dockyard.spec.task_definition import parse_task_definition as parse
-
-KIND = "task_definition"
-
-
-def _to_doc(registered: RegisteredTaskDefinition) -> dict[str, Any]:
-    return {
-        "family": registered.family,
-        "revision": registered.revision,
-        "status": registered.status,
-        "registeredAt": registered.registered_at,
-        "definition": registered.definition.to_aws(),
-    }
-
-
-def _from_doc(doc: dict[str, Any]) -> RegisteredTaskDefinition:
-    return RegisteredTaskDefinition(
-        family=doc["family"],
-        revision=doc["revision"],
-        status=doc["status"],
-        definition=parse(doc["definition"]),
-        registered_at=doc.get("registeredAt"),
-    )
 
 
 def register(store: Store, definition: TaskDefinition) -> RegisteredTaskDefinition:
     """Register the next revision of the definition's family."""
     with store.transaction():
-        revisions = store.list(KIND, owner=definition.family)
-        number = max((doc["revision"] for doc in revisions), default=0) + 1
+        revisions = store.task_definitions.list(definition.family)
+        number = max((r.registered.revision for r in revisions), default=0) + 1
         registered = RegisteredTaskDefinition(
             family=definition.family,
             revision=number,
             definition=definition,
             registered_at=time.time(),
         )
-        store.put(KIND, registered.key, _to_doc(registered), owner=definition.family)
+        store.task_definitions.put(TaskDefinitionRecord(registered))
     return registered
 
 
 def ensure_registered(store: Store, definition: TaskDefinition) -> str:
     """The latest revision's key if it is this definition, else a new revision's."""
-    latest = max(
-        store.list(KIND, owner=definition.family), key=lambda d: d["revision"], default=None
-    )
-    if latest is not None and latest["definition"] == definition.to_aws():
-        return f"{latest['family']}:{latest['revision']}"
-    return register(store, definition).key
+    with store.transaction():
+        latest = max(
+            (r.registered for r in store.task_definitions.list(definition.family)),
+            key=lambda r: r.revision,
+            default=None,
+        )
+        if latest is not None and latest.definition.to_aws() == definition.to_aws():
+            return latest.key
+        return register(store, definition).key
 
 
 def get(store: Store, key: str) -> RegisteredTaskDefinition:
-    doc = store.get(KIND, key)
-    if doc is None:
+    record = store.task_definitions.get(key)
+    if record is None:
         raise NotFound(
             f"no task definition {key}",
             resource=f"task-definition/{key}",
             hint="list them with `dockyard task-definitions`",
         )
-    return _from_doc(doc)
+    return record.registered
 
 
 def describe_all(store: Store, family: str | None = None) -> list[dict[str, Any]]:
     """DescribeTaskDefinition's objects, oldest first."""
-    docs = store.list(KIND, owner=family) if family else store.list(KIND)
-    return [_from_doc(doc).to_aws() for doc in docs]
+    return [r.registered.to_aws() for r in store.task_definitions.list(family)]

@@ -19,7 +19,6 @@ from dockyard.ports.engine import ContainerState, Engine
 
 TAIL_BYTES = 256 * 1024
 KEEP_STOPPED = 20
-CONTAINER_LABEL = "dockyard.container"
 
 
 def _safe(owner: str) -> str:
@@ -31,8 +30,8 @@ class TaskOutput:
         self.engine = engine
         self.root = root
 
-    def keep(self, owner: str, task_id: str, state: ContainerState) -> None:
-        """Save the tail of a container's output before it is removed."""
+    def tail(self, state: ContainerState) -> bytes | None:
+        """The last :data:`TAIL_BYTES` of a container's output (None if unreadable)."""
         tail: deque[bytes] = deque()
         size = 0
         try:
@@ -42,11 +41,14 @@ class TaskOutput:
                 while size > TAIL_BYTES and len(tail) > 1:
                     size -= len(tail.popleft())
         except DockyardError:
-            return
+            return None
+        return b"".join(tail)[-TAIL_BYTES:]
+
+    def keep(self, owner: str, task_id: str, container: str, tail: bytes) -> None:
+        """Save a removed container's last output (only the newest per owner are kept)."""
         directory = self.root / _safe(owner)
         directory.mkdir(parents=True, exist_ok=True)
-        name = state.labels.get(CONTAINER_LABEL, state.name)
-        (directory / f"{task_id}-{_safe(name)}.log").write_bytes(b"".join(tail)[-TAIL_BYTES:])
+        (directory / f"{task_id}-{_safe(container)}.log").write_bytes(tail)
         kept = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime)
         for old in kept[:-KEEP_STOPPED]:
             old.unlink(missing_ok=True)

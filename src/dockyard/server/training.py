@@ -1,12 +1,12 @@
-"""Training jobs: one task per host, run to completion, artifacts to the store.
+"""Training jobs: one run-to-completion task per host, artifacts to the store.
 
-``create`` validates the CreateTrainingJob request and records the job; the
-reconcile loop then calls :meth:`TrainingJobs.step`, which gathers what is true
-(host tasks, staged inputs, uploaded artifacts, failure files) and executes what
+The API side (``create``, ``stop``, ``describe``) validates and records; the
+reconcile side (:class:`TrainingReconciler`) observes the hosts through the run
+facility (:class:`~dockyard.server.runs.Runs`), gathers what else is true (staged
+inputs, uploaded artifacts, failure files) and executes what
 :func:`dockyard.control.training.plan_training` decides. Host containers share a
-private network on which they resolve each other as algo-1..N; their logs are
-copied to files under the job's directory as they run, so they outlive the
-containers and a restarted daemon.
+private network on which they resolve each other as algo-1..N; their output is
+captured by the run facility, so it outlives the containers and a restarted daemon.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.control.training import (
     LaunchHost,
     PrepareInputs,
     StopHost,
+    TrainingAction,
     TrainingJobSummary,
     TrainingObservation,
     UploadArtifacts,
@@ -34,208 +34,225 @@ from dockyard.control.training_contract import (
     TrainingHostConfig,
     hyperparameters_json,
 )
-from dockyard.control.training_status import TrainingJobState, new_training_job
+from dockyard.control.training_status import new_training_job
 from dockyard.errors import Conflict, DockyardError, SpecError
-from dockyard.server.codec import from_doc, to_doc
+from dockyard.records.placement import Placement
+from dockyard.records.task import TaskRecord
+from dockyard.records.training import TrainingJobRecord
 from dockyard.server.platform import Platform
-from dockyard.server.tasks import Placement, TaskManager, TaskRecord
-from dockyard.server.training_files import JobLayout, ScriptMode, local_path_of, split_script_mode
-from dockyard.server.training_logs import LogCopier, read_lines
+from dockyard.server.runs import Runs
+from dockyard.server.training_files import JobLayout, split_script_mode
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 from dockyard.spec.training_job import TrainingJobSpec, parse_training_job
 
 log = logging.getLogger("dockyard.training")
 
-KIND = "training_job"
+KIND = TrainingJobRecord.KIND
 CONTAINER = "training"
 TRAIN_STOP_TIMEOUT_S = 120  # SIGTERM, then SIGKILL after 120 s (the training contract)
-
-
-def owner_of(name: str) -> str:
-    return f"training-job/{name}"
+ACTIVE_REQUEUE_S = 0.25
 
 
 def network_of(name: str) -> str:
     return f"dockyard-train-{name}"
 
 
+# -- the API side ---------------------------------------------------------------------------
+
+
+def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
+    """CreateTrainingJob: validate everything (inputs included), then record the job."""
+    spec = parse_training_job(request)
+    name = spec.training_job_name
+    if platform.store.training_jobs.get(name) is not None:
+        raise Conflict(
+            f"a training job named {name!r} already exists",
+            resource=f"training-job/{name}",
+            hint="training job names are unique: choose another name",
+        )
+    inputs = platform.inputs
+    script = split_script_mode(
+        spec.hyper_parameters, lambda text, field: inputs.data(text, field).path
+    )
+    channels = {}
+    for index, channel in enumerate(spec.input_data_config):
+        source = channel.data_source.s3_data_source
+        assert source is not None  # the spec requires it
+        field = f"InputDataConfig[{index}].DataSource.S3DataSource.S3Uri"
+        channels[channel.channel_name] = inputs.data(source.s3_uri, field).path
+    image = spec.algorithm_specification.training_image
+    if image and platform.engine.image(image) is None:
+        raise SpecError(
+            f"training image {image} is not on this machine",
+            field="AlgorithmSpecification.TrainingImage",
+            hint="build it (`dockyard build`) or use --framework sklearn",
+        )
+    record = TrainingJobRecord(
+        spec=spec, state=new_training_job(time.time()), script=script, channels=channels
+    )
+    platform.store.training_jobs.create(record)
+    platform.store.add_event(KIND, name, f"created with image {image}")
+    platform.wake(KIND, name)
+    return describe(platform.store.training_jobs.require(name))
+
+
+def stop(platform: Platform, name: str) -> dict[str, Any]:
+    """StopTrainingJob: SIGTERM to every host, SIGKILL after 120 s; the job ends Stopped."""
+    with platform.store.transaction():
+        record = platform.store.training_jobs.require(name)
+        platform.store.training_jobs.put(replace(record, stop_requested=True))
+    platform.store.add_event(KIND, name, "stop requested")
+    platform.wake(KIND, name)
+    return describe(platform.store.training_jobs.require(name))
+
+
+def describe(record: TrainingJobRecord) -> dict[str, Any]:
+    """DescribeTrainingJob's shape (times as epoch seconds)."""
+    state = record.state
+    described: dict[str, Any] = {
+        **record.spec.to_aws(),
+        "TrainingJobStatus": state.status,
+        "SecondaryStatus": state.secondary_status,
+        "CreationTime": state.created_at,
+        "LastModifiedTime": state.last_modified_at,
+        "TrainingStartTime": state.training_started_at,
+        "TrainingEndTime": state.training_ended_at,
+        "SecondaryStatusTransitions": [
+            {
+                "Status": t.status,
+                "StartTime": t.start_time,
+                "EndTime": t.end_time,
+                "StatusMessage": t.message,
+            }
+            for t in state.transitions
+        ],
+    }
+    if state.failure_reason:
+        described["FailureReason"] = state.failure_reason
+    if record.model_artifact:
+        described["ModelArtifacts"] = {"S3ModelArtifacts": record.model_artifact}
+    if record.output_artifact:
+        described["OutputDataArtifacts"] = record.output_artifact
+    return described
+
+
+def log_lines(platform: Platform, runs: Runs, name: str, follow: bool) -> Iterator[dict[str, Any]]:
+    """Every host's log lines, then (when following) until the job has ended."""
+    record = platform.store.training_jobs.require(name)
+
+    def status() -> tuple[str, bool]:
+        job = platform.store.training_jobs.require(name)
+        return f"{job.state.status} [{job.state.secondary_status}]", job.done
+
+    yield from runs.log_lines(record.as_owner, record.spec.hosts, CONTAINER, follow, status)
+
+
+# -- the reconcile side ---------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class _JobPass:
-    """What one pass over a training job knows while it executes the plan."""
+    """What one reconcile of a training job knows while it executes the plan."""
 
-    doc: dict[str, Any]
-    spec: TrainingJobSpec
+    record: TrainingJobRecord
     layout: JobLayout
-    records: dict[str, TaskRecord]
+    hosts: dict[str, TaskRecord]
     now: float
 
 
-class TrainingJobs:
-    def __init__(self, platform: Platform, tasks: TaskManager) -> None:
+class TrainingReconciler:
+    kind = KIND
+
+    def __init__(self, platform: Platform, runs: Runs) -> None:
         self.platform = platform
-        self.tasks = tasks
+        self.runs = runs
         self.jobs_root = platform.settings.state_dir / "jobs"
-        self.logs = LogCopier(platform.engine)
 
-    # API side ------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        return [r.name for r in self.platform.store.training_jobs.list() if not r.done]
 
-    def create(self, request: dict[str, Any]) -> dict[str, Any]:
-        spec = parse_training_job(request)
-        name = spec.training_job_name
-        if self.platform.store.get(KIND, name) is not None:
-            raise Conflict(
-                f"a training job named {name!r} already exists",
-                resource=f"training-job/{name}",
-                hint="training job names are unique: choose another name",
-            )
-        script = split_script_mode(spec.hyper_parameters)
-        self._channels(spec)  # every channel must exist before anything is recorded
-        image = spec.algorithm_specification.training_image
-        if image and self.platform.engine.image(image) is None:
-            raise SpecError(
-                f"training image {image} is not on this machine",
-                field="AlgorithmSpecification.TrainingImage",
-                hint="build it (`dockyard build`) or use --framework sklearn",
-            )
-        state = new_training_job(time.time())
-        self.platform.store.create(
-            KIND,
-            name,
-            {
-                "spec": spec.to_aws(),
-                "state": to_doc(state),
-                "script": script.__dict__ | {"host_code_dir": str(script.host_code_dir or "")},
-                "inputs_ready": False,
-                "artifacts_uploaded": False,
-                "stop_requested": False,
-                "platform_error": None,
-                "artifacts": {},
-            },
-        )
-        self.platform.store.add_event(KIND, name, f"created with image {image}")
-        self.platform.wake.set()
-        return self.describe(name)
-
-    def stop(self, name: str) -> None:
-        doc = self.platform.store.require(KIND, name)
-        doc["stop_requested"] = True
-        self.platform.store.put(KIND, name, doc)
-        self.platform.store.add_event(KIND, name, "stop requested")
-        self.platform.wake.set()
-
-    def describe(self, name: str) -> dict[str, Any]:
-        doc = self.platform.store.require(KIND, name)
-        return _describe(doc)
-
-    def summaries(self) -> list[dict[str, Any]]:
-        return [_describe(doc) for doc in self.platform.store.list(KIND)]
-
-    # reconcile side ------------------------------------------------------------
-
-    def active(self) -> list[str]:
-        return [
-            doc["spec"]["TrainingJobName"]
-            for doc in self.platform.store.list(KIND)
-            if not doc.get("done")
-        ]
-
-    def step(self, name: str, now: float) -> float | None:
-        doc = self.platform.store.require(KIND, name)
-        spec = parse_training_job(doc["spec"])
-        layout = JobLayout(self.jobs_root, name)
-        records = {
-            r.placement.hostnames.get(CONTAINER, ""): r for r in self.tasks.records(owner_of(name))
-        }
-        records = {host: self.tasks.step(r, now) for host, r in records.items()}
-        for host, record in records.items():
-            self._follow_logs(record, layout.log_path(host))
+    def reconcile(self, key: str, now: float) -> float | None:
+        record = self.platform.store.training_jobs.get(key)
+        if record is None or record.done:
+            return None
+        spec = record.spec
+        layout = JobLayout(self.jobs_root, key)
+        hosts = self.runs.step(record.as_owner, now)
         observed = TrainingObservation(
-            hosts={host: r.task for host, r in records.items()},
-            inputs_ready=doc["inputs_ready"],
-            artifacts_uploaded=doc["artifacts_uploaded"],
-            stop_requested=doc["stop_requested"],
+            hosts={host: r.task for host, r in hosts.items()},
+            inputs_ready=record.inputs_ready,
+            artifacts_uploaded=record.artifacts_uploaded,
+            stop_requested=record.stop_requested,
             failure_texts={
                 host: text for host in spec.hosts if (text := layout.failure_reason(host))
             },
-            platform_error=doc["platform_error"],
+            platform_error=record.platform_error,
         )
-        state = from_doc(TrainingJobState, doc["state"])
         plan = plan_training(
-            TrainingJobSummary(spec.hosts, float(spec.max_runtime_s)), state, observed, now
+            TrainingJobSummary(spec.hosts, float(spec.max_runtime_s)), record.state, observed, now
         )
-        job = _JobPass(doc, spec, layout, records, now)
+        job = _JobPass(record, layout, hosts, now)
+        updated = replace(record, state=plan.state)
         for action in plan.actions:
-            self._execute(action, job)
-        if plan.state != state:
-            if plan.state.secondary_status != state.secondary_status:
-                self.platform.store.add_event(
-                    KIND, name, f"{plan.state.status} [{plan.state.secondary_status}]"
-                )
-            doc["state"] = to_doc(plan.state)
-        if plan.done:
-            for record in records.values():
-                self.tasks.reap(record)
-            self._remove_network(name)
-            doc["done"] = True
-        self.platform.store.put(KIND, name, doc)
-        return plan.next_check_at
+            updated = self._execute(action, job, updated)
+        if plan.state.secondary_status != record.state.secondary_status:
+            self.platform.store.add_event(
+                KIND, key, f"{plan.state.status} [{plan.state.secondary_status}]"
+            )
+        if plan.done and self.runs.reap(record.as_owner, result_collected=True):
+            self._remove_network(key)
+            updated = replace(updated, done=True)
+        self._save(record, updated)
+        if updated.done:
+            return None
+        # hosts are watched closely: an exit is the job's next step
+        return now + ACTIVE_REQUEUE_S
 
-    def _execute(self, action: object, job: _JobPass) -> None:
-        doc, spec, layout, records, now = job.doc, job.spec, job.layout, job.records, job.now
+    def _save(self, before: TrainingJobRecord, after: TrainingJobRecord) -> None:
+        """Store what this pass did, keeping a stop the API requested meanwhile."""
+        if after == before:
+            return
+        with self.platform.store.transaction():
+            current = self.platform.store.training_jobs.get(before.name)
+            stop = current is not None and current.stop_requested
+            self.platform.store.training_jobs.put(
+                replace(after, stop_requested=after.stop_requested or stop)
+            )
+
+    def _execute(
+        self, action: TrainingAction, job: _JobPass, record: TrainingJobRecord
+    ) -> TrainingJobRecord:
         try:
             if isinstance(action, PrepareInputs):
-                self._prepare(spec, doc, layout)
-                doc["inputs_ready"] = True
-            elif isinstance(action, LaunchHost):
-                self._launch(spec, doc, layout, action.host, now)
-            elif isinstance(action, StopHost) and action.host in records:
-                self.tasks.request_stop(records[action.host], action.stop_code, action.reason, now)
+                self._prepare(record, job.layout)
+                return replace(record, inputs_ready=True)
+            if isinstance(action, LaunchHost):
+                self._launch(record, job.layout, action.host, job.now)
+            elif isinstance(action, StopHost) and action.host in job.hosts:
+                self.runs.stop(job.hosts[action.host], action.stop_code, action.reason, job.now)
             elif isinstance(action, UploadArtifacts):
-                model_uri, output_uri = layout.upload(
+                spec = record.spec
+                model_uri, output_uri = job.layout.upload(
                     list(spec.hosts),
                     spec.output_data_config.s3_output_path,
                     spec.training_job_name,
                     self.platform.artifacts,
                 )
-                doc["artifacts"] = {
-                    "model": str(model_uri),
-                    "output": str(output_uri) if output_uri else None,
-                }
-                doc["artifacts_uploaded"] = True
+                return replace(
+                    record,
+                    model_artifact=str(model_uri),
+                    output_artifact=str(output_uri) if output_uri else None,
+                    artifacts_uploaded=True,
+                )
         except DockyardError as error:
-            doc["platform_error"] = str(error)
-            log.warning(
-                "training job %s: %s failed: %s",
-                spec.training_job_name,
-                type(action).__name__,
-                error,
-            )
+            log.warning("training job %s: %s failed: %s", record.name, type(action).__name__, error)
+            return replace(record, platform_error=str(error))
+        return record
 
-    # actions -------------------------------------------------------------------
-
-    def _channels(self, spec: TrainingJobSpec) -> dict[str, Path]:
-        channels = {}
-        for index, channel in enumerate(spec.input_data_config):
-            source = channel.data_source.s3_data_source
-            assert source is not None  # the spec requires it
-            field = f"InputDataConfig[{index}].DataSource.S3DataSource.S3Uri"
-            if source.s3_uri.startswith("s3://"):
-                path = self.platform.settings.artifacts_dir / source.s3_uri.removeprefix("s3://")
-                if not path.exists():
-                    raise SpecError(
-                        f"nothing in the artifact store at {source.s3_uri}",
-                        field=field,
-                        hint="upload the data there, or use a file:///absolute/path channel",
-                    )
-                channels[channel.channel_name] = path
-            else:
-                channels[channel.channel_name] = local_path_of(source.s3_uri, field)
-        return channels
-
-    def _prepare(self, spec: TrainingJobSpec, doc: dict[str, Any], layout: JobLayout) -> None:
-        script = _script(doc)
+    def _prepare(self, record: TrainingJobRecord, layout: JobLayout) -> None:
+        spec, script = record.spec, record.script
         hyperparameters = hyperparameters_json(
-            script.user_hyperparameters, script.program, script.container_submit_dir
+            dict(script.user_hyperparameters), script.program, script.container_submit_dir
         )
         channels = {
             c.channel_name: ChannelInfo(
@@ -259,10 +276,8 @@ class TrainingJobs:
                 )
             )
 
-    def _launch(
-        self, spec: TrainingJobSpec, doc: dict[str, Any], layout: JobLayout, host: str, now: float
-    ) -> None:
-        name = spec.training_job_name
+    def _launch(self, record: TrainingJobRecord, layout: JobLayout, host: str, now: float) -> None:
+        name = record.name
         placement = Placement(
             name_prefix=f"{name}-{host}",
             labels={"dockyard.training-job": name, "dockyard.host": host},
@@ -270,52 +285,15 @@ class TrainingJobs:
             hostnames={CONTAINER: host},
             extra_env={"TRAINING_JOB_NAME": name},
             extra_mounts={
-                CONTAINER: tuple(layout.mounts(host, self._channels(spec), _script(doc)))
+                CONTAINER: tuple(layout.mounts(host, dict(record.channels), record.script))
             },
             init=True,
         )
-        self.tasks.create(
-            owner_of(name),
-            _definition(spec),
-            f"training-{name}:1",
-            placement,
-            now=now,
-        )
+        self.runs.launch(record.as_owner, host, _definition(record.spec), placement, now)
 
     def _remove_network(self, name: str) -> None:
         with contextlib.suppress(DockyardError):
             self.platform.engine.remove_network(network_of(name))
-
-    # logs ----------------------------------------------------------------------
-
-    def _follow_logs(self, record: TaskRecord, path: Path) -> None:
-        """Copy a host container's output to its log file while it runs."""
-        seen = self.tasks.observe(record.task.task_id).get(CONTAINER)
-        if seen is not None:
-            self.logs.follow(record.task.task_id, seen.id, path)
-
-    def log_lines(self, name: str, follow: bool) -> Iterator[dict[str, Any]]:
-        """Every host's log lines, then (when following) until the job has ended."""
-        doc = self.platform.store.require(KIND, name)
-        layout = JobLayout(self.jobs_root, name)
-        hosts = parse_training_job(doc["spec"]).hosts
-
-        def status() -> tuple[str, bool]:
-            current = self.platform.store.require(KIND, name)
-            state = current["state"]
-            return f"{state['status']} [{state['secondary_status']}]", bool(current.get("done"))
-
-        yield from read_lines({h: layout.log_path(h) for h in hosts}, follow, status)
-
-
-def _script(doc: dict[str, Any]) -> ScriptMode:
-    saved = doc["script"]
-    return ScriptMode(
-        user_hyperparameters=saved["user_hyperparameters"],
-        program=saved["program"],
-        container_submit_dir=saved["container_submit_dir"],
-        host_code_dir=Path(saved["host_code_dir"]) if saved["host_code_dir"] else None,
-    )
 
 
 def _definition(spec: TrainingJobSpec) -> TaskDefinition:
@@ -343,34 +321,3 @@ def _definition(spec: TrainingJobSpec) -> TaskDefinition:
 
 def _host_memory_mib() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-
-
-def _describe(doc: dict[str, Any]) -> dict[str, Any]:
-    """DescribeTrainingJob's shape (times as epoch seconds)."""
-    spec = doc["spec"]
-    state = doc["state"]
-    described: dict[str, Any] = {
-        **spec,
-        "TrainingJobStatus": state["status"],
-        "SecondaryStatus": state["secondary_status"],
-        "CreationTime": state["created_at"],
-        "LastModifiedTime": state["last_modified_at"],
-        "TrainingStartTime": state["training_started_at"],
-        "TrainingEndTime": state["training_ended_at"],
-        "SecondaryStatusTransitions": [
-            {
-                "Status": t["status"],
-                "StartTime": t["start_time"],
-                "EndTime": t["end_time"],
-                "StatusMessage": t["message"],
-            }
-            for t in state["transitions"]
-        ],
-    }
-    if state.get("failure_reason"):
-        described["FailureReason"] = state["failure_reason"]
-    if doc["artifacts"].get("model"):
-        described["ModelArtifacts"] = {"S3ModelArtifacts": doc["artifacts"]["model"]}
-    if doc["artifacts"].get("output"):
-        described["OutputDataArtifacts"] = doc["artifacts"]["output"]
-    return described

@@ -16,10 +16,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from dockyard.adapters.artifacts.local import make_model_tarball, parse_uri
 from dockyard.control.training_contract import (
@@ -31,26 +29,12 @@ from dockyard.control.training_contract import (
 from dockyard.errors import SpecError
 from dockyard.ports.artifacts import ArtifactStore, ArtifactUri
 from dockyard.ports.engine import Mount
+from dockyard.records.training import ScriptMode
 
 ML = "/opt/ml"
 CODE_DIR = f"{ML}/code"
 FAILURE_LIMIT = 1024
 WRITABLE = ("model", "output", "output/data", "checkpoints")
-
-
-def local_path_of(uri: str, field: str) -> Path:
-    """A ``file://`` URI (or plain absolute path) as an existing local path."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("file", ""):
-        raise SpecError(
-            f"{uri} is not on this machine",
-            field=field,
-            hint="local jobs read file:///absolute/path locations",
-        )
-    path = Path(unquote(parsed.path))
-    if not path.is_absolute() or not path.exists():
-        raise SpecError(f"{uri} does not exist", field=field, hint="give an existing absolute path")
-    return path
 
 
 def _unquote_json(value: str) -> str:
@@ -62,17 +46,10 @@ def _unquote_json(value: str) -> str:
     return decoded if isinstance(decoded, str) else value
 
 
-@dataclass(frozen=True)
-class ScriptMode:
-    """The reserved hyperparameters split off from the user's, and the code to bind."""
-
-    user_hyperparameters: dict[str, str]
-    program: str | None
-    container_submit_dir: str | None
-    host_code_dir: Path | None
-
-
-def split_script_mode(hyperparameters: Mapping[str, str]) -> ScriptMode:
+def split_script_mode(
+    hyperparameters: Mapping[str, str], resolve: Callable[[str, str], Path]
+) -> ScriptMode:
+    """Split off the script-mode settings; ``resolve(text, field)`` finds local code."""
     user = dict(hyperparameters)
     program = user.pop(PROGRAM_HYPERPARAMETER, None)
     submit = user.pop(SUBMIT_DIRECTORY_HYPERPARAMETER, None)
@@ -83,7 +60,7 @@ def split_script_mode(hyperparameters: Mapping[str, str]) -> ScriptMode:
     if submit.startswith("s3://"):
         return ScriptMode(user, program, submit, None)
     field = f"HyperParameters.{SUBMIT_DIRECTORY_HYPERPARAMETER}"
-    path = local_path_of(submit, field)
+    path = resolve(submit, field)
     if path.is_dir():
         if program and not (path / program).is_file():
             raise SpecError(
@@ -104,9 +81,6 @@ class JobLayout:
 
     def host_dir(self, host: str) -> Path:
         return self.root / host
-
-    def log_path(self, host: str) -> Path:
-        return self.root / f"{host}.log"
 
     def prepare_host(self, config: TrainingHostConfig) -> None:
         """Create a host's directories and write its three config files."""

@@ -58,9 +58,9 @@ def test_servers_state_reads_names_addresses_and_states() -> None:
 def test_server_health_maps_to_alb_terms() -> None:
     assert target_health(state(op=2)) == "healthy"
     assert target_health(state(op=0)) == "unhealthy"
-    assert target_health(state(op=2, admin=0x01)) == "unhealthy"  # not yet in service
     assert target_health(state(op=2, admin=0x08)) == "draining"
-    assert target_health(state(op=2, admin=0x09)) == "draining"  # drained, then maintenance
+    assert target_health(state(op=2, admin=0x01)) == "draining"  # removal under way
+    assert target_health(state(op=0, admin=0x01)) == "draining"
 
 
 def test_servers_conn_reads_connections_in_use() -> None:

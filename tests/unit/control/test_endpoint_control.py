@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from control_builders import lb, make_task
 
 from dockyard.control.endpoint import (
+    DeployStatus,
     EndpointStatus,
+    FinishDelete,
+    ScaleToZero,
     VariantProgress,
+    VariantReplicas,
     endpoint_status,
+    plan_endpoint,
+    replica_label,
+    status_after_deploy,
     variant_progress,
     variant_services,
 )
@@ -144,16 +152,82 @@ def test_the_endpoint_is_a_service_underneath() -> None:
     ping = {"r1": lb(HealthStatus.HEALTHY), "r2": lb(HealthStatus.UNKNOWN)}
     plan = plan_service(state, replicas, ping, 5.0)
     assert plan.actions == (RegisterTarget("r1", "iris-ep"),)
-    progress = variant_progress(service, plan.counts.ready, ping)
+    registered = {"r1": lb(HealthStatus.HEALTHY, registered=True), "r2": ping["r2"]}
+    progress = variant_progress(
+        replicas_of(service.desired_count, [(t, registered[t.task_id]) for t in replicas])
+    )
     assert progress == VariantProgress(
         "blue", desired=2, ready=1, ever_ready=True, startup_timeout_s=240.0
     )
 
 
+def replicas_of(desired: int, replicas: list[Any], revision: str = "iris-ep-blue:1") -> Any:
+    return VariantReplicas("blue", desired, 240.0, revision, tuple(replicas))
+
+
 def test_variant_progress_remembers_a_replica_that_passed_once() -> None:
-    (service, *_) = variant_services(ENDPOINT, config(), {"iris": model()}, DIRS)
-    assert variant_progress(service, 0, {"r1": lb(HealthStatus.UNKNOWN, first=3.0)}).ever_ready
-    assert not variant_progress(service, 0, {"r1": lb(HealthStatus.UNKNOWN)}).ever_ready
+    task = make_task("r1", "iris-ep-blue:1", status=TaskStatus.RUNNING)
+    once = replicas_of(2, [(task, lb(HealthStatus.UNKNOWN, first=3.0))])
+    never = replicas_of(2, [(task, lb(HealthStatus.UNKNOWN))])
+    assert variant_progress(once).ever_ready
+    assert not variant_progress(never).ever_ready
+
+
+def test_only_replicas_of_the_revision_being_deployed_count_as_ready() -> None:
+    old = make_task("old", "iris-ep-blue:1", status=TaskStatus.RUNNING)
+    new = make_task("new", "iris-ep-blue:2", status=TaskStatus.RUNNING)
+    serving = lb(HealthStatus.HEALTHY, registered=True)
+    variant = replicas_of(1, [(old, serving), (new, lb(HealthStatus.UNKNOWN))], "iris-ep-blue:2")
+    assert variant_progress(variant).ready == 0
+
+
+def test_a_replica_counts_as_ready_only_while_it_takes_traffic() -> None:
+    task = make_task("r1", "iris-ep-blue:1", status=TaskStatus.RUNNING)
+    healthy_not_registered = replicas_of(1, [(task, lb(HealthStatus.HEALTHY))])
+    assert variant_progress(healthy_not_registered).ready == 0
+
+
+def test_a_failed_endpoint_is_scaled_to_zero_once() -> None:
+    variant = replicas_of(1, [])
+    plan = plan_endpoint(CREATING, [variant], 0.0, 240.0, services_at_zero=False)
+    assert plan.update.status is FAILED
+    assert plan.actions == (ScaleToZero(),)
+    again = plan_endpoint(FAILED, [variant], 0.0, 300.0, services_at_zero=True)
+    assert again.actions == ()
+
+
+def test_deleting_scales_to_zero_then_finishes_once_no_replica_is_left() -> None:
+    task = make_task("r1", "iris-ep-blue:1", status=TaskStatus.RUNNING)
+    running = replicas_of(1, [(task, lb(registered=True))])
+    deleting = EndpointStatus.DELETING
+    first = plan_endpoint(deleting, [running], 0.0, 1.0, services_at_zero=False)
+    assert first.actions == (ScaleToZero(),)
+    assert plan_endpoint(deleting, [running], 0.0, 2.0, services_at_zero=True).actions == ()
+    empty = replicas_of(1, [])
+    done = plan_endpoint(deleting, [empty], 0.0, 3.0, services_at_zero=True)
+    assert done.actions == (FinishDelete(),)
+
+
+@pytest.mark.parametrize(
+    ("status", "health", "label"),
+    [
+        (TaskStatus.RUNNING, lb(registered=True), "healthy"),
+        (TaskStatus.RUNNING, lb(HealthStatus.UNKNOWN), "starting"),
+        (TaskStatus.RUNNING, lb(HealthStatus.UNHEALTHY), "unhealthy"),
+        (TaskStatus.STOPPED, lb(HealthStatus.UNHEALTHY), "stopped"),
+        (TaskStatus.PENDING, lb(HealthStatus.UNKNOWN), "starting"),
+    ],
+)
+def test_replica_label_says_what_a_person_asks_first(
+    status: TaskStatus, health: Any, label: str
+) -> None:
+    assert replica_label(make_task("r", "f:1", status=status), health) == label
+
+
+def test_a_draining_replica_is_labelled_draining() -> None:
+    task = make_task("r", "f:1", status=TaskStatus.RUNNING)
+    health = replace(lb(), draining=True, in_flight=1)
+    assert replica_label(task, health) == "draining"
 
 
 def progress(ready: int, *, desired: int = 2, ever: bool | None = None) -> VariantProgress:
@@ -196,3 +270,16 @@ def test_creating_endpoint_says_when_to_look_again() -> None:
     update = endpoint_status(CREATING, [progress(0), progress(1)], since=100.0, now=110.0)
     assert update.next_check_at == 340.0
     assert endpoint_status(CREATING, [progress(1)], since=0.0, now=1.0).next_check_at is None
+
+
+def test_a_new_endpoint_is_creating_and_a_rolling_deploy_updating_from_now() -> None:
+    assert status_after_deploy(None, changed=True, now=5.0) == DeployStatus(CREATING, 5.0)
+    serving = DeployStatus(IN_SERVICE, 1.0)
+    assert status_after_deploy(serving, changed=True, now=9.0) == DeployStatus(
+        EndpointStatus.UPDATING, 9.0
+    )
+
+
+def test_a_deploy_that_changes_nothing_keeps_the_status() -> None:
+    failed = DeployStatus(FAILED, 1.0, "did not pass the ping health check")
+    assert status_after_deploy(failed, changed=False, now=9.0) == failed

@@ -11,9 +11,21 @@ import pytest
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.control.training_contract import TrainingHostConfig
 from dockyard.errors import SpecError
+from dockyard.records.training import ScriptMode
+from dockyard.server.inputs import InputResolver
 from dockyard.server.training_files import CODE_DIR, JobLayout, split_script_mode
 
 pytestmark = pytest.mark.unit
+
+
+def _no_jobs(name: str) -> str:
+    raise AssertionError(f"no training job should be looked up ({name})")
+
+
+def split(hyperparameters: dict[str, str]) -> ScriptMode:
+    """Script mode split with the server's own input resolver."""
+    resolver = InputResolver(LocalArtifactStore(Path("/nonexistent-artifacts")), _no_jobs)
+    return split_script_mode(hyperparameters, lambda text, field: resolver.data(text, field).path)
 
 
 @pytest.fixture
@@ -25,7 +37,7 @@ def code(tmp_path: Path) -> Path:
 
 
 def test_script_mode_settings_are_split_from_user_hyperparameters(code: Path) -> None:
-    script = split_script_mode(
+    script = split(
         {"C": "1.0", "sagemaker_program": "train.py", "sagemaker_submit_directory": code.as_uri()}
     )
     assert script.user_hyperparameters == {"C": "1.0"}
@@ -35,7 +47,7 @@ def test_script_mode_settings_are_split_from_user_hyperparameters(code: Path) ->
 
 
 def test_sdk_style_json_quoted_values_are_accepted(code: Path) -> None:
-    script = split_script_mode(
+    script = split(
         {
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(str(code)),
@@ -47,15 +59,13 @@ def test_sdk_style_json_quoted_values_are_accepted(code: Path) -> None:
 
 def test_missing_entry_point_names_the_hyperparameter(code: Path) -> None:
     with pytest.raises(SpecError) as raised:
-        split_script_mode(
-            {"sagemaker_program": "nope.py", "sagemaker_submit_directory": code.as_uri()}
-        )
+        split({"sagemaker_program": "nope.py", "sagemaker_submit_directory": code.as_uri()})
     assert raised.value.field == "HyperParameters.sagemaker_program"
 
 
 def test_missing_source_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as raised:
-        split_script_mode({"sagemaker_submit_directory": (tmp_path / "gone").as_uri()})
+        split({"sagemaker_submit_directory": (tmp_path / "gone").as_uri()})
     assert raised.value.field == "HyperParameters.sagemaker_submit_directory"
 
 
@@ -71,9 +81,7 @@ def test_host_directories_hold_the_config_files_and_are_writable(tmp_path: Path)
 
 def test_mounts_put_channels_and_code_read_only(tmp_path: Path, code: Path) -> None:
     layout = JobLayout(tmp_path, "job")
-    script = split_script_mode(
-        {"sagemaker_program": "train.py", "sagemaker_submit_directory": code.as_uri()}
-    )
+    script = split({"sagemaker_program": "train.py", "sagemaker_submit_directory": code.as_uri()})
     mounts = {m.target: m for m in layout.mounts("algo-1", {"train": tmp_path}, script)}
     assert mounts["/opt/ml/input/data/train"].read_only
     assert mounts[CODE_DIR].read_only

@@ -20,6 +20,8 @@ from pathlib import Path
 from dockyard.adapters.artifacts.tarball import extract_model_tarball, make_model_tarball
 from dockyard.errors import NotFound, SpecError
 from dockyard.ports.artifacts import ArtifactUri
+from dockyard.spec.errors import SpecValueError
+from dockyard.spec.uris import parse_data_uri
 
 __all__ = [
     "LocalArtifactStore",
@@ -62,15 +64,20 @@ def _check_key(key: str, text: str, field: str) -> None:
 def parse_uri(text: str, *, field: str = "uri") -> ArtifactUri:
     """``s3://bucket/key`` → :class:`ArtifactUri`; :class:`SpecError` naming ``field``.
 
-    The key may be empty or end with ``/`` (a prefix); storing or reading an object
-    needs a full key.
+    The scheme is read by :func:`~dockyard.spec.uris.parse_data_uri` (the one parser
+    of data locations); this adds what a store can hold: a valid bucket name and a key
+    without ``.``/``..``/empty segments. The key may be empty or end with ``/`` (a
+    prefix); storing or reading an object needs a full key.
     """
-    if not text.startswith("s3://"):
+    try:
+        parsed = parse_data_uri(text)
+    except SpecValueError as error:
+        raise SpecError(error.message, field=field, hint=_URI_HINT) from None
+    if parsed.scheme != "s3":
         raise SpecError(f"'{text}' is not an s3:// URI", field=field, hint=_URI_HINT)
-    bucket, _, key = text[len("s3://") :].partition("/")
-    _check_bucket(bucket, text, field)
-    _check_key(key, text, field)
-    return ArtifactUri(bucket=bucket, key=key)
+    _check_bucket(parsed.bucket, text, field)
+    _check_key(parsed.key, text, field)
+    return ArtifactUri(bucket=parsed.bucket, key=parsed.key)
 
 
 class LocalArtifactStore:
@@ -125,6 +132,17 @@ class LocalArtifactStore:
                 f"no artifact at {uri}",
                 resource=str(uri),
                 hint="check the URI (dockyard lists a job's artifacts in its description)",
+            )
+        return path
+
+    def local_dir(self, uri: ArtifactUri) -> Path:
+        """The folder ``uri`` names (its key read as ``key/``; an empty key: the bucket)."""
+        path = self._path(ArtifactUri(uri.bucket, uri.key.rstrip("/")))
+        if not path.is_dir():
+            raise NotFound(
+                f"no folder at {uri}",
+                resource=str(uri),
+                hint="check the URI: an s3:// prefix names the objects stored under it",
             )
         return path
 

@@ -57,10 +57,12 @@ class HealthCheck:
     """How HAProxy checks a target: ``GET /ping`` must answer 200 (SageMaker's contract).
 
     These options go on every ``server`` line and every runtime ``add server`` command,
-    because servers added at runtime do not inherit ``default-server``. ``downinter``
-    and ``fastinter`` are short so that a freshly registered target is verified, and a
-    failing one taken out, within a fraction of a second, while a steady healthy target
-    is only checked every ``inter_ms``.
+    because servers added at runtime do not inherit ``default-server``. The checks only
+    steer requests between two passes of the control plane, which alone decides which
+    replicas are targets. ``fastinter`` and ``downinter`` are short so that a target
+    whose check starts failing is confirmed down, and a target that is down comes back,
+    within a fraction of a second, while a steady healthy target is only checked every
+    ``inter_ms``.
     """
 
     path: str = "/ping"

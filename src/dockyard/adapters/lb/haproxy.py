@@ -19,9 +19,14 @@ Life cycle, and why it is shaped this way:
   server-state file; the new process takes the listening sockets from the old one,
   which finishes its in-flight requests. No request is refused or cut.
 
-Registering never lets a target take traffic before HAProxy's own check of its /ping
-has passed: a server added at runtime starts UP, so it is added in maintenance with
-checks on, and enabled only once they pass (checks run in maintenance too).
+Every call returns at once (see :mod:`dockyard.ports.lb`): registering puts a server in
+service right away, draining and removing are a few runtime commands each, and what
+takes time (requests in flight finishing, connections closing before ``del server``)
+is seen through :meth:`HAProxyLoadBalancer.targets` on a later pass. The control plane
+registers a replica once its own health record says healthy, and alone decides which
+replicas are targets. HAProxy still checks every server's /ping, but only as a
+data-plane guard: a server whose check fails gets no request until it passes again,
+which covers the time between two passes of the control plane.
 
 Every change runs under a file lock, so the CLI and the daemon may both use this class.
 """
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +64,7 @@ from dockyard.ports.lb import Target, TargetHealth
 from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
+_STILL_CONNECTED = "Server still has connections"
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,7 @@ class LbOptions:
     health: HealthCheck = field(default_factory=HealthCheck)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: int = 2
-    register_timeout: float | None = None  # None: long enough for `rise` checks
-    delete_timeout: float = 10.0  # wait for idle connections to close before `del server`
+    delete_timeout: float = 10.0  # blocking removals: wait this long for connections to close
     poll_interval: float = 0.02
 
 
@@ -175,7 +181,11 @@ class HAProxyLoadBalancer:
             self._ensure_route_locked(route)
 
     def remove_route(self, route: str) -> None:
-        """Forget a route and its targets at once (deregister targets first to drain)."""
+        """Forget a route and its targets at once, cutting their requests in flight.
+
+        Drain the targets first to let their requests finish. A rare, administrative
+        operation: it waits (up to ``delete_timeout``) while their connections close.
+        """
         check_route(route)
         with self._locked():
             routes = self._routes()
@@ -190,67 +200,106 @@ class HAProxyLoadBalancer:
     # -- targets ------------------------------------------------------------------------
 
     def targets(self, route: str) -> list[Target]:
-        """Targets of ``route`` as HAProxy holds them now (empty for an unknown route)."""
+        """Targets of ``route`` as HAProxy holds them now (empty for an unknown route).
+
+        ``in_flight`` is the number of connections in use towards each server, read with
+        one ``show servers conn`` for the whole route: what a draining target has left.
+        """
         backend = self._routes().get(check_route(route))
         if backend is None:
             return []
+        servers = self.api.servers_state(backend)
+        in_use = self.api.servers_conn(backend) if servers else {}
         return [
-            Target(target_name(s.name), s.address, target_health(s))
-            for s in self.api.servers_state(backend)
+            Target(
+                target_name(s.name),
+                s.address,
+                target_health(s),
+                in_use.get(f"{backend}/{s.name}", 0),
+            )
+            for s in servers
         ]
 
     def register(self, route: str, target: Target) -> None:
-        """Add ``target`` to ``route`` (created if needed) once HAProxy's check passes.
+        """Put ``target`` in service for ``route`` (created if needed), without waiting.
 
-        Returns when the target takes traffic, or after ``register_timeout`` if its
-        /ping keeps failing: it is then left DOWN, and HAProxy brings it UP by itself
-        as soon as checks pass. Same name and address again: nothing to do. Same name,
-        new address: the old server is replaced.
+        The server takes requests as soon as this returns; HAProxy's checks start at
+        once and may take it out of rotation (and bring it back) between two passes of
+        the control plane. Same name and address: kept as it is, only put back in
+        service if it was drained or being removed. Same name, new address: the server
+        is pointed at the new address (its idle connections to the old one are closed)
+        and marked UP, as a new replica would be.
         """
         check_route(route)
         address = check_address(target.address)
         server = server_name(target.name)
         with self._locked():
             backend = self._ensure_route_locked(route)
+            ref = f"{backend}/{server}"
             current = self._server(backend, server)
-            if current is not None:
-                if current.address == address:
-                    return
-                self._delete_server(backend, server)
-            self.api.change(
-                f"add server {backend}/{server} {address} {self.options.health.server_options()}",
-                ok=("New server registered",),
-            )
-            self.api.change(f"enable health {backend}/{server}")
-        passed = self._wait_for_check(backend, server)
-        ref = f"{backend}/{server}"
-        # Not passed in time: enable it DOWN; HAProxy's checks bring it UP when they pass.
-        command = (
-            f"enable server {ref}"
-            if passed
-            else f"enable server {ref};set server {ref} health down"
-        )
-        with self._locked():
-            self.api.change(command, ok=_NO_SUCH)
+            if current is None:
+                options = self.options.health.server_options()
+                self.api.change(
+                    f"add server {ref} {address} {options}", ok=("New server registered",)
+                )
+                self.api.change(f"enable health {ref}")  # checks of dynamic servers start off
+                self.api.change(f"enable server {ref}")  # out of maintenance: UP at once
+            elif current.address != address:
+                host, port = address.rsplit(":", 1)
+                self.api.change(
+                    f"set server {ref} addr {host.strip('[]')} port {port}",
+                    ok=("IP changed", "no need to change"),
+                )
+                self.api.change(f"set server {ref} state ready")
+                self.api.change(f"set server {ref} health up")
+            elif current.draining or current.in_maintenance:
+                self.api.change(f"enable health {ref}")  # if an earlier call stopped short
+                self.api.change(f"set server {ref} state ready")
 
-    def deregister(self, route: str, target_name: str, drain_seconds: float = 5.0) -> None:
-        """Drain ``target_name`` (no new requests; in-flight ones finish), then remove it.
+    def drain(self, route: str, target_name: str) -> None:
+        """Send the target no new request; those in flight finish (see ``in_flight``).
 
-        Waits until the target has no request in flight or ``drain_seconds`` pass; what
-        is still in flight then is cut, as an ALB does at the end of its deregistration
-        delay. Unknown route or target: nothing to do.
+        Unknown route or target, or a target already draining or being removed: nothing
+        to do.
         """
         server = server_name(target_name)
         with self._locked():
             backend = self._routes().get(check_route(route))
-            if backend is None or self._server(backend, server) is None:
+            if backend is None:
+                return
+            current = self._server(backend, server)
+            if current is None or current.draining or current.in_maintenance:
                 return
             self.api.change(f"set server {backend}/{server} state drain", ok=_NO_SUCH)
-        deadline = time.monotonic() + drain_seconds
-        while time.monotonic() < deadline and self._in_flight(backend, server) > 0:
-            time.sleep(self.options.poll_interval)
+
+    def remove(self, route: str, target_name: str) -> bool:
+        """Take the target out for good, cutting what is still in flight; one attempt.
+
+        The server goes into maintenance (no new request; its idle connections are
+        closed), its requests in flight are cut, and HAProxy is asked to delete it.
+        HAProxy refuses while connections are still closing: then this returns False,
+        the server stays in maintenance, and the caller asks again on a later pass.
+        Unknown route or target: True.
+        """
+        server = server_name(target_name)
         with self._locked():
-            self._delete_server(backend, server)
+            backend = self._routes().get(check_route(route))
+            return backend is None or self._remove_once(backend, server)
+
+    def deregister(self, route: str, target_name: str, drain_seconds: float = 5.0) -> None:
+        """Drain the target, wait for its requests in flight, then remove it: blocking.
+
+        A convenience for tools and tests, made of the non-blocking steps that the
+        control plane takes one per pass. Waits until the target has nothing in flight
+        or ``drain_seconds`` pass (what is still in flight then is cut, as an ALB does at
+        the end of its deregistration delay), then retries :meth:`remove` for up to
+        ``options.delete_timeout``. Unknown route or target: nothing to do.
+        """
+        self.drain(route, target_name)
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline and self._in_flight(route, target_name) > 0:
+            time.sleep(self.options.poll_interval)
+        self._until_removed(lambda: self.remove(route, target_name), f"{route}/{target_name}")
 
     # -- statistics ---------------------------------------------------------------------
 
@@ -346,46 +395,47 @@ class HAProxyLoadBalancer:
     def _server(self, backend: str, server: str) -> ServerState | None:
         return next((s for s in self.api.servers_state(backend) if s.name == server), None)
 
-    def _wait_for_check(self, backend: str, server: str) -> bool:
-        """Poll until the server's health reaches ``rise`` (checks run in maintenance)."""
-        health = self.options.health
-        timeout = self.options.register_timeout
-        if timeout is None:
-            per_check = health.fastinter_ms + health.timeout_ms
-            timeout = (health.downinter_ms + health.rise * per_check) / 1000 + 1.0
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self._server(backend, server)
-            if state is None:
-                return False
-            if state.check_health >= health.rise:
-                return True
-            time.sleep(self.options.poll_interval)
-        return False
+    def _in_flight(self, route: str, target_name: str) -> int:
+        return next((t.in_flight for t in self.targets(route) if t.name == target_name), 0)
 
-    def _in_flight(self, backend: str, server: str) -> int:
-        """Connections in use towards the server (``show servers conn``)."""
-        return self.api.servers_conn(backend).get(f"{backend}/{server}", 0)
+    def _remove_once(self, backend: str, server: str) -> bool:
+        """Maintenance, cut what is left, one ``del server``: True when the server is gone."""
+        ref = f"{backend}/{server}"
+        if self.api.change(f"set server {ref} state maint", ok=_NO_SUCH).startswith(_NO_SUCH):
+            return True
+        self.api.execute(f"shutdown sessions server {ref}")
+        answer = self.api.execute(f"del server {ref}").strip()
+        if answer.startswith(("Server deleted", *_NO_SUCH)):
+            return True
+        if answer.startswith(_STILL_CONNECTED):
+            return False
+        raise RuntimeApiError(f"HAProxy would not delete {ref}: {answer}", resource=ref)
 
     def _delete_server(self, backend: str, server: str) -> None:
-        """Maintenance, cut what is left, delete (retrying while idle connections close)."""
-        ref = f"{backend}/{server}"
-        self.api.change(f"set server {ref} state maint", ok=_NO_SUCH)
-        self.api.execute(f"shutdown sessions server {ref}")
+        """Remove the server now, retrying while its connections close (caller holds the lock)."""
+        self._until_removed(lambda: self._remove_once(backend, server), f"{backend}/{server}")
+
+    def _until_removed(self, attempt: Callable[[], bool], ref: str) -> None:
+        """Repeat a removal ``attempt`` until it succeeds or ``delete_timeout`` passes."""
         deadline = time.monotonic() + self.options.delete_timeout
-        while True:
-            answer = self.api.execute(f"del server {ref}").strip()
-            if answer.startswith(("Server deleted", *_NO_SUCH)):
-                return
+        while not attempt():
             if time.monotonic() >= deadline:
-                raise RuntimeApiError(f"HAProxy would not delete {ref}: {answer}", resource=ref)
+                raise RuntimeApiError(
+                    f"HAProxy would not delete {ref}: its connections did not close in "
+                    f"{self.options.delete_timeout:g} s",
+                    resource=ref,
+                    hint="try again; HAProxy deletes the target once its connections close",
+                )
             time.sleep(self.options.poll_interval)
 
 
 def target_health(state: ServerState) -> TargetHealth:
-    """ALB-style health of a server: drained first, then out of service, then up."""
-    if state.draining:
+    """ALB-style health of a server.
+
+    Dockyard puts a server in maintenance only to remove it, so maintenance reads as
+    ``draining`` too: a deregistration under way, like a drained server. Otherwise the
+    checks decide between ``healthy`` and ``unhealthy``.
+    """
+    if state.draining or state.in_maintenance:
         return "draining"
-    if state.in_maintenance or not state.running:
-        return "unhealthy"
-    return "healthy"
+    return "healthy" if state.running else "unhealthy"

@@ -1,29 +1,37 @@
-"""Desired and observed state in one SQLite file.
+"""The store on one SQLite file: records as JSON documents, events in their own table.
 
-Every resource is a JSON document keyed by ``(kind, name)``: training jobs, models,
-endpoint configs, endpoints, services, tasks, task definitions. Documents are small
-and read whole, so a document store keeps the schema stable while the resources
-grow fields; SQLite gives atomic writes, WAL for concurrent readers, and a file that
-survives a daemon restart — the reconcile loop rebuilds everything else from it.
-
-Events (what happened to a resource, in order) live in their own append-only table
-so that ``dockyard events`` and ``--follow`` can page through them by id.
+Every record is a JSON document keyed by ``(kind, key)`` with its owner indexed
+(:mod:`dockyard.records.codec` turns typed records into documents and back).
+Documents are small and read whole, so a document store keeps the schema stable while
+records grow fields; SQLite gives atomic writes, WAL for concurrent readers, and a
+file that survives a daemon restart — the control loop rebuilds everything else from
+it. Events (what happened to a resource, in order) live in an append-only table so
+that ``dockyard events`` and ``--follow`` can page through them by id.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from dockyard.errors import Conflict, NotFound
+from dockyard.adapters.store.records import Keyed, conflict, not_found
+from dockyard.ports.store import Event
+from dockyard.records.codec import from_doc, to_doc
+from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.service import ServiceRecord
+from dockyard.records.task import TaskRecord
+from dockyard.records.task_definition import TaskDefinitionRecord
+from dockyard.records.training import TrainingJobRecord
+
+R = TypeVar("R", bound=Keyed)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -47,117 +55,104 @@ CREATE INDEX IF NOT EXISTS events_resource ON events (kind, name, id);
 """
 
 
-@dataclass(frozen=True)
-class Event:
-    id: int
-    kind: str
-    name: str
-    at: float
-    message: str
-
-
-class Store:
+class Documents:
     """Thread-safe access to the state file (one connection, one lock).
 
-    The daemon's API handlers and its reconcile loop share one ``Store``; writes are
+    The daemon's API handlers and its control loop share one connection; writes are
     short transactions, so a single serialised connection is simpler than a pool and
     never sees a half-written document.
     """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._depth = 0  # open transactions; guarded by ``lock``, held while one is open
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group several writes so they land together or not at all."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE … COMMIT; nested, a savepoint that undoes only its own writes."""
+        with self.lock:
+            depth = self._depth
+            rollback: tuple[str, ...]
+            if depth == 0:
+                begin, commit, rollback = "BEGIN IMMEDIATE", ("COMMIT",), ("ROLLBACK",)
+            else:
+                savepoint = f"nested_{depth}"
+                begin, commit = f"SAVEPOINT {savepoint}", (f"RELEASE {savepoint}",)
+                rollback = (f"ROLLBACK TO {savepoint}", f"RELEASE {savepoint}")
+            self._db.execute(begin)
+            self._depth = depth + 1
             try:
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._end(depth, rollback)
                 raise
-            self._db.execute("COMMIT")
+            self._end(depth, commit)
 
-    # documents -----------------------------------------------------------------
+    def _end(self, depth: int, statements: tuple[str, ...]) -> None:
+        self._depth = depth
+        for statement in statements:
+            self._db.execute(statement)
 
-    def create(self, kind: str, name: str, body: dict[str, Any], owner: str | None = None) -> None:
-        """Insert a new document; :class:`Conflict` if the name is taken."""
+    def insert(self, kind: str, key: str, owner: str | None, body: Any) -> bool:
+        """Insert a new document; False if the key is taken."""
         now = time.time()
-        with self._lock:
+        with self.lock:
             try:
                 self._db.execute(
                     "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
-                    (kind, name, owner, json.dumps(body), now, now),
+                    (kind, key, owner, json.dumps(body), now, now),
                 )
             except sqlite3.IntegrityError:
-                raise Conflict(
-                    f"a {kind} named {name!r} already exists",
-                    resource=f"{kind}/{name}",
-                    hint=f"choose another name, or delete the existing {kind} first",
-                ) from None
+                return False
+        return True
 
-    def put(self, kind: str, name: str, body: dict[str, Any], owner: str | None = None) -> None:
-        """Insert or replace a document."""
+    def upsert(self, kind: str, key: str, owner: str | None, body: Any) -> None:
         now = time.time()
-        with self._lock:
+        with self.lock:
             self._db.execute(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, "
                 "owner = excluded.owner, updated = excluded.updated",
-                (kind, name, owner, json.dumps(body), now, now),
+                (kind, key, owner, json.dumps(body), now, now),
             )
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        with self._lock:
+    def get(self, kind: str, key: str) -> Any:
+        with self.lock:
             row = self._db.execute(
-                "SELECT body FROM resources WHERE kind = ? AND name = ?", (kind, name)
+                "SELECT body FROM resources WHERE kind = ? AND name = ?", (kind, key)
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else json.loads(row[0])
 
-    def require(self, kind: str, name: str) -> dict[str, Any]:
-        """Like :meth:`get`, but a missing document is the user's :class:`NotFound`."""
-        body = self.get(kind, name)
-        if body is None:
-            raise NotFound(
-                f"no {kind} named {name!r}",
-                resource=f"{kind}/{name}",
-                hint=f"list what exists with `dockyard {kind.replace('_', '-')}s`",
-            )
-        return body
-
-    def list(self, kind: str, owner: str | None = None) -> list[dict[str, Any]]:
-        """All documents of a kind (optionally of one owner), oldest first."""
+    def list(self, kind: str, owner: str | None) -> builtins.list[Any]:
         query = "SELECT body FROM resources WHERE kind = ?"
         args: tuple[str, ...] = (kind,)
         if owner is not None:
             query += " AND owner = ?"
             args = (kind, owner)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created, name", args).fetchall()
-        return [dict(json.loads(row[0])) for row in rows]
+        with self.lock:
+            # rowid, not ``created``: a coarse or stepped-back clock must not reorder records
+            rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
-    def delete(self, kind: str, name: str) -> bool:
-        with self._lock:
+    def delete(self, kind: str, key: str) -> bool:
+        with self.lock:
             cursor = self._db.execute(
-                "DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name)
+                "DELETE FROM resources WHERE kind = ? AND name = ?", (kind, key)
             )
         return cursor.rowcount > 0
 
-    # events --------------------------------------------------------------------
-
     def add_event(self, kind: str, name: str, message: str) -> Event:
         now = time.time()
-        with self._lock:
+        with self.lock:
             cursor = self._db.execute(
                 "INSERT INTO events (kind, name, at, message) VALUES (?, ?, ?, ?)",
                 (kind, name, now, message),
@@ -165,7 +160,7 @@ class Store:
         return Event(int(cursor.lastrowid or 0), kind, name, now, message)
 
     def events(
-        self, kind: str | None = None, name: str | None = None, after_id: int = 0, limit: int = 200
+        self, kind: str | None, name: str | None, after_id: int, limit: int
     ) -> builtins.list[Event]:
         query = "SELECT id, kind, name, at, message FROM events WHERE id > ?"
         args: builtins.list[Any] = [after_id]
@@ -177,6 +172,64 @@ class Store:
             args.append(name)
         query += " ORDER BY id LIMIT ?"
         args.append(limit)
-        with self._lock:
+        with self.lock:
             rows = self._db.execute(query, args).fetchall()
         return [Event(int(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4])) for r in rows]
+
+
+class SqliteCollection(Generic[R]):
+    """:class:`~dockyard.ports.store.Collection` of one record type on the state file."""
+
+    def __init__(self, documents: Documents, record_type: type[R]) -> None:
+        self._docs = documents
+        self._type = record_type
+        self._kind = record_type.KIND
+
+    def get(self, key: str) -> R | None:
+        body = self._docs.get(self._kind, key)
+        return None if body is None else from_doc(self._type, body)
+
+    def require(self, key: str) -> R:
+        record = self.get(key)
+        if record is None:
+            raise not_found(self._kind, key)
+        return record
+
+    def list(self, owner: str | None = None) -> builtins.list[R]:
+        return [from_doc(self._type, body) for body in self._docs.list(self._kind, owner)]
+
+    def put(self, record: R) -> None:
+        self._docs.upsert(self._kind, record.key, record.owner, to_doc(record))
+
+    def create(self, record: R) -> None:
+        if not self._docs.insert(self._kind, record.key, record.owner, to_doc(record)):
+            raise conflict(self._kind, record.key)
+
+    def delete(self, key: str) -> bool:
+        return self._docs.delete(self._kind, key)
+
+
+class SqliteStore:
+    """:class:`~dockyard.ports.store.Store` on one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._docs = Documents(path)
+        self.tasks = SqliteCollection(self._docs, TaskRecord)
+        self.services = SqliteCollection(self._docs, ServiceRecord)
+        self.endpoints = SqliteCollection(self._docs, EndpointRecord)
+        self.training_jobs = SqliteCollection(self._docs, TrainingJobRecord)
+        self.task_definitions = SqliteCollection(self._docs, TaskDefinitionRecord)
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._docs.transaction()
+
+    def add_event(self, kind: str, name: str, message: str) -> Event:
+        return self._docs.add_event(kind, name, message)
+
+    def events(
+        self, kind: str | None = None, name: str | None = None, after_id: int = 0, limit: int = 200
+    ) -> builtins.list[Event]:
+        return self._docs.events(kind, name, after_id, limit)
+
+    def close(self) -> None:
+        self._docs.close()

@@ -9,11 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.responses import StreamingResponse
 
-from dockyard.adapters.artifacts.local import parse_uri
 from dockyard.errors import SpecError
 from dockyard.server.builds import build_model_image, ensure_framework_image
 from dockyard.server.deps import PlatformDep
-from dockyard.server.platform import Platform
 from dockyard.server.streaming import ndjson
 
 router = APIRouter(tags=["images"])
@@ -24,25 +22,10 @@ class BuildRequest(BaseModel):
     Tag: str = Field(description="Image name, NAME:TAG.")
     Framework: str | None = Field(default=None, description="Framework image to build on.")
     ModelData: str | None = Field(
-        default=None, description="model.tar.gz to package: a path or an s3:// URI."
+        default=None,
+        description="model.tar.gz to package: an absolute path, file:///absolute/path, "
+        "s3://bucket/key in the artifact store, or training-job:NAME.",
     )
-
-
-def model_data_path(platform: Platform, model_data: str | None, field: str) -> Path | None:
-    """A model artifact given as a path or an s3:// URI in the store, as a local file."""
-    if model_data is None:
-        return None
-    if model_data.startswith("s3://"):
-        path = platform.artifacts.local_path(parse_uri(model_data))
-    else:
-        path = Path(model_data.removeprefix("file://"))
-    if not path.is_file():
-        raise SpecError(
-            f"no model artifact at {model_data}",
-            field=field,
-            hint="give the path of a model.tar.gz, or training-job:NAME of a completed job",
-        )
-    return path
 
 
 @router.post("/builds", response_class=StreamingResponse)
@@ -55,7 +38,11 @@ def build(request: BuildRequest, platform: PlatformDep) -> StreamingResponse:
             field="ModelDir",
             hint="give an absolute path to an existing directory",
         )
-    model_data = model_data_path(platform, request.ModelData, "ModelData")
+    model_data = (
+        platform.inputs.model_archive(request.ModelData, "ModelData").path
+        if request.ModelData
+        else None
+    )
 
     def work(progress: Any) -> dict[str, Any]:
         result = build_model_image(

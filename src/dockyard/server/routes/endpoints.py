@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from dockyard.server import endpoints
-from dockyard.server.deps import PlatformDep, ReconcilerDep
+from dockyard.server.deps import ControlPlaneDep, PlatformDep
 
 router = APIRouter(tags=["endpoints"])
 
@@ -20,7 +20,9 @@ class DeployRequest(BaseModel):
     EndpointName: str
     Image: str
     ModelDataUrl: str | None = Field(
-        default=None, description="model.tar.gz to extract to /opt/ml/model: path or s3:// URI."
+        default=None,
+        description="model.tar.gz to extract to /opt/ml/model: an absolute path, "
+        "file:///absolute/path, s3://bucket/key in the artifact store, or training-job:NAME.",
     )
     InstanceCount: int = Field(default=1, description="InitialInstanceCount.")
     VariantName: str | None = None
@@ -30,8 +32,7 @@ class DeployRequest(BaseModel):
 
 @router.post("/endpoints", status_code=201)
 def deploy(request: DeployRequest, platform: PlatformDep) -> dict[str, Any]:
-    with platform.lock:
-        return endpoints.deploy(platform, request.model_dump())
+    return endpoints.deploy(platform, request.model_dump())
 
 
 @router.get("/endpoints")
@@ -46,32 +47,31 @@ def describe_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
 
 @router.delete("/endpoints/{name}", status_code=202)
 def delete_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
-    with platform.lock:
-        endpoints.delete(platform, name)
+    endpoints.delete(platform, name)
     return {"EndpointName": name, "EndpointStatus": "Deleting"}
 
 
 @router.get("/endpoints/{name}/logs")
 def endpoint_logs(
-    name: str, platform: PlatformDep, reconciler: ReconcilerDep, tail: int = 100
+    name: str, platform: PlatformDep, control_plane: ControlPlaneDep, tail: int = 100
 ) -> dict[str, Any]:
     """The last ``tail`` lines of every replica: running ones, then recently stopped ones
     (whose output was kept when their containers were removed)."""
-    doc = platform.store.require(endpoints.KIND, name)
-    output = reconciler.tasks.output
+    record = platform.store.endpoints.require(name)
+    tasks = control_plane.tasks
     replicas: list[dict[str, Any]] = []
-    for service in doc.get("Services", []):
+    for service in record.service_names:
         owner = f"service/{service}"
-        for record in reconciler.tasks.records(owner):
-            for container, state in reconciler.tasks.observe(record.task.task_id).items():
-                lines = list(output.live(record.task.task_id, state))[-tail:]
+        for task in tasks.records(owner):
+            for container, state in tasks.observe_task(task.task.task_id).items():
+                lines = list(tasks.output.live(task.task.task_id, state))[-tail:]
                 replicas.append(
                     {
-                        "Replica": f"{record.task.task_id[:8]}/{container}",
+                        "Replica": f"{task.task.task_id[:8]}/{container}",
                         "Stopped": False,
                         "Lines": lines,
                     }
                 )
-        for stem, lines in output.kept(owner):
+        for stem, lines in tasks.output.kept(owner):
             replicas.append({"Replica": stem[:8], "Stopped": True, "Lines": lines[-tail:]})
     return {"EndpointName": name, "Replicas": replicas}

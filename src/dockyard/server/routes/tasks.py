@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from dockyard.records.task import TaskRecord
 from dockyard.server import task_definitions
 from dockyard.server.deps import PlatformDep
-from dockyard.server.tasks import TaskManager, TaskRecord
 from dockyard.spec.task_definition import parse_task_definition
 
 router = APIRouter(tags=["tasks"])
@@ -26,8 +26,7 @@ def register_task_definition(
 ) -> dict[str, Any]:
     """Validate an ECS task definition and register it as the family's next revision."""
     definition = parse_task_definition(request)
-    with platform.lock:
-        registered = task_definitions.register(platform.store, definition)
+    registered = task_definitions.register(platform.store, definition)
     return {"taskDefinition": registered.to_aws()}
 
 
@@ -75,5 +74,4 @@ def describe_task(record: TaskRecord) -> dict[str, Any]:
 @router.get("/tasks")
 def list_tasks(platform: PlatformDep, startedBy: str | None = None) -> dict[str, Any]:  # noqa: N803
     """Tasks not yet reaped, optionally of one owner (``service/NAME``, ``training-job/NAME``)."""
-    docs = platform.store.list(TaskManager.KIND, owner=startedBy)
-    return {"tasks": [describe_task(TaskRecord.from_doc(doc)) for doc in docs]}
+    return {"tasks": [describe_task(record) for record in platform.store.tasks.list(startedBy)]}

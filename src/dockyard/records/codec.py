@@ -1,19 +1,24 @@
-"""Control's frozen dataclasses to JSON documents and back.
+"""Records to JSON documents and back.
 
-The store keeps plain JSON; control works on typed, immutable values. This codec
-walks a dataclass's type hints, so a new field in ``Task`` or ``TrainingJobState``
-needs no change here: enums travel as their values, tuples as lists, nested
-dataclasses as objects.
+The store keeps plain JSON; the control plane works on typed, immutable values. This
+codec walks a dataclass's type hints, so a new field in a record needs no change here:
+enums travel as their values, tuples as lists, nested dataclasses as objects, paths
+as strings, and validated specs (pydantic models) in AWS's own names, exactly as a
+user would write them.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import types
 import typing
 from enum import Enum
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 T = TypeVar("T")
 
@@ -23,6 +28,10 @@ def to_doc(value: Any) -> Any:
         return {f.name: to_doc(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, tuple | list):
         return [to_doc(item) for item in value]
     if isinstance(value, dict):
@@ -59,11 +68,15 @@ def _convert(hint: Any, value: Any) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], item) for item in value)
         return tuple(_convert(arg, item) for arg, item in zip(args, value, strict=True))
-    if origin in (dict, typing.Mapping) or hint in (dict,):
+    if origin in (dict, typing.Mapping, collections.abc.Mapping) or hint in (dict,):
         args = typing.get_args(hint)
         return {k: _convert(args[1], v) for k, v in value.items()} if args else dict(value)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        return hint.model_validate(value)
+    if hint is Path:
+        return Path(value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_doc(hint, value)
     return value

@@ -1,10 +1,11 @@
-"""Training hosts' output, copied to files as it is written.
+"""The output of tasks that run to completion, copied to files as it is written.
 
-Containers are removed when a job ends, so their output is copied to
-``<job dir>/<host>.log`` while they run (one thread per host, following the engine's
-log stream). A ``.done`` marker says the copy is complete. Copies stop at
-:data:`LOG_LIMIT_BYTES` with a note, so a script that floods its output costs disk
-space only up to a bound and never the daemon.
+Containers are removed when their run ends, so their output is copied to a file
+while they run (one thread per container, following the engine's log stream; see
+:class:`~dockyard.server.runs.Runs` for where the files live). A ``.done`` marker
+says the copy is complete. Copies stop at :data:`LOG_LIMIT_BYTES` with a note, so a
+script that floods its output costs disk space only up to a bound and never the
+daemon.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
 
-log = logging.getLogger("dockyard.training")
+log = logging.getLogger("dockyard.runs")
 
 LOG_LIMIT_BYTES = 64 * 1024 * 1024
 FOLLOW_POLL_S = 0.2
@@ -49,20 +50,25 @@ def copy_logs(engine: Engine, container_id: str, path: Path, limit: int = LOG_LI
 
 
 class LogCopier:
-    """One copying thread per task, started once and restarted after a daemon restart."""
+    """One copying thread per container, started once and again after a daemon restart
+    (the copy then starts over from the container's first line)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._threads: dict[str, threading.Thread] = {}
 
-    def follow(self, task_id: str, container_id: str, path: Path) -> None:
-        thread = self._threads.get(task_id)
+    def copying(self, container_id: str) -> bool:
+        thread = self._threads.get(container_id)
+        return thread is not None and thread.is_alive()
+
+    def follow(self, container_id: str, path: Path) -> None:
+        thread = self._threads.get(container_id)
         if (thread is not None and thread.is_alive()) or done_marker(path).exists():
             return
         thread = threading.Thread(
             target=copy_logs, args=(self.engine, container_id, path), daemon=True
         )
-        self._threads[task_id] = thread
+        self._threads[container_id] = thread
         thread.start()
 
 

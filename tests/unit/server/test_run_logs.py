@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.server.training_logs import done_marker, read_lines
+from dockyard.server.run_logs import done_marker, read_lines
 
 pytestmark = pytest.mark.unit
 

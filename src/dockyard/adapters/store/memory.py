@@ -1,0 +1,135 @@
+"""The store in memory: the same protocol as SQLite, for fast tests and simulations.
+
+Records are immutable values, so they are kept as they are (no copies, no JSON):
+what a test reads back is exactly what the server wrote. Nothing survives the
+process; use :class:`~dockyard.adapters.store.sqlite.SqliteStore` for that.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from dockyard.adapters.store.records import Keyed, conflict, not_found
+from dockyard.ports.store import Event
+from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.service import ServiceRecord
+from dockyard.records.task import TaskRecord
+from dockyard.records.task_definition import TaskDefinitionRecord
+from dockyard.records.training import TrainingJobRecord
+
+R = TypeVar("R", bound=Keyed)
+
+
+class MemoryCollection(Generic[R]):
+    def __init__(self, lock: threading.RLock, kind: str) -> None:
+        self._lock = lock
+        self._kind = kind
+        self._records: dict[str, R] = {}  # insertion order is creation order
+
+    def get(self, key: str) -> R | None:
+        with self._lock:
+            return self._records.get(key)
+
+    def require(self, key: str) -> R:
+        record = self.get(key)
+        if record is None:
+            raise not_found(self._kind, key)
+        return record
+
+    def list(self, owner: str | None = None) -> builtins.list[R]:
+        with self._lock:
+            records = self._records.values()
+            if owner is None:
+                return builtins.list(records)
+            return [record for record in records if record.owner == owner]
+
+    def put(self, record: R) -> None:
+        with self._lock:
+            self._records[record.key] = record  # a replaced key keeps its place
+
+    def create(self, record: R) -> None:
+        with self._lock:
+            if record.key in self._records:
+                raise conflict(self._kind, record.key)
+            self._records[record.key] = record
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            return self._records.pop(key, None) is not None
+
+    def snapshot(self) -> dict[str, R]:
+        """The records as they are now, for :meth:`restore` (records are immutable)."""
+        with self._lock:
+            return dict(self._records)
+
+    def restore(self, records: dict[str, R]) -> None:
+        with self._lock:
+            self._records = records
+
+
+class MemoryStore:
+    """:class:`~dockyard.ports.store.Store` in this process's memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.tasks = MemoryCollection[TaskRecord](self._lock, TaskRecord.KIND)
+        self.services = MemoryCollection[ServiceRecord](self._lock, ServiceRecord.KIND)
+        self.endpoints = MemoryCollection[EndpointRecord](self._lock, EndpointRecord.KIND)
+        self.training_jobs = MemoryCollection[TrainingJobRecord](self._lock, TrainingJobRecord.KIND)
+        self.task_definitions = MemoryCollection[TaskDefinitionRecord](
+            self._lock, TaskDefinitionRecord.KIND
+        )
+        self._events: builtins.list[Event] = []
+        self._ids = itertools.count(1)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the store; on an exception put back every record and event as it was.
+
+        Nested transactions roll back only their own writes, like SQLite's savepoints.
+        """
+        collections: tuple[MemoryCollection[Any], ...] = (
+            self.tasks,
+            self.services,
+            self.endpoints,
+            self.training_jobs,
+            self.task_definitions,
+        )
+        with self._lock:
+            saved = [(collection, collection.snapshot()) for collection in collections]
+            events = len(self._events)
+            try:
+                yield
+            except BaseException:
+                for collection, records in saved:
+                    collection.restore(records)
+                del self._events[events:]
+                raise
+
+    def add_event(self, kind: str, name: str, message: str) -> Event:
+        with self._lock:
+            event = Event(next(self._ids), kind, name, time.time(), message)
+            self._events.append(event)
+        return event
+
+    def events(
+        self, kind: str | None = None, name: str | None = None, after_id: int = 0, limit: int = 200
+    ) -> builtins.list[Event]:
+        with self._lock:
+            found = [
+                e
+                for e in self._events
+                if e.id > after_id
+                and (kind is None or e.kind == kind)
+                and (name is None or e.name == name)
+            ]
+        return found[:limit]
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,79 @@
+"""Where the control plane keeps its records: desired and observed state, and events.
+
+A :class:`Store` holds one :class:`Collection` per kind of record. Records are
+immutable values (:mod:`dockyard.records`); a change is a ``put`` of a new value. Each
+resource is written by one writer at a time (the control loop serialises work per
+resource, and API handlers take the same per-resource lock), so a collection needs
+no compare-and-swap; :meth:`Store.transaction` groups writes that must land together.
+
+The SQLite adapter keeps them across restarts; an in-memory one implements the same
+protocol for fast tests and simulations of the server glue.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.service import ServiceRecord
+from dockyard.records.task import TaskRecord
+from dockyard.records.task_definition import TaskDefinitionRecord
+from dockyard.records.training import TrainingJobRecord
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    kind: str
+    name: str
+    at: float
+    message: str
+
+
+class Collection(Protocol[R]):
+    """The records of one kind, by key (a record's ``key``), each with an ``owner``."""
+
+    def get(self, key: str) -> R | None: ...
+
+    def require(self, key: str) -> R:
+        """Like :meth:`get`; a missing record is the user's :class:`~dockyard.errors.NotFound`."""
+
+    def list(self, owner: str | None = None) -> list[R]:
+        """Every record (or those of ``owner``), oldest first."""
+
+    def put(self, record: R) -> None:
+        """Insert or replace."""
+
+    def create(self, record: R) -> None:
+        """Insert; :class:`~dockyard.errors.Conflict` if the key is taken."""
+
+    def delete(self, key: str) -> bool: ...
+
+
+class Store(Protocol):
+    @property
+    def tasks(self) -> Collection[TaskRecord]: ...
+    @property
+    def services(self) -> Collection[ServiceRecord]: ...
+    @property
+    def endpoints(self) -> Collection[EndpointRecord]: ...
+    @property
+    def training_jobs(self) -> Collection[TrainingJobRecord]: ...
+    @property
+    def task_definitions(self) -> Collection[TaskDefinitionRecord]: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside land together or not at all."""
+
+    def add_event(self, kind: str, name: str, message: str) -> Event: ...
+
+    def events(
+        self, kind: str | None = None, name: str | None = None, after_id: int = 0, limit: int = 200
+    ) -> list[Event]:
+        """Events oldest first, after ``after_id``."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,66 @@
+"""A SageMaker endpoint as stored: its Model and EndpointConfig, status and variants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from dockyard.control.endpoint import EndpointStatus
+from dockyard.spec.endpoint import EndpointConfig, Model
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """A production variant and the service that runs it."""
+
+    variant_name: str
+    service_name: str
+    desired: int  # InitialInstanceCount
+    startup_timeout_s: float  # ContainerStartupHealthCheckTimeoutInSeconds
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    """Endpoint + EndpointConfig + Model, as deployed.
+
+    ``status_since`` is when the current Creating/Updating began (startup timeouts
+    count from it); ``model`` runs ``image_id``, the image its tag named at deploy time.
+    """
+
+    KIND: ClassVar[str] = "endpoint"
+
+    name: str
+    config: EndpointConfig
+    model: Model
+    image_id: str
+    variants: tuple[VariantRecord, ...]
+    status: EndpointStatus
+    status_since: float
+    created_at: float
+    last_modified_at: float
+    failure_reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> None:
+        return None
+
+    @property
+    def as_owner(self) -> str:
+        """The ``owner`` of the endpoint's services."""
+        return endpoint_owner(self.name)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(v.service_name for v in self.variants)
+
+    @property
+    def desired_replicas(self) -> int:
+        return sum(v.desired for v in self.variants)
+
+
+def endpoint_owner(name: str) -> str:
+    return f"endpoint/{name}"

@@ -1,0 +1,68 @@
+"""A training job as stored: the request, its status machine and what the server did."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from dockyard.control.training_status import TrainingJobState
+from dockyard.spec.training_job import TrainingJobSpec
+
+
+@dataclass(frozen=True)
+class ScriptMode:
+    """The reserved script-mode hyperparameters split off from the user's, and the
+    code directory to bind at /opt/ml/code (``host_code_dir``), if the code is local."""
+
+    user_hyperparameters: Mapping[str, str]
+    program: str | None
+    container_submit_dir: str | None
+    host_code_dir: Path | None
+
+
+@dataclass(frozen=True)
+class TrainingJobRecord:
+    """CreateTrainingJob's request and where the job stands.
+
+    ``channels`` are the input channels resolved to directories on this machine at
+    creation (the request's URIs stay in ``spec``). The flags record what the server
+    has done for the job (inputs staged, artifacts uploaded) so that a restarted
+    daemon neither repeats nor skips a step; ``done`` is set once every host is reaped.
+    """
+
+    KIND: ClassVar[str] = "training_job"
+
+    spec: TrainingJobSpec
+    state: TrainingJobState
+    script: ScriptMode
+    channels: Mapping[str, Path] = field(default_factory=dict)
+    inputs_ready: bool = False
+    artifacts_uploaded: bool = False
+    stop_requested: bool = False
+    platform_error: str | None = None
+    model_artifact: str | None = None
+    output_artifact: str | None = None
+    done: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.spec.training_job_name
+
+    @property
+    def name(self) -> str:
+        return self.spec.training_job_name
+
+    @property
+    def owner(self) -> None:
+        return None
+
+    @property
+    def as_owner(self) -> str:
+        """The ``owner`` of the job's host tasks."""
+        return training_owner(self.spec.training_job_name)
+
+
+def training_owner(name: str) -> str:
+    return f"training-job/{name}"

@@ -1,0 +1,134 @@
+"""A task's containers as the engine sees them: names, labels, limits, mounts.
+
+Every container carries its task's id, its owner (``dockyard.owner``) and its
+installation as labels, so one engine query per owner and pass observes all of an
+owner's tasks, a restarted daemon finds them again, and each daemon sweeps away only
+its own leftovers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from dockyard.control.task import ContainerObservation, engine_state
+from dockyard.errors import SpecError
+from dockyard.ports.engine import ContainerSpec, ContainerState, Mount
+from dockyard.records.placement import Placement
+from dockyard.spec.container import ContainerDefinition
+from dockyard.spec.task_definition import TaskDefinition
+
+MANAGED = "dockyard.managed"
+TASK_LABEL = "dockyard.task"
+CONTAINER_LABEL = "dockyard.container"
+OWNER_LABEL = "dockyard.owner"
+#: which Dockyard installation (state directory) started a container: one engine may
+#: serve several daemons, and each may only sweep away its own containers
+INSTALLATION_LABEL = "dockyard.installation"
+DEFAULT_STOP_TIMEOUT = 30
+CPU_UNITS_PER_VCPU = 1024
+
+
+def new_task_id() -> str:
+    """ECS-style task id: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
+def installation_id(state_dir: Path) -> str:
+    """This state directory's id (made once, kept in ``<state_dir>/installation-id``)."""
+    path = state_dir / "installation-id"
+    if path.is_file() and (saved := path.read_text().strip()):
+        return saved
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ident = uuid.uuid4().hex[:16]
+    scratch = path.with_name(f".installation-id.{ident}")
+    scratch.write_text(ident + "\n")
+    scratch.replace(path)
+    return ident
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "task"
+
+
+def container_spec(
+    task_id: str,
+    owner: str,
+    definition: TaskDefinition,
+    container: ContainerDefinition,
+    placement: Placement,
+    volumes_root: Path,
+) -> ContainerSpec:
+    if container.secrets:
+        raise SpecError(
+            "secrets are not supported by the local engine yet",
+            field=f"containerDefinitions[{container.name}].secrets",
+            hint="pass the values as environment for now",
+        )
+    cpu_units = container.cpu or definition.cpu_units or 0
+    env = {pair.name: pair.value for pair in container.environment}
+    env.update(placement.extra_env)
+    labels = {
+        **placement.labels,
+        MANAGED: "1",
+        TASK_LABEL: task_id,
+        OWNER_LABEL: owner,
+        CONTAINER_LABEL: container.name,
+    }
+    hostname = placement.hostnames.get(container.name)
+    init = placement.init or bool(
+        container.linux_parameters and container.linux_parameters.init_process_enabled
+    )
+    return ContainerSpec(
+        name=f"{_safe(placement.name_prefix)}-{task_id[:8]}-{_safe(container.name)}",
+        image=container.image,
+        command=list(container.command) if container.command is not None else None,
+        entrypoint=list(container.entry_point) if container.entry_point is not None else None,
+        env=env,
+        labels=labels,
+        mounts=_mounts(task_id, definition, container, placement, volumes_root),
+        ports=[mapping.container_port for mapping in container.port_mappings],
+        network=placement.network,
+        hostname=hostname,
+        network_aliases=[hostname] if hostname and placement.network else [],
+        cpus=cpu_units / CPU_UNITS_PER_VCPU if cpu_units else None,
+        memory_mib=container.memory or definition.memory_mib,
+        user=container.user,
+        working_dir=container.working_directory,
+        stop_timeout=container.stop_timeout or DEFAULT_STOP_TIMEOUT,
+        init=init,
+    )
+
+
+def _mounts(
+    task_id: str,
+    definition: TaskDefinition,
+    container: ContainerDefinition,
+    placement: Placement,
+    volumes_root: Path,
+) -> list[Mount]:
+    """Mount points resolved to host paths; volumes without a source path are task-scoped."""
+    volumes = {volume.name: volume for volume in definition.volumes}
+    mounts: list[Mount] = []
+    for point in container.mount_points:
+        volume = volumes[point.source_volume]
+        source = volume.host.source_path if volume.host and volume.host.source_path else None
+        if source is None:
+            scratch = volumes_root / task_id / volume.name
+            scratch.mkdir(parents=True, exist_ok=True)
+            scratch.chmod(0o777)
+            source = str(scratch)
+        mounts.append(Mount(source, point.container_path, point.read_only))
+    mounts.extend(placement.extra_mounts.get(container.name, ()))
+    return mounts
+
+
+def observation(state: ContainerState) -> ContainerObservation:
+    return ContainerObservation(
+        state=engine_state(state.status),
+        container_id=state.id,
+        exit_code=state.exit_code,
+        oom_killed=state.oom_killed,
+        error=state.error if state.status in ("created", "dead") and state.error else "",
+    )

@@ -1,0 +1,55 @@
+"""The control plane assembled: the task runner, the run facility, one reconciler per
+kind of resource, and the loop that drives them (see :mod:`.loop`).
+
+Built from a :class:`~dockyard.server.platform.Platform`, so the same assembly runs on
+the real adapters in the daemon and on in-memory fakes in fast tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dockyard.server.containers import installation_id
+from dockyard.server.endpoint_reconciler import EndpointReconciler
+from dockyard.server.housekeeping import Housekeeping
+from dockyard.server.loop import ControlLoop
+from dockyard.server.platform import Platform
+from dockyard.server.runs import Runs
+from dockyard.server.services import ServiceReconciler
+from dockyard.server.task_output import TaskOutput
+from dockyard.server.tasks import TaskRunner
+from dockyard.server.training import TrainingReconciler
+
+
+class ControlPlane:
+    def __init__(self, platform: Platform) -> None:
+        settings = platform.settings
+        self.platform = platform
+        self.tasks = TaskRunner(
+            platform.engine,
+            platform.store,
+            settings.state_dir / "volumes",
+            installation=installation_id(settings.state_dir),
+            output=TaskOutput(platform.engine, settings.logs_dir / "tasks"),
+        )
+        self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")
+        self.services = ServiceReconciler(platform.store, self.tasks, platform.lb, platform.probe)
+        self.endpoints = EndpointReconciler(platform, self.services)
+        self.training = TrainingReconciler(platform, self.runs)
+        self.housekeeping = Housekeeping(platform, self.tasks)
+        self.loop = ControlLoop(
+            [self.housekeeping, self.services, self.endpoints, self.training],
+            resync_s=settings.reconcile_interval,
+            workers=settings.reconcile_workers,
+        )
+        platform.wake = self.loop.wake
+
+    def start(self) -> None:
+        self.loop.start()
+
+    def stop(self) -> None:
+        self.loop.stop()
+        self.services.close()
+        self.tasks.close()
+
+    def run_once(self) -> None:
+        """Reconcile everything once, side by side (tests and benchmarks step with it)."""
+        self.loop.run_once()

@@ -1,0 +1,112 @@
+"""Endpoints, the reconcile side: status from what the variants' services report.
+
+Each reconcile observes the endpoint's variants (their services' revisions, every
+replica's health record and whether the load balancer routes to it), asks
+:func:`dockyard.control.endpoint.plan_endpoint` for the next status and actions, and
+carries them out: scale the variants to zero (Failed, Deleting), finish a delete once
+no replica is left. The replicas themselves are the services' business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dockyard.control.endpoint import (
+    EndpointPlan,
+    EndpointStatus,
+    FinishDelete,
+    ScaleToZero,
+    VariantReplicas,
+    plan_endpoint,
+)
+from dockyard.records.endpoint import EndpointRecord
+from dockyard.server.platform import Platform
+from dockyard.server.services import ServiceReconciler, replica_health, set_desired_count
+
+KIND = EndpointRecord.KIND
+FAST_REQUEUE_S = 0.1
+SETTLED = (EndpointStatus.IN_SERVICE,)
+
+
+class EndpointReconciler:
+    kind = KIND
+
+    def __init__(self, platform: Platform, services: ServiceReconciler) -> None:
+        self.platform = platform
+        self.services = services
+
+    def keys(self) -> list[str]:
+        return [record.name for record in self.platform.store.endpoints.list()]
+
+    def reconcile(self, key: str, now: float) -> float | None:
+        record = self.platform.store.endpoints.get(key)
+        if record is None or record.status in SETTLED:
+            return None
+        plan = plan_endpoint(
+            record.status,
+            self._variants(record),
+            record.status_since,
+            now,
+            services_at_zero=self._at_zero(record),
+        )
+        for action in plan.actions:
+            if isinstance(action, ScaleToZero):
+                for name in record.service_names:
+                    set_desired_count(self.platform.store, name, 0)
+                    self.platform.wake("service", name)
+            elif isinstance(action, FinishDelete):
+                self._finish_delete(record)
+                return None
+        self._save_status(record, plan)
+        if plan.update.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING):
+            soon = now + FAST_REQUEUE_S
+            later = plan.update.next_check_at
+            return soon if later is None else min(soon, later)
+        if plan.update.status is EndpointStatus.DELETING:
+            return now + FAST_REQUEUE_S
+        return None
+
+    def _variants(self, record: EndpointRecord) -> list[VariantReplicas]:
+        targets = {t.name: t for t in self.platform.lb.targets(record.name)}
+        variants = []
+        for variant in record.variants:
+            service = self.platform.store.services.get(variant.service_name)
+            tasks = self.platform.store.tasks.list(f"service/{variant.service_name}")
+            variants.append(
+                VariantReplicas(
+                    variant_name=variant.variant_name,
+                    desired=variant.desired,
+                    startup_timeout_s=variant.startup_timeout_s,
+                    revision=service.state.revision if service else None,
+                    replicas=tuple(
+                        (t.task, replica_health(t.replica, targets.get(t.task.task_id)))
+                        for t in tasks
+                    ),
+                )
+            )
+        return variants
+
+    def _at_zero(self, record: EndpointRecord) -> bool:
+        services = (self.platform.store.services.get(n) for n in record.service_names)
+        return all(s is None or s.state.desired_count == 0 for s in services)
+
+    def _save_status(self, record: EndpointRecord, plan: EndpointPlan) -> None:
+        """Store a new status unless a deploy or delete changed the endpoint meanwhile."""
+        update = plan.update
+        if update.status == record.status:
+            return
+        store = self.platform.store
+        with store.transaction():
+            current = store.endpoints.get(record.name)
+            if current != record:
+                return
+            store.endpoints.put(
+                replace(record, status=update.status, failure_reason=update.failure_reason)
+            )
+        store.add_event(KIND, record.name, f"endpoint is {update.status}")
+
+    def _finish_delete(self, record: EndpointRecord) -> None:
+        if all(self.services.delete_if_empty(name) for name in record.service_names):
+            self.platform.lb.remove_route(record.name)
+            self.platform.store.endpoints.delete(record.name)
+            self.platform.store.add_event(KIND, record.name, "deleted")

@@ -1,0 +1,57 @@
+"""The platform's own upkeep, reconciled like any resource: the load balancer and leftovers.
+
+* ``load-balancer``: HAProxy runs; if it had died it is restarted with its routes
+  (from its map file), and every service is woken: their next reconcile sees that
+  their replicas are no longer targets and registers the healthy ones again. On the
+  daemon's first pass every endpoint's route is made sure of, too.
+* ``orphans``: containers labelled as this installation's whose task is unknown (a
+  daemon killed between starting a container and recording it) are removed, every
+  :data:`ORPHAN_SWEEP_S`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dockyard.server.platform import Platform
+from dockyard.server.tasks import TaskRunner
+
+log = logging.getLogger("dockyard.housekeeping")
+
+KIND = "platform"
+LOAD_BALANCER = "load-balancer"
+ORPHANS = "orphans"
+ORPHAN_SWEEP_S = 30.0
+
+
+class Housekeeping:
+    kind = KIND
+
+    def __init__(self, platform: Platform, tasks: TaskRunner) -> None:
+        self.platform = platform
+        self.tasks = tasks
+        self._routes_checked = False
+
+    def keys(self) -> list[str]:
+        return [LOAD_BALANCER, ORPHANS]
+
+    def reconcile(self, key: str, now: float) -> float | None:
+        if key == LOAD_BALANCER:
+            self._load_balancer()
+            return None
+        if key == ORPHANS:
+            for name in self.tasks.remove_orphans():
+                log.info("removed container %s: it belongs to no known task", name)
+            return now + ORPHAN_SWEEP_S
+        return None
+
+    def _load_balancer(self) -> None:
+        restarted = self.platform.lb.ensure_running()
+        if restarted:
+            log.warning("the load balancer had stopped; restarted it, re-registering replicas")
+        if restarted or not self._routes_checked:
+            for endpoint in self.platform.store.endpoints.list():
+                self.platform.lb.ensure_route(endpoint.name)
+            self._routes_checked = True
+        if restarted:
+            self.platform.wake("service", None)

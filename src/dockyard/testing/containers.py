@@ -1,0 +1,140 @@
+"""The container half of :class:`~dockyard.testing.engine.FakeEngine`: records and lookups.
+
+Kept apart from the engine so the engine reads as the port (locking, counting, the
+errors it raises) and this module as the state behind it. Two engine rules live here
+because lookups must agree with a real engine's: a container is found by id, name or
+unique id prefix, and one that has stopped keeps its exit code but publishes no port
+and has no address (Docker clears its network settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import signal as signals
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dockyard.errors import Conflict, NotFound
+from dockyard.ports.engine import ContainerSpec, ContainerState
+
+FIRST_HOST_PORT = 40000  # published ports are numbered from here, one counter per engine
+
+
+def now() -> str:
+    """A timestamp as the engine writes ``StartedAt``/``FinishedAt``."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def missing(what: str, ref: str, said: str) -> NotFound:
+    """A 404 worded as the Docker adapter's ``translated`` words it."""
+    return NotFound(
+        f"{what} {ref}: {said}",
+        resource=ref,
+        hint=f"check the name; the {what} may have been removed",
+    )
+
+
+def name_taken(name: str) -> Conflict:
+    """A 409 worded as the Docker adapter words a container name in use."""
+    return Conflict(
+        f'container {name}: Conflict. The container name "/{name}" is already in use',
+        resource=name,
+        hint="pick another name or remove the existing container first",
+    )
+
+
+def killed_by(signal: str) -> int:
+    """The exit code of a process killed by ``signal`` (``SIGKILL``, ``KILL`` or ``9``)."""
+    if signal.isdigit():
+        return 128 + int(signal)
+    name = signal.upper() if signal.upper().startswith("SIG") else f"SIG{signal.upper()}"
+    return 128 + int(signals.Signals[name])
+
+
+@dataclass
+class Container:
+    """One container as the fake engine holds it (mutable, unlike what it hands out)."""
+
+    id: str
+    name: str
+    image: str
+    labels: dict[str, str]
+    ports: dict[int, int]
+    ip_address: str
+    running: bool = True
+    exit_code: int | None = None
+    oom_killed: bool = False
+    started_at: str = field(default_factory=now)
+    finished_at: str | None = None
+    logs: list[bytes] = field(default_factory=list)
+    archives: dict[str, bytes] = field(default_factory=dict)
+
+    def state(self) -> ContainerState:
+        return ContainerState(
+            id=self.id,
+            name=self.name,
+            image=self.image,
+            status="running" if self.running else "exited",
+            labels=dict(self.labels),
+            exit_code=self.exit_code,
+            oom_killed=self.oom_killed,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            host_ports=dict(self.ports) if self.running else {},
+            ip_address=self.ip_address if self.running else None,
+        )
+
+    def end(self, code: int, oom: bool = False) -> bool:
+        """The process ended with ``code``; False (and nothing changes) if it already had."""
+        if not self.running:
+            return False
+        self.running, self.exit_code, self.oom_killed = False, code, oom
+        self.finished_at = now()
+        return True
+
+    def has_news(self, sent: int) -> bool:
+        """Whether a log follower that has had ``sent`` chunks has more, or is done."""
+        return len(self.logs) > sent or not self.running
+
+
+class ContainerTable:
+    """Containers by id, in creation order; not locked itself (the engine locks)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Container] = {}
+        self._ports = itertools.count(FIRST_HOST_PORT)
+        self._serial = itertools.count(1)
+
+    def __iter__(self) -> Iterator[Container]:
+        return iter(list(self._by_id.values()))
+
+    def named(self, name: str) -> Container | None:
+        return next((c for c in self._by_id.values() if c.name == name), None)
+
+    def find(self, ref: str) -> Container:
+        """By id, name or unique id prefix; :class:`NotFound` otherwise."""
+        if ref in self._by_id:
+            return self._by_id[ref]
+        matches = [c for c in self._by_id.values() if ref and ref in (c.name, c.id[: len(ref)])]
+        if len(matches) != 1:
+            raise missing("container", ref, f"No such container: {ref}")
+        return matches[0]
+
+    def create(self, spec: ContainerSpec) -> Container:
+        """A running container for ``spec``, each published port on the next host port."""
+        serial = next(self._serial)
+        container = Container(
+            id=hashlib.sha256(f"{spec.name}#{serial}".encode()).hexdigest(),
+            name=spec.name,
+            image=spec.image,
+            labels=dict(spec.labels),
+            ports={port: next(self._ports) for port in spec.ports},
+            ip_address=f"172.17.{serial // 250}.{serial % 250 + 2}",
+        )
+        self._by_id[container.id] = container
+        return container
+
+    def delete(self, container: Container) -> None:
+        self._by_id.pop(container.id, None)

@@ -1,0 +1,283 @@
+"""A container engine in memory, with the Docker adapter's observable contracts.
+
+Containers start at once and run until stopped, killed, or told to exit with
+:meth:`FakeEngine.exit`. What the server relies on is copied from
+:class:`~dockyard.adapters.engine.docker_api.DockerEngine`: ``run`` returns a
+running state with every published port assigned (here from a counter, 40000 up); a
+taken name is a :class:`~dockyard.errors.Conflict`, a missing container or image a
+:class:`~dockyard.errors.NotFound`, a container that cannot start a
+:class:`~dockyard.errors.DockyardError` worded by the adapter's own ``start_error``
+and leaves nothing behind; ``stop``/``kill``/``remove`` are idempotent; a stopped
+container keeps its exit code but no longer publishes ports (as in Docker).
+
+The server calls the engine from worker threads, so every call holds one lock, and
+``wait``/followed ``logs`` block on a condition until the container changes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+import docker.errors
+
+from dockyard.adapters.engine.translate import start_error
+from dockyard.errors import DockyardError, EngineUnavailable, NotFound
+from dockyard.ports.engine import BuildEvent, ContainerSpec, ContainerState, ImageInfo
+from dockyard.testing.containers import (
+    Container,
+    ContainerTable,
+    killed_by,
+    missing,
+    name_taken,
+)
+from dockyard.testing.images import ImageStore, image_not_found, normalized
+
+_BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
+
+
+class FakeEngine:
+    """:class:`dockyard.ports.engine.Engine` in memory.
+
+    ``require_images``: ``run`` refuses an image nobody added or built, as a real
+    engine does (turn off for tests that do not care about images).
+    ``stop_exit_code``: what a stopped container reports (143 is SIGTERM's; 0 for a
+    server that exits cleanly on SIGTERM).
+
+    Test controls: :meth:`add_image`, :meth:`exit`, :meth:`write_logs`,
+    :meth:`fail_next_run`, :meth:`set_available`, :meth:`containers`,
+    :meth:`networks`, :meth:`images`, and :attr:`calls` (port method → times called).
+    """
+
+    kind = "fake"
+
+    def __init__(self, *, require_images: bool = True, stop_exit_code: int = 143) -> None:
+        self.require_images = require_images
+        self.stop_exit_code = stop_exit_code
+        self.calls: Counter[str] = Counter()
+        self._changed = threading.Condition(threading.Lock())
+        self._containers = ContainerTable()
+        self._networks: set[str] = set()
+        self._images = ImageStore()
+        self._failures: dict[str, str] = {}
+        self._available = True
+
+    # ------------------------------------------------------------------ test controls
+
+    def add_image(
+        self, ref: str, id: str | None = None, labels: dict[str, str] | None = None
+    ) -> ImageInfo:
+        """Make image ``ref`` exist (as if pulled); an existing ``id`` gets the tag too."""
+        with self._changed:
+            return self._images.add(ref, id, labels)
+
+    def exit(self, container_id: str, code: int, oom: bool = False) -> None:
+        """The container's process ends by itself with ``code`` (OOM-killed if ``oom``)."""
+        with self._changed:
+            self._end(self._containers.find(container_id), code, oom)
+
+    def write_logs(self, container_id: str, data: bytes) -> None:
+        """Append ``data`` to what the container printed (seen by ``logs``, followers too)."""
+        with self._changed:
+            self._containers.find(container_id).logs.append(data)
+            self._changed.notify_all()
+
+    def fail_next_run(self, image_or_name: str, reason: str) -> None:
+        """The next ``run`` of this image or container name fails to start with ``reason``.
+
+        The error is the Docker adapter's, built from the same engine message, so a
+        reason such as ``executable file not found`` becomes a :class:`SpecError`.
+        """
+        with self._changed:
+            self._failures[image_or_name] = reason
+
+    def set_available(self, available: bool) -> None:
+        """While False every port call raises :class:`EngineUnavailable` (engine down)."""
+        with self._changed:
+            self._available = available
+
+    def containers(self) -> builtins.list[ContainerState]:
+        """Every container, in creation order (not counted in :attr:`calls`)."""
+        with self._changed:
+            return [c.state() for c in self._containers]
+
+    def networks(self) -> builtins.list[str]:
+        with self._changed:
+            return sorted(self._networks)
+
+    def images(self) -> builtins.list[ImageInfo]:
+        with self._changed:
+            return self._images.all()
+
+    # ------------------------------------------------------------------ containers
+
+    def ping(self) -> None:
+        """Answers, unless :meth:`set_available` took the engine down."""
+        with self._call("ping", "engine"):
+            return
+
+    def run(self, spec: ContainerSpec) -> ContainerState:
+        with self._call("run", spec.name):
+            if self._containers.named(spec.name) is not None:
+                raise name_taken(spec.name)
+            if self.require_images and self._images.find(spec.image) is None:
+                raise image_not_found(spec.image)
+            if spec.network and spec.network not in self._networks | _BUILTIN_NETWORKS:
+                raise missing("container", spec.name, f"network {spec.network} not found")
+            reason = self._failures.pop(spec.name, None) or self._failures.pop(spec.image, None)
+            if reason is not None:
+                raise start_error(spec, docker.errors.APIError(reason, explanation=reason))
+            return self._containers.create(spec).state()
+
+    def inspect(self, container_id: str) -> ContainerState:
+        with self._call("inspect", container_id):
+            return self._containers.find(container_id).state()
+
+    def list(self, labels: dict[str, str]) -> builtins.list[ContainerState]:
+        """Every container (running or not) carrying all of ``labels``."""
+        with self._call("list", "containers"):
+            wanted = labels.items()
+            return [c.state() for c in self._containers if wanted <= c.labels.items()]
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        with self._call("stop", container_id):
+            self._end(self._containers.find(container_id), self.stop_exit_code)
+
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """The container exits with 128 + the signal's number, as a shell reports it."""
+        with self._call("kill", container_id):
+            self._end(self._containers.find(container_id), killed_by(signal))
+
+    def remove(self, container_id: str) -> None:
+        with self._call("remove", container_id):
+            try:
+                container = self._containers.find(container_id)
+            except NotFound:
+                return
+            self._end(container, 137)
+            self._containers.delete(container)
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        with self._call("wait", container_id):
+            container = self._containers.find(container_id)
+            if not self._changed.wait_for(lambda: not container.running, timeout):
+                raise TimeoutError(f"container {container_id} still running")
+            return container.exit_code if container.exit_code is not None else -1
+
+    def logs(self, container_id: str, follow: bool = False) -> Iterator[bytes]:
+        with self._call("logs", container_id):
+            container = self._containers.find(container_id)
+            if not follow or not container.running:
+                return iter(builtins.list(container.logs))
+        return self._follow(container)
+
+    def _follow(self, container: Container) -> Iterator[bytes]:
+        sent = 0
+        while True:
+            with self._changed:
+                self._changed.wait_for(partial(container.has_news, sent))
+                chunks, done = container.logs[sent:], not container.running
+            sent += len(chunks)
+            yield from chunks
+            if done:
+                return
+
+    def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
+        """Kept as is; ``get_archive`` of the same path hands it back (no extraction)."""
+        with self._call("put_archive", f"{container_id}:{path}"):
+            self._containers.find(container_id).archives[path] = tar_bytes
+
+    def get_archive(self, container_id: str, path: str) -> Iterator[bytes]:
+        with self._call("get_archive", f"{container_id}:{path}"):
+            tar = self._containers.find(container_id).archives.get(path)
+        if tar is None:
+            raise missing("path", f"{container_id}:{path}", f"Could not find the file {path}")
+        return iter([tar])
+
+    # ------------------------------------------------------------------ networks
+
+    def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        with self._call("ensure_network", name):
+            self._networks.add(name)
+
+    def remove_network(self, name: str) -> None:
+        with self._call("remove_network", name):
+            self._networks.discard(name)
+
+    # ------------------------------------------------------------------ images
+
+    def build(
+        self,
+        context_dir: str,
+        tag: str,
+        dockerfile: str = "Dockerfile",
+        labels: dict[str, str] | None = None,
+        buildargs: dict[str, str] | None = None,
+    ) -> Iterator[BuildEvent]:
+        """Two lines of output, then the new image's id (a new one per build).
+
+        As with the real builder, a missing Dockerfile is a :class:`NotFound` at once,
+        and nothing is built until the events are consumed.
+        """
+        with self._call("build", tag):
+            path = Path(context_dir) / dockerfile
+        if not path.is_file():
+            raise NotFound(
+                f"no {dockerfile} in build context {context_dir}",
+                resource=str(path),
+                hint="write the Dockerfile first, or pass the right context directory",
+            )
+        return self._build(tag, dockerfile, labels)
+
+    def _build(
+        self, tag: str, dockerfile: str, labels: dict[str, str] | None
+    ) -> Iterator[BuildEvent]:
+        yield BuildEvent(stream=f"Step 1/1 : FROM scratch ({dockerfile})\n")
+        with self._changed:
+            info = self._images.add(tag, labels=labels)
+        yield BuildEvent(stream=f"Successfully tagged {normalized(tag)}\n")
+        yield BuildEvent(image_id=info.id)
+
+    def image(self, ref: str) -> ImageInfo | None:
+        with self._call("image", ref):
+            return self._images.find(ref)
+
+    def pull(self, ref: str) -> bool:
+        """Always False: no registry is reachable from memory (use :meth:`add_image`)."""
+        with self._call("pull", ref):
+            return False
+
+    def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None:
+        with self._call("import_rootfs", ref):
+            if not Path(tar_path).is_file():
+                raise DockyardError(f"importing {tar_path} as {ref} failed: no such file")
+            self._images.add(ref)
+
+    def tag(self, source: str, target: str) -> None:
+        with self._call("tag", source):
+            self._images.tag(source, target)
+
+    # ------------------------------------------------------------------ internals
+
+    @contextmanager
+    def _call(self, method: str, resource: str) -> Iterator[None]:
+        """One port call: under the lock, counted, refused while the engine is down."""
+        with self._changed:
+            self.calls[method] += 1
+            if not self._available:
+                raise EngineUnavailable(
+                    "the container engine stopped answering (fake engine set unavailable)",
+                    resource=resource,
+                    hint="check that dockerd/podman is running (`dockyard doctor`), then retry",
+                )
+            yield
+
+    def _end(self, container: Container, code: int, oom: bool = False) -> None:
+        """The container's process ended (no-op if it had); wake ``wait`` and followers."""
+        if container.end(code, oom):
+            self._changed.notify_all()
