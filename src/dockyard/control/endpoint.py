@@ -19,7 +19,7 @@ finish a delete once no replica is left.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -48,6 +48,12 @@ class EndpointStatus(StrEnum):
     DELETING = "Deleting"
     FAILED = "Failed"
     UPDATE_ROLLBACK_FAILED = "UpdateRollbackFailed"
+
+
+#: the statuses in which an endpoint waits for its variants' replicas
+CONVERGING = frozenset(
+    {EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK}
+)
 
 
 @dataclass(frozen=True)
@@ -251,15 +257,22 @@ def endpoint_status(
 ) -> EndpointStatusUpdate:
     """The endpoint's next status; ``since`` is when creation (or the update) began.
 
-    Only Creating and Updating move; every other status is returned unchanged.
+    Only Creating, Updating and RollingBack move; every other status is returned
+    unchanged. A variant none of whose replicas passed /ping in time fails the
+    endpoint (Failed; UpdateRollbackFailed when it was rolling back).
     """
-    if current not in (EndpointStatus.CREATING, EndpointStatus.UPDATING):
+    if current not in CONVERGING:
         return EndpointStatusUpdate(current)
     for variant in variants:
         deadline = since + variant.startup_timeout_s
         if not variant.ever_ready and now >= deadline:
+            failed = (
+                EndpointStatus.UPDATE_ROLLBACK_FAILED
+                if current is EndpointStatus.ROLLING_BACK
+                else EndpointStatus.FAILED
+            )
             return EndpointStatusUpdate(
-                EndpointStatus.FAILED,
+                failed,
                 failure_reason=(
                     f"The primary container for production variant {variant.variant_name} "
                     f"did not pass the ping health check within {variant.startup_timeout_s:g} "
@@ -301,11 +314,16 @@ class ScaleToZero:
 
 
 @dataclass(frozen=True)
+class RollBack:
+    """Put the variants back on the configuration that served before the update."""
+
+
+@dataclass(frozen=True)
 class FinishDelete:
     """Every replica is gone: remove the services, the route and the endpoint."""
 
 
-EndpointAction = ScaleToZero | FinishDelete
+EndpointAction = ScaleToZero | RollBack | FinishDelete
 
 
 @dataclass(frozen=True)
@@ -321,12 +339,18 @@ def plan_endpoint(
     now: float,
     *,
     services_at_zero: bool,
+    can_roll_back: bool = False,
+    failure_reason: str | None = None,
 ) -> EndpointPlan:
     """The endpoint's next status and what the server does about it.
 
-    Deleting: scale the variants to zero, and finish once no replica is left. Failed:
-    its variants are scaled to zero (nothing keeps restarting a broken model).
-    Creating/Updating: see :func:`endpoint_status`.
+    Deleting: scale the variants to zero, and finish once no replica is left.
+    Creating that fails: Failed, and the variants are scaled to zero (nothing keeps
+    restarting a broken model). Updating that fails, with a configuration to go back
+    to (``can_roll_back``): RollingBack to it, as SageMaker does, and InService again
+    once it serves — the replicas of the old configuration never stopped serving,
+    since a rollout stops none of them before new ones are ready — keeping the
+    update's ``failure_reason``. Otherwise see :func:`endpoint_status`.
     """
     if current is EndpointStatus.DELETING:
         if not services_at_zero:
@@ -337,5 +361,13 @@ def plan_endpoint(
     if current is EndpointStatus.FAILED and not services_at_zero:
         return EndpointPlan(EndpointStatusUpdate(current), (ScaleToZero(),))
     update = endpoint_status(current, [variant_progress(v) for v in variants], since, now)
+    updating = current is EndpointStatus.UPDATING
+    if update.status is EndpointStatus.FAILED and updating and can_roll_back:
+        rolling = EndpointStatusUpdate(
+            EndpointStatus.ROLLING_BACK, failure_reason=update.failure_reason
+        )
+        return EndpointPlan(rolling, (RollBack(),))
+    if current is EndpointStatus.ROLLING_BACK and update.status is EndpointStatus.IN_SERVICE:
+        update = replace(update, failure_reason=failure_reason)
     failed = update.status is EndpointStatus.FAILED and not services_at_zero
     return EndpointPlan(update, (ScaleToZero(),) if failed else ())

@@ -1,10 +1,10 @@
 """Where the control plane keeps its records: desired and observed state, and events.
 
 A :class:`Store` holds one :class:`Collection` per kind of record. Records are
-immutable values (:mod:`dockyard.records`); a change is a ``put`` of a new value. Each
-resource is written by one writer at a time (the control loop serialises work per
-resource, and API handlers take the same per-resource lock), so a collection needs
-no compare-and-swap; :meth:`Store.transaction` groups writes that must land together.
+immutable values (:mod:`dockyard.records`); a change is a ``put`` of a new value. The
+control loop reconciles a resource in one worker at a time; where the API and a
+reconciler may both write a record, each reads, compares and writes inside
+:meth:`Store.transaction`, the only lock there is (it never spans other I/O).
 
 The SQLite adapter keeps them across restarts; an in-memory one implements the same
 protocol for fast tests and simulations of the server glue.

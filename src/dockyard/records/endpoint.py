@@ -20,11 +20,32 @@ class VariantRecord:
 
 
 @dataclass(frozen=True)
+class ServiceRollback:
+    """What a variant's service ran before an update: the revision and its count."""
+
+    service_name: str
+    revision: str
+    desired_count: int
+
+
+@dataclass(frozen=True)
+class EndpointRollback:
+    """The configuration that served before an update, to go back to if it fails."""
+
+    config: EndpointConfig
+    model: Model
+    image_id: str
+    variants: tuple[VariantRecord, ...]
+    services: tuple[ServiceRollback, ...]
+
+
+@dataclass(frozen=True)
 class EndpointRecord:
     """Endpoint + EndpointConfig + Model, as deployed.
 
     ``status_since`` is when the current Creating/Updating began (startup timeouts
     count from it); ``model`` runs ``image_id``, the image its tag named at deploy time.
+    ``rollback`` is what served before the update under way, if anything did.
     """
 
     KIND: ClassVar[str] = "endpoint"
@@ -39,6 +60,7 @@ class EndpointRecord:
     created_at: float
     last_modified_at: float
     failure_reason: str | None = None
+    rollback: EndpointRollback | None = None  # set while an update may still fail
 
     @property
     def key(self) -> str:

@@ -39,6 +39,7 @@ class ControlPlane:
             [self.housekeeping, self.services, self.endpoints, self.training],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
+            clock=platform.clock,
         )
         platform.wake = self.loop.wake
 

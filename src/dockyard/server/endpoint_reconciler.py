@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dockyard.control.endpoint import (
+    CONVERGING,
     EndpointPlan,
     EndpointStatus,
     FinishDelete,
+    RollBack,
     ScaleToZero,
     VariantReplicas,
     plan_endpoint,
@@ -48,6 +50,8 @@ class EndpointReconciler:
             record.status_since,
             now,
             services_at_zero=self._at_zero(record),
+            can_roll_back=record.rollback is not None,
+            failure_reason=record.failure_reason,
         )
         for action in plan.actions:
             if isinstance(action, ScaleToZero):
@@ -57,8 +61,11 @@ class EndpointReconciler:
             elif isinstance(action, FinishDelete):
                 self._finish_delete(record)
                 return None
+            elif isinstance(action, RollBack):
+                self._roll_back(record, plan, now)
+                return now + FAST_REQUEUE_S
         self._save_status(record, plan)
-        if plan.update.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING):
+        if plan.update.status in CONVERGING:
             soon = now + FAST_REQUEUE_S
             later = plan.update.next_check_at
             return soon if later is None else min(soon, later)
@@ -100,10 +107,54 @@ class EndpointReconciler:
             current = store.endpoints.get(record.name)
             if current != record:
                 return
+            settled = update.status is EndpointStatus.IN_SERVICE
             store.endpoints.put(
-                replace(record, status=update.status, failure_reason=update.failure_reason)
+                replace(
+                    record,
+                    status=update.status,
+                    failure_reason=update.failure_reason,
+                    rollback=None if settled else record.rollback,
+                )
             )
         store.add_event(KIND, record.name, f"endpoint is {update.status}")
+
+    def _roll_back(self, record: EndpointRecord, plan: EndpointPlan, now: float) -> None:
+        """Put every variant back on what served before the update, then the record."""
+        rollback = record.rollback
+        if rollback is None:
+            return
+        store = self.platform.store
+        with store.transaction():
+            if store.endpoints.get(record.name) != record:
+                return  # a deploy or delete came first
+            for previous in rollback.services:
+                service = store.services.get(previous.service_name)
+                if service is not None:
+                    state = replace(
+                        service.state,
+                        revision=previous.revision,
+                        desired_count=previous.desired_count,
+                        steady=False,
+                    )
+                    store.services.put(replace(service, state=state))
+            store.endpoints.put(
+                replace(
+                    record,
+                    config=rollback.config,
+                    model=rollback.model,
+                    image_id=rollback.image_id,
+                    variants=rollback.variants,
+                    status=plan.update.status,
+                    status_since=now,
+                    failure_reason=plan.update.failure_reason,
+                    rollback=None,
+                )
+            )
+        store.add_event(
+            KIND, record.name, f"endpoint is {plan.update.status}: {plan.update.failure_reason}"
+        )
+        for previous in rollback.services:
+            self.platform.wake("service", previous.service_name)
 
     def _finish_delete(self, record: EndpointRecord) -> None:
         if all(self.services.delete_if_empty(name) for name in record.service_names):

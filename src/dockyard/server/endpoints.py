@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,13 @@ from dockyard.control.endpoint import (
     variant_services,
 )
 from dockyard.errors import Conflict, SpecError
-from dockyard.records.endpoint import EndpointRecord, VariantRecord, endpoint_owner
+from dockyard.records.endpoint import (
+    EndpointRecord,
+    EndpointRollback,
+    ServiceRollback,
+    VariantRecord,
+    endpoint_owner,
+)
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
 from dockyard.server.platform import Platform
@@ -39,6 +47,28 @@ from dockyard.spec.endpoint import parse_endpoint, parse_endpoint_config, parse_
 
 KIND = EndpointRecord.KIND
 DEFAULT_VARIANT = "AllTraffic"
+
+
+#: where a field of the Model / EndpointConfig that ``deploy`` builds came from
+_REQUEST_FIELDS = (
+    ("PrimaryContainer.", ""),
+    ("ProductionVariants[0].InitialInstanceCount", "InstanceCount"),
+    ("ProductionVariants[0].", ""),
+)
+
+
+@contextmanager
+def _named_as_requested() -> Iterator[None]:
+    """Errors about the SageMaker resources ``deploy`` builds name the request's fields
+    (``Image``, ``InstanceCount``), the ones the user sent."""
+    try:
+        yield
+    except SpecError as error:
+        for prefix, replacement in _REQUEST_FIELDS:
+            if error.field and error.field.startswith(prefix):
+                error.field = replacement + error.field[len(prefix) :]
+                break
+        raise
 
 
 def _model_dir(platform: Platform, tarball: Path) -> Path:
@@ -79,8 +109,11 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         container["ModelDataUrl"] = archive.uri
     if request.get("Environment"):
         container["Environment"] = request["Environment"]
-    model = parse_model({"ModelName": name, "PrimaryContainer": container})
-    config = parse_endpoint_config({"EndpointConfigName": name, "ProductionVariants": [variant]})
+    with _named_as_requested():
+        model = parse_model({"ModelName": name, "PrimaryContainer": container})
+        config = parse_endpoint_config(
+            {"EndpointConfigName": name, "ProductionVariants": [variant]}
+        )
     image = model.primary_container.image if model.primary_container else ""
     info = platform.engine.image(image)
     if info is None:
@@ -103,8 +136,9 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         model_dirs[name] = str(_model_dir(platform, archive.path))
     services = variant_services(endpoint, config, {name: pinned}, model_dirs)
     platform.lb.ensure_route(name)
+    rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]
-    now = time.time()
+    now = platform.clock()
     with platform.store.transaction():
         existing = platform.store.endpoints.get(name)
         before = (
@@ -127,6 +161,7 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
             failure_reason=status.failure_reason,
             created_at=existing.created_at if existing else now,
             last_modified_at=now,
+            rollback=rollback if status.status is EndpointStatus.UPDATING else None,
         )
         platform.store.endpoints.put(record)
     verb = "updated" if existing else "created"
@@ -135,6 +170,24 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         platform.wake("service", service.service_name)
     platform.wake(KIND, name)
     return describe(platform, name)
+
+
+def _rollback_point(platform: Platform, existing: EndpointRecord | None) -> EndpointRollback | None:
+    """What to go back to if this deploy's update fails: the configuration serving now
+    (or, during an update, the one that served before it)."""
+    if existing is None:
+        return None
+    if existing.status is not EndpointStatus.IN_SERVICE:
+        return existing.rollback
+    services = []
+    for name in existing.service_names:
+        service = platform.store.services.get(name)
+        if service is not None:
+            state = service.state
+            services.append(ServiceRollback(name, state.revision, state.desired_count))
+    return EndpointRollback(
+        existing.config, existing.model, existing.image_id, existing.variants, tuple(services)
+    )
 
 
 def _save_variant(platform: Platform, service: VariantService) -> bool:
@@ -160,7 +213,7 @@ def delete(platform: Platform, name: str) -> None:
     with platform.store.transaction():
         record = platform.store.endpoints.require(name)
         platform.store.endpoints.put(
-            replace(record, status=EndpointStatus.DELETING, status_since=time.time())
+            replace(record, status=EndpointStatus.DELETING, status_since=platform.clock())
         )
     platform.store.add_event(KIND, name, "deleting")
     platform.wake(KIND, name)

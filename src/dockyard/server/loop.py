@@ -5,8 +5,10 @@ jobs, the platform's own housekeeping) has a :class:`Reconciler` that knows how 
 list its resources and reconcile one: observe what is true, ask ``control`` for a
 plan, execute it, store the result. The loop owns *when*:
 
-* **level-triggered**: every resource is reconciled at least every ``resync_s``,
-  whatever happened, so a missed event or a daemon restart costs nothing;
+* **level-triggered**: every ``resync_s`` each resource that is not already due
+  sooner is reconciled, whatever happened, so a missed event or a daemon restart
+  costs nothing (a reconcile that asked for a later look, like the orphan sweep, is
+  left until then);
 * **requeue**: a reconcile returns when it wants to look again (a replica waiting
   for its first check, a drain in progress, a startup timeout ending) and is run
   again then, not before;

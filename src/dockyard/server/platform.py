@@ -8,6 +8,7 @@ nothing else in the server knows how an adapter is constructed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class Platform:
     #: called by anything that changes desired state, so the control loop reacts at
     #: once (set by the daemon once the loop exists)
     wake: Wake = field(default=_no_loop)
+    #: the time every decision is made at (a test may hand in its own)
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def open(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> Platform:

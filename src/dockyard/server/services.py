@@ -96,7 +96,7 @@ class _Pass:
 
     service: ServiceRecord
     route: str | None
-    by_id: dict[str, TaskRecord]
+    by_id: dict[str, TaskRecord]  # updated as actions change records
     in_load_balancer: frozenset[str]  # task ids the balancer holds (registered or draining)
     now: float
 
@@ -219,7 +219,9 @@ class ServiceReconciler:
             # a target's containers stop once the balancer has let go of it (a later pass)
             held = action.task_id in ctx.in_load_balancer
             stopping = by_id[action.task_id]
-            self.tasks.request_stop(stopping, action.stop_code, action.reason, now, held=held)
+            by_id[action.task_id] = self.tasks.request_stop(
+                stopping, action.stop_code, action.reason, now, held=held
+            )
         elif isinstance(action, RegisterTarget) and ctx.route and service.target:
             joining = by_id.get(action.task_id)
             target = service.target
@@ -229,9 +231,10 @@ class ServiceReconciler:
         elif isinstance(action, DeregisterTarget) and ctx.route:
             self.lb.drain(ctx.route, action.task_id)
             leaving = by_id.get(action.task_id)
-            if leaving is not None:
+            if leaving is not None:  # later actions of this plan see the drain's start
                 replica = replace(leaving.replica, drain_started_at=now)
-                self.tasks.save(replace(leaving, replica=replica))
+                by_id[action.task_id] = replace(leaving, replica=replica)
+                self.tasks.save(by_id[action.task_id])
         elif isinstance(action, RemoveTarget) and ctx.route:
             self.lb.remove(ctx.route, action.task_id)
 

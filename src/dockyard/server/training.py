@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -88,7 +87,7 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
             hint="build it (`dockyard build`) or use --framework sklearn",
         )
     record = TrainingJobRecord(
-        spec=spec, state=new_training_job(time.time()), script=script, channels=channels
+        spec=spec, state=new_training_job(platform.clock()), script=script, channels=channels
     )
     platform.store.training_jobs.create(record)
     platform.store.add_event(KIND, name, f"created with image {image}")

@@ -12,6 +12,7 @@ from dockyard.control.endpoint import (
     DeployStatus,
     EndpointStatus,
     FinishDelete,
+    RollBack,
     ScaleToZero,
     VariantProgress,
     VariantReplicas,
@@ -283,3 +284,34 @@ def test_a_new_endpoint_is_creating_and_a_rolling_deploy_updating_from_now() -> 
 def test_a_deploy_that_changes_nothing_keeps_the_status() -> None:
     failed = DeployStatus(FAILED, 1.0, "did not pass the ping health check")
     assert status_after_deploy(failed, changed=False, now=9.0) == failed
+
+
+def test_a_failed_update_rolls_back_when_a_configuration_served_before() -> None:
+    never = replicas_of(1, [], "iris-ep-blue:2")
+    updating = EndpointStatus.UPDATING
+    plan = plan_endpoint(updating, [never], 0.0, 240.0, services_at_zero=False, can_roll_back=True)
+    assert plan.update.status is EndpointStatus.ROLLING_BACK
+    assert plan.actions == (RollBack(),)
+    assert "did not pass the ping health check" in (plan.update.failure_reason or "")
+
+
+def test_a_rollback_that_serves_again_is_in_service_keeping_the_reason() -> None:
+    task = make_task("old", "iris-ep-blue:1", status=TaskStatus.RUNNING)
+    serving = replicas_of(1, [(task, lb(registered=True))])
+    plan = plan_endpoint(
+        EndpointStatus.ROLLING_BACK,
+        [serving],
+        0.0,
+        1.0,
+        services_at_zero=False,
+        failure_reason="the update failed",
+    )
+    assert plan.update.status is IN_SERVICE
+    assert plan.update.failure_reason == "the update failed"
+
+
+def test_a_rollback_that_never_serves_is_update_rollback_failed() -> None:
+    never = replicas_of(1, [])
+    plan = plan_endpoint(EndpointStatus.ROLLING_BACK, [never], 0.0, 240.0, services_at_zero=False)
+    assert plan.update.status is EndpointStatus.UPDATE_ROLLBACK_FAILED
+    assert plan.actions == ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ class World:
     platform: Platform
     control_plane: ControlPlane
     clock: FakeClock
-    passes: int = field(default=0)
+    passes: int = 0  # reconcile passes run so far (for failure messages)
 
     # -- moving the world -------------------------------------------------------------------
 
@@ -113,9 +113,14 @@ class World:
                 raise AssertionError(f"{what}: not reached after {self.passes} passes")
             self.step()
 
-    def wait_stopped(self, container_id: str) -> int:
-        """Wait (on the engine's own event) for a container to stop; its exit code."""
-        return self.engine.wait(container_id, timeout=SETTLE_S)
+    def running(self, container_id: str) -> bool:
+        return any(c.id == container_id and c.running for c in self.engine.containers())
+
+    def stopped(self, container_id: str) -> None:
+        """Step until the container no longer runs (stops are sent in the background)."""
+        self.settle(
+            lambda: not self.running(container_id), f"container {container_id[:12]} to stop"
+        )
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -184,11 +189,29 @@ class World:
         return self.job(name)
 
     def host_dir(self, name: str, host: str = "algo-1") -> Path:
+        """The host's ``/opt/ml`` on this machine (what its container writes to)."""
         return self.settings.state_dir / "jobs" / name / host
+
+    def training_request(self, name: str, data: Path, *, hosts: int = 1) -> dict[str, Any]:
+        """A CreateTrainingJob request with one ``file://`` channel (what the SDK sends)."""
+        return training_request(name, data, hosts=hosts)
+
+    def train(self, name: str, data: Path, *, hosts: int = 1) -> dict[str, Any]:
+        """CreateTrainingJob through the API side; the job's description."""
+        return training.create(self.platform, training_request(name, data, hosts=hosts))
+
+    def complete(self, name: str, data: Path, model: dict[str, bytes]) -> dict[str, Any]:
+        """Run a one-host job to completion, its container leaving ``model`` in
+        /opt/ml/model; the completed job's description."""
+        self.train(name, data)
+        host = self.launched(name)["algo-1"]
+        for file_name, content in model.items():
+            (self.host_dir(name) / "model" / file_name).write_bytes(content)
+        self.engine.exit(self.container_of(host.task.task_id).id, 0)
+        return self.ended(name)
 
 
 def training_request(name: str, data: Path, *, hosts: int = 1) -> dict[str, Any]:
-    """A CreateTrainingJob request with one ``file://`` channel (what the SDK sends)."""
     return {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": TRAINING_IMAGE, "TrainingInputMode": "File"},

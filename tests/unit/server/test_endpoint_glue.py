@@ -223,7 +223,7 @@ def test_a_rolling_update_stops_old_containers_only_after_their_target_is_remove
 
     world.settle(lambda: not old & set(world.targets()), "the old targets to be removed")
     for container in old_containers.values():
-        world.wait_stopped(container)
+        world.stopped(container)
 
     stops = [s for s in world.engine.stops if s.task_id in old]
     assert {s.task_id for s in stops} == old
@@ -232,7 +232,7 @@ def test_a_rolling_update_stops_old_containers_only_after_their_target_is_remove
 
 
 def test_a_rolling_update_goes_updating_then_in_service(world: World) -> None:
-    old, new = roll(world)
+    _, new = roll(world)
 
     assert world.status() == "Updating"
     world.settle(lambda: world.replica_ids() == new, "the old replicas to be reaped")
@@ -251,11 +251,11 @@ def test_a_draining_target_with_requests_in_flight_keeps_its_container_running(
     world.lb.set_in_flight(ENDPOINT, busy, 3)
     busy_container = world.container_of(busy).id
 
-    world.wait_stopped(world.container_of(idle).id)  # the idle one drained and stopped
+    world.stopped(world.container_of(idle).id)  # the idle one drained and stopped
     world.step(5)
 
     assert world.targets()[busy] == "draining"
-    assert world.engine.inspect(busy_container).running
+    assert world.running(busy_container)
     assert busy not in world.engine.stopped_tasks()
 
 
@@ -270,7 +270,7 @@ def test_a_drained_target_is_removed_then_its_container_stopped(world: World) ->
     world.lb.set_in_flight(ENDPOINT, busy, 0)
     world.settle(lambda: busy not in world.targets(), "the drained target to be removed")
 
-    assert world.wait_stopped(busy_container) == world.engine.stop_exit_code
+    world.stopped(busy_container)
     stops = [s for s in world.engine.stops if s.task_id == busy]
     assert stops
     assert not any(s.held_by_balancer for s in stops)
@@ -287,7 +287,7 @@ def test_a_drain_outlasting_the_deregistration_delay_is_cut(world: World) -> Non
     world.clock.advance(6)  # past the 5 s deregistration delay
     world.settle(lambda: busy not in world.targets(), "the late target to be cut")
 
-    world.wait_stopped(world.container_of(busy).id)
+    world.stopped(world.container_of(busy).id)
 
 
 # -- deleting ---------------------------------------------------------------------------------
@@ -333,7 +333,9 @@ def test_a_restarted_load_balancer_gets_every_healthy_replica_registered_again(
     assert world.lb.routes() == [ENDPOINT]
 
 
-def test_a_restarted_daemon_adopts_the_same_replicas(make_world: WorldFactory, tmp_path: Path) -> None:
+def test_a_restarted_daemon_adopts_the_same_replicas(
+    make_world: WorldFactory, tmp_path: Path
+) -> None:
     first = make_world(store=SqliteStore(tmp_path / "db"))
     first.deploy()
     first.in_service()
@@ -376,3 +378,42 @@ def test_an_endpoint_whose_replicas_never_pass_ping_fails_and_scales_to_zero(
     world.step(3)
     assert world.status() == "Failed"
     assert not world.replicas()
+
+
+def test_an_update_whose_replicas_never_pass_ping_keeps_the_old_replicas_serving(
+    world: World,
+) -> None:
+    world.deploy(ContainerStartupHealthCheckTimeoutInSeconds=STARTUP_TIMEOUT_S)
+    world.in_service()
+    old = world.replica_ids()
+    world.engine.add_image("model:1")
+    world.deploy(ContainerStartupHealthCheckTimeoutInSeconds=STARTUP_TIMEOUT_S)
+    world.settle(lambda: len(world.replica_ids() - old) == 2, "the new replicas to start")
+    for broken in world.replica_ids() - old:
+        world.probe.set_healthy(world.container_of(broken).id, False)
+
+    world.clock.advance(STARTUP_TIMEOUT_S + 1)
+    world.step(6)
+
+    assert world.targets() == dict.fromkeys(old, "healthy")
+    assert all(world.running(world.container_of(t).id) for t in old)
+
+
+def test_a_failed_update_rolls_back_to_the_configuration_that_served(world: World) -> None:
+    world.deploy(ContainerStartupHealthCheckTimeoutInSeconds=STARTUP_TIMEOUT_S)
+    world.in_service()
+    old = world.replica_ids()
+    world.engine.add_image("model:1")
+    world.deploy(ContainerStartupHealthCheckTimeoutInSeconds=STARTUP_TIMEOUT_S)
+    world.settle(lambda: len(world.replica_ids() - old) == 2, "the new replicas to start")
+    for broken in world.replica_ids() - old:
+        world.probe.set_healthy(world.container_of(broken).id, False)
+
+    world.clock.advance(STARTUP_TIMEOUT_S + 1)
+    world.settle(lambda: world.replica_ids() == old, "the failed update's replicas to go")
+
+    described = endpoints.describe(world.platform, ENDPOINT)
+    assert described["EndpointStatus"] == "InService"
+    assert "did not pass the ping health check" in described["FailureReason"]
+    events = [e.message for e in world.platform.store.events("endpoint", ENDPOINT)]
+    assert any(m.startswith("endpoint is RollingBack") for m in events)

@@ -1,0 +1,198 @@
+"""Training jobs through the control plane: hosts as tasks, exits as statuses, artifacts.
+
+Covers the server glue between :mod:`dockyard.server.training` (create, stop,
+describe, logs), the run facility and the task runner, on in-memory fakes: a job's
+hosts become labelled containers from a registered task definition, their exits
+become the job's status, the model is packed into the real local artifact store, and
+the hosts' output outlives their containers.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import TYPE_CHECKING
+
+import pytest
+
+from dockyard.adapters.artifacts.local import parse_uri
+from dockyard.server import task_definitions, training
+from dockyard.server.routes.tasks import describe_task
+from dockyard.server.training import network_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import World
+
+pytestmark = pytest.mark.unit
+
+JOB = "iris-train"
+MODEL = {"model.joblib": b"weights", "classes.txt": b"setosa\nversicolor\nvirginica\n"}
+
+
+def secondary_statuses(job: dict[str, object]) -> list[str]:
+    transitions = job["SecondaryStatusTransitions"]
+    assert isinstance(transitions, list)
+    return [str(t["Status"]) for t in transitions]
+
+
+def host_container(world: World, host: str = "algo-1") -> str:
+    return world.container_of(world.hosts(JOB)[host].task.task_id).id
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def test_a_created_job_is_in_progress_and_runs_its_host_in_a_labelled_container(
+    world: World, data_dir: Path
+) -> None:
+    assert world.train(JOB, data_dir)["TrainingJobStatus"] == "InProgress"
+
+    host = world.launched(JOB)["algo-1"]
+
+    container = world.container_of(host.task.task_id)
+    assert container.running
+    assert container.image == world.job(JOB)["AlgorithmSpecification"]["TrainingImage"]
+    assert container.labels["dockyard.training-job"] == JOB
+    assert container.labels["dockyard.host"] == "algo-1"
+    world.settle(lambda: world.job(JOB)["SecondaryStatus"] == "Training", "Training")
+    assert world.job(JOB)["TrainingJobStatus"] == "InProgress"
+
+
+def test_a_host_exiting_zero_completes_the_job_through_uploading(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir)
+    world.launched(JOB)
+    world.engine.exit(host_container(world), 0)
+
+    job = world.ended(JOB)
+
+    assert job["TrainingJobStatus"] == "Completed"
+    assert secondary_statuses(job)[-3:] == ["Training", "Uploading", "Completed"]
+    assert job["TrainingEndTime"] is not None
+
+
+def test_a_completed_job_leaves_its_model_as_a_tarball_in_the_artifact_store(
+    world: World, data_dir: Path
+) -> None:
+    job = world.complete(JOB, data_dir, MODEL)
+
+    uri = parse_uri(job["ModelArtifacts"]["S3ModelArtifacts"])
+    assert uri.key.endswith(f"{JOB}/output/model.tar.gz")
+    assert world.platform.artifacts.exists(uri)
+    packed = world.platform.artifacts.local_path(uri).read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as archive:
+        files = {m.name.removeprefix("./"): archive.extractfile(m) for m in archive if m.isfile()}
+        assert {name: f.read() for name, f in files.items() if f} == MODEL
+
+
+def test_a_finished_job_leaves_no_task_container_or_network(world: World, data_dir: Path) -> None:
+    world.complete(JOB, data_dir, MODEL)
+
+    assert world.hosts(JOB) == {}
+    assert world.engine.containers() == []
+    assert network_of(JOB) not in world.engine.networks()
+
+
+def test_the_host_tasks_task_definition_resolves_in_the_registry(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir)
+    host = world.launched(JOB)["algo-1"]
+
+    key = describe_task(host)["taskDefinition"]
+
+    registered = task_definitions.get(world.store, key)
+    assert key == host.task.revision
+    assert registered.family == f"training-{JOB}"
+    (container,) = registered.definition.container_definitions
+    assert container.image == world.job(JOB)["AlgorithmSpecification"]["TrainingImage"]
+
+
+# -- failing and stopping ---------------------------------------------------------------------
+
+
+def test_a_non_zero_exit_fails_the_job_with_an_algorithm_error(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir)
+    world.launched(JOB)
+    world.engine.exit(host_container(world), 2)
+
+    job = world.ended(JOB)
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError")
+    assert "algo-1" in job["FailureReason"]
+    assert "exited with code 2" in job["FailureReason"]
+
+
+def test_the_failure_file_is_the_failure_reason_when_the_algorithm_wrote_one(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir)
+    world.launched(JOB)
+    failure = world.host_dir(JOB) / "output" / "failure"
+    failure.write_text("ValueError: the sky is falling: bad learning rate\n")
+    world.engine.exit(host_container(world), 1)
+
+    job = world.ended(JOB)
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"] == "ValueError: the sky is falling: bad learning rate"
+
+
+def test_stop_goes_stopping_then_stopped(world: World, data_dir: Path) -> None:
+    world.train(JOB, data_dir)
+    task_id = world.launched(JOB)["algo-1"].task.task_id
+
+    training.stop(world.platform, JOB)
+    world.step()
+
+    assert world.job(JOB)["TrainingJobStatus"] == "Stopping"
+    job = world.ended(JOB)
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert job["SecondaryStatus"] == "Stopped"
+    assert "Stopping" in secondary_statuses(job)
+    assert "FailureReason" not in job
+    assert task_id in world.engine.stopped_tasks()  # SIGTERM, not an exit of its own
+
+
+# -- several hosts and their output -----------------------------------------------------------
+
+
+def test_a_two_host_job_runs_algo_1_and_algo_2_on_one_network(world: World, data_dir: Path) -> None:
+    world.train(JOB, data_dir, hosts=2)
+
+    hosts = world.launched(JOB, count=2)
+
+    assert sorted(hosts) == ["algo-1", "algo-2"]
+    assert {r.placement.network for r in hosts.values()} == {network_of(JOB)}
+    assert {r.placement.hostnames["training"] for r in hosts.values()} == {"algo-1", "algo-2"}
+    assert network_of(JOB) in world.engine.networks()
+    for host, record in hosts.items():
+        assert world.container_of(record.task.task_id).labels["dockyard.host"] == host
+
+
+def test_host_output_is_readable_after_the_job_ended_and_its_containers_were_reaped(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir, hosts=2)
+    world.launched(JOB, count=2)
+    for host in ("algo-1", "algo-2"):
+        container = host_container(world, host)
+        world.engine.write_logs(container, f"{host}: epoch 1\n{host}: epoch 2\n".encode())
+        world.engine.exit(container, 0)
+
+    world.ended(JOB)
+
+    assert world.engine.containers() == []
+    lines = list(training.log_lines(world.platform, world.control_plane.runs, JOB, False))
+    assert lines == [
+        {"host": "algo-1", "line": "algo-1: epoch 1"},
+        {"host": "algo-1", "line": "algo-1: epoch 2"},
+        {"host": "algo-2", "line": "algo-2: epoch 1"},
+        {"host": "algo-2", "line": "algo-2: epoch 2"},
+    ]
