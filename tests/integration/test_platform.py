@@ -671,7 +671,7 @@ def test_invalid_training_request_is_rejected_and_creates_nothing(
     ("change", "field"),
     [
         (lambda r: r.update(Image="nobody/nothing:1"), "Image"),
-        (lambda r: r.update(InstanceCount=0), "InitialInstanceCount"),
+        (lambda r: r.update(InstanceCount=0), "InstanceCount"),
         (lambda r: r.update(EndpointName="bad_name!"), "EndpointName"),
         (lambda r: r.update(InstanceCount="two"), "InstanceCount"),
     ],

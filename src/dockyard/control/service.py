@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dockyard.control import events
 from dockyard.control.readiness import (
@@ -68,6 +68,7 @@ __all__ = [
     "StartTask",
     "StopTask",
     "plan_service",
+    "saved_state",
     "service_state",
 ]
 
@@ -122,6 +123,22 @@ def service_state(spec: ServiceSpec, revision: str, *, steady: bool = False) -> 
         target_group=spec.target_group,
         steady=steady,
     )
+
+
+def saved_state(current: ServiceState | None, wanted: ServiceState) -> tuple[ServiceState, bool]:
+    """The state to store when a service is created or updated to ``wanted``, and
+    whether its tasks must change (a new revision rolls them, a new count resizes).
+
+    An update that changes neither keeps the service's ``steady`` verdict, so a
+    re-deploy of the same thing is not a deployment (no events, no status change).
+    """
+    changed = (
+        current is None
+        or current.revision != wanted.revision
+        or current.desired_count != wanted.desired_count
+    )
+    steady = current is not None and not changed and current.steady
+    return replace(wanted, steady=steady), changed
 
 
 def _age(task: Task) -> tuple[float, str]:

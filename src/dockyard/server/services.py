@@ -23,7 +23,7 @@ from dockyard.control import events
 from dockyard.control.health import record_check
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.runs import reapable
-from dockyard.control.service import ServiceState, plan_service
+from dockyard.control.service import ServiceState, plan_service, saved_state
 from dockyard.control.service_actions import (
     DeregisterTarget,
     RegisterTarget,
@@ -67,17 +67,9 @@ def save_service(
     revision = task_definitions.ensure_registered(store, definition)
     with store.transaction():
         existing = store.services.get(state.name)
-        changed = (
-            existing is None
-            or existing.state.revision != revision
-            or existing.state.desired_count != state.desired_count
-        )
-        steady = existing is not None and not changed and existing.state.steady
-        store.services.put(
-            ServiceRecord(
-                replace(state, revision=revision, steady=steady), placement, target, owner
-            )
-        )
+        current = existing.state if existing is not None else None
+        saved, changed = saved_state(current, replace(state, revision=revision))
+        store.services.put(ServiceRecord(saved, placement, target, owner))
     return changed
 
 

@@ -6,7 +6,7 @@ import pytest
 from control_builders import World, lb, make_task, svc
 
 from dockyard.control.readiness import ReplicaHealth
-from dockyard.control.service import plan_service, service_state
+from dockyard.control.service import plan_service, saved_state, service_state
 from dockyard.control.service_actions import (
     DeregisterTarget,
     RegisterTarget,
@@ -350,3 +350,15 @@ def test_crashed_task_is_replaced_and_the_service_settles_again() -> None:
     assert world.history[-1].steady
     assert world.history[-1].events == ("(service web) has reached a steady state.",)
     assert world.history[0].actions == (DeregisterTarget("t0", "tg"), StartTask("web:2"))
+
+
+def test_saving_a_new_revision_or_count_is_a_change_and_not_steady() -> None:
+    current = svc(steady=True)
+    assert saved_state(current, svc(revision="web:3"))[1]
+    assert saved_state(current, svc(desired_count=3))[1]
+    assert saved_state(None, svc()) == (svc(steady=False), True)
+
+
+def test_saving_the_same_service_again_keeps_its_steady_verdict() -> None:
+    state, changed = saved_state(svc(steady=True), svc())
+    assert (state.steady, changed) == (True, False)
