@@ -6,6 +6,7 @@ import pytest
 
 from dockyard.spec import aws_model
 from dockyard.spec import endpoint as endpoint_spec
+from dockyard.spec import repository as repository_spec
 from dockyard.spec import service as service_spec
 from dockyard.spec import task_definition as task_spec
 from dockyard.spec import training_job as training_spec
@@ -53,7 +54,13 @@ def test_service_model_is_loaded_once() -> None:
     assert aws_model.service_model("ecs") is aws_model.service_model("ecs")
 
 
-SPEC_MODULES = (task_spec, service_spec, training_spec, endpoint_spec)  # define the models
+SPEC_MODULES = (
+    task_spec,
+    service_spec,
+    training_spec,
+    endpoint_spec,
+    repository_spec,
+)  # define the models
 
 
 def _spec_models() -> list[type[SpecModel]]:
