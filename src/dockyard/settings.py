@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     )
     lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
     lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")
+    registry_port: int = Field(
+        default=5000,
+        description="Port of the image registry's front end on 127.0.0.1: image "
+        "references into Dockyard's registry start with 127.0.0.1:<this port>.",
+    )
     api_tcp: str | None = Field(
         default=None,
         description="HOST:PORT for an extra TCP listener of the API (token required).",

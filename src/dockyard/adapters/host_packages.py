@@ -63,6 +63,19 @@ PACKAGES = {
         ),
         HostPackage("runc", "runc", ("runc",), "apt-get install runc / dnf install runc"),
         HostPackage(
+            "docker-registry",
+            "CNCF Distribution (the image registry)",
+            ("docker-registry", "registry"),
+            "apt-get install docker-registry / dnf install docker-distribution / "
+            "the `registry` binary of a github.com/distribution/distribution 2.8 release",
+        ),
+        HostPackage(
+            "skopeo",
+            "skopeo",
+            ("skopeo",),
+            "apt-get install skopeo / brew install skopeo / dnf install skopeo",
+        ),
+        HostPackage(
             "catatonit",
             "catatonit (Podman's init for --init containers)",
             ("catatonit",),
@@ -177,9 +190,9 @@ def ensure_host_packages(
 ) -> list[str]:
     """Make the programs of ``want`` (Debian package names) available; return those installed.
 
-    Known names: docker.io, haproxy, debootstrap, podman, runc, catatonit; podman
-    brings its companions (:data:`COMPANIONS`). Idempotent: returns ``[]`` without
-    running apt when everything is there.
+    Known names: docker.io, haproxy, debootstrap, podman, runc, catatonit,
+    docker-registry, skopeo; podman brings its companions (:data:`COMPANIONS`).
+    Idempotent: returns ``[]`` without running apt when everything is there.
     """
     say = progress or (lambda _line: None)
     unknown = sorted(want - PACKAGES.keys())

@@ -38,7 +38,7 @@ def setup(
     def step(message: str) -> None:
         console.print(f"  [dim]{message}[/]")
 
-    want = {"haproxy"}
+    want = {"haproxy", "docker-registry", "skopeo"}  # the load balancer; the image registry
     try:
         connect(settings, start=False)
     except EngineUnavailable:
