@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -65,6 +66,10 @@ class Store(Protocol):
     def training_jobs(self) -> Collection[TrainingJobRecord]: ...
     @property
     def task_definitions(self) -> Collection[TaskDefinitionRecord]: ...
+    @property
+    def repositories(self) -> Collection[RepositoryRecord]: ...
+    @property
+    def images(self) -> Collection[ImageRecord]: ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside land together or not at all."""

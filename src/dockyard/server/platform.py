@@ -26,6 +26,7 @@ from dockyard.ports.lb import LoadBalancer
 from dockyard.ports.probe import HealthProbe
 from dockyard.ports.store import Store
 from dockyard.server.inputs import InputResolver
+from dockyard.server.registry.handles import RegistryHandles
 from dockyard.settings import Settings
 
 Wake = Callable[[str, "str | None"], None]
@@ -48,6 +49,8 @@ class Platform:
     wake: Wake = field(default=_no_loop)
     #: the time every decision is made at (a test may hand in its own)
     clock: Callable[[], float] = time.time
+    #: the image registry (None where none is set up, e.g. fast tests on fakes)
+    registry: RegistryHandles | None = None
 
     @classmethod
     def open(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> Platform:
@@ -59,7 +62,8 @@ class Platform:
         lb = HAProxyLoadBalancer.from_settings(settings)
         lb.ensure_running()
         artifacts = LocalArtifactStore(settings.artifacts_dir)
-        return cls(settings, store, engine, lb, artifacts, HttpHealthProbe())
+        registry = RegistryHandles.open(settings)
+        return cls(settings, store, engine, lb, artifacts, HttpHealthProbe(), registry=registry)
 
     @property
     def inputs(self) -> InputResolver:

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -85,6 +86,8 @@ class MemoryStore:
         self.task_definitions = MemoryCollection[TaskDefinitionRecord](
             self._lock, TaskDefinitionRecord.KIND
         )
+        self.repositories = MemoryCollection[RepositoryRecord](self._lock, RepositoryRecord.KIND)
+        self.images = MemoryCollection[ImageRecord](self._lock, ImageRecord.KIND)
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
 
@@ -100,6 +103,8 @@ class MemoryStore:
             self.endpoints,
             self.training_jobs,
             self.task_definitions,
+            self.repositories,
+            self.images,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

@@ -26,6 +26,7 @@ from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -219,6 +220,8 @@ class SqliteStore:
         self.endpoints = SqliteCollection(self._docs, EndpointRecord)
         self.training_jobs = SqliteCollection(self._docs, TrainingJobRecord)
         self.task_definitions = SqliteCollection(self._docs, TaskDefinitionRecord)
+        self.repositories = SqliteCollection(self._docs, RepositoryRecord)
+        self.images = SqliteCollection(self._docs, ImageRecord)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         return self._docs.transaction()
