@@ -6,7 +6,8 @@ VENV ?= .venv
 PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
-.PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench clean
+.PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench \
+	bench-control-plane clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -43,6 +44,9 @@ test: lint typecheck unit integration podman
 
 bench: install
 	$(PY) bench/foundation.py
+
+bench-control-plane: setup
+	$(PY) bench/control_plane.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

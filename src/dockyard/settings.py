@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         description="Port of the image registry's front end on 127.0.0.1: image "
         "references into Dockyard's registry start with 127.0.0.1:<this port>.",
     )
+    registry_lifecycle_interval: float = Field(
+        default=3600.0,
+        description="Seconds between two runs of a repository's lifecycle policy.",
+    )
+
+    @property
+    def advisories_dir(self) -> Path:
+        """Vulnerability advisories (OSV JSON) for image scans, for air-gapped machines."""
+        return self.state_dir / "advisories"
+
     api_tcp: str | None = Field(
         default=None,
         description="HOST:PORT for an extra TCP listener of the API (token required).",

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from dockyard.adapters.lb.process import read_pid, terminate
+from dockyard.adapters.registry.process import RegistryPaths
 from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.cli.client import ApiClient
 from dockyard.errors import DockyardError
@@ -82,7 +83,13 @@ class Daemon:
         self.engine_url = engine_url
         self.lb_port = lb_port
         self.tcp = tcp
-        self.settings = Settings(state_dir=state_dir, engine_url=engine_url, lb_port=lb_port)
+        self.registry_port = free_port()  # each test daemon has its own registry front
+        self.settings = Settings(
+            state_dir=state_dir,
+            engine_url=engine_url,
+            lb_port=lb_port,
+            registry_port=self.registry_port,
+        )
         self.client = ApiClient(self.settings)
         self.log_path = state_dir.parent / f"{state_dir.name}-daemon.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -97,6 +104,7 @@ class Daemon:
             DOCKYARD_STATE_DIR=str(self.state_dir),
             DOCKYARD_ENGINE_URL=self.engine_url,
             DOCKYARD_LB_PORT=str(self.lb_port),
+            DOCKYARD_REGISTRY_PORT=str(self.registry_port),
             COLUMNS="200",
         )
         return env
@@ -206,6 +214,13 @@ class Daemon:
             pid = read_pid(self.state_dir / "run" / "haproxy.pid")
             if pid is not None:
                 terminate(pid)
+            registry_pid = read_pid(
+                RegistryPaths.under(
+                    self.state_dir, self.state_dir / "run", self.state_dir / "logs"
+                ).pidfile
+            )
+            if registry_pid is not None:  # a daemon killed on purpose leaves it running
+                terminate(registry_pid)
             self._remove_leftovers(engine)
 
     def _delete_endpoints(self) -> None:

@@ -7,7 +7,15 @@ import sys
 import typer
 
 from dockyard import __version__
-from dockyard.cli import build_cmd, endpoint_cmd, server_cmd, setup_cmd, task_cmd, train_cmd
+from dockyard.cli import (
+    build_cmd,
+    endpoint_cmd,
+    registry_cmd,
+    server_cmd,
+    setup_cmd,
+    task_cmd,
+    train_cmd,
+)
 from dockyard.cli.output import print_error
 from dockyard.errors import DockyardError
 
@@ -38,6 +46,13 @@ app.command()(endpoint_cmd.events)
 app.command("register-task-definition")(task_cmd.register_task_definition)
 app.command("task-definitions")(task_cmd.task_definitions)
 app.command()(task_cmd.tasks)
+app.add_typer(registry_cmd.repo_app, name="repo")
+app.add_typer(registry_cmd.registry_app, name="registry")
+app.command()(registry_cmd.push)
+app.command()(registry_cmd.pull)
+app.command()(registry_cmd.images)
+app.command()(registry_cmd.scan)
+app.command()(registry_cmd.login)
 
 
 @app.command()

@@ -41,20 +41,21 @@ class CheckHistory:
     """
 
     status: HealthStatus = HealthStatus.UNKNOWN
-    passes: int = 0  # consecutive
-    failures: int = 0  # consecutive
+    passes: int = 0  # consecutive, up to the policy's rise
+    failures: int = 0  # consecutive, up to the policy's fall
     first_healthy_at: float | None = None
-    last_checked_at: float | None = None
 
 
 def record_check(
     history: CheckHistory, passed: bool, now: float, policy: CheckPolicy = DEFAULT_POLICY
 ) -> CheckHistory:
     """The history after one more answer."""
+    # counts stop at what the policy needs: a steady replica's history stays the same
+    # value pass after pass, so the record is not rewritten every second
     if passed:
-        passes, failures = history.passes + 1, 0
+        passes, failures = min(history.passes + 1, policy.rise), 0
     else:
-        passes, failures = 0, history.failures + 1
+        passes, failures = 0, min(history.failures + 1, policy.fall)
     status = history.status
     if passes >= policy.rise:
         status = HealthStatus.HEALTHY
@@ -69,5 +70,4 @@ def record_check(
         passes=passes,
         failures=failures,
         first_healthy_at=first,
-        last_checked_at=now,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -80,6 +80,14 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for one registry (``docker login``'s user and password)."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
 class BuildEvent:
     """One line of build progress (``stream``) or the final image id (``image_id``)."""
 
@@ -121,6 +129,17 @@ class Engine(Protocol):
         buildargs: dict[str, str] | None = None,
     ) -> Iterator[BuildEvent]: ...
     def image(self, ref: str) -> ImageInfo | None: ...
-    def pull(self, ref: str) -> bool: ...
+    def pull(self, ref: str, auth: RegistryAuth | None = None) -> bool:
+        """Pull ``ref``; False when it cannot be had (no registry answers, refused)."""
+
+    def push(
+        self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
+    ) -> str:
+        """Push ``ref`` to the registry its name starts with; returns the manifest digest.
+
+        Raises :class:`~dockyard.errors.DockyardError` with the registry's words when
+        the push is refused (unauthorised, immutable tag, unknown repository).
+        """
+
     def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None: ...
     def tag(self, source: str, target: str) -> None: ...

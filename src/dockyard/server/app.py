@@ -20,7 +20,7 @@ from dockyard import __version__
 from dockyard.errors import DockyardError, SpecError
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
-from dockyard.server.routes import builds, endpoints, events, tasks, training
+from dockyard.server.routes import builds, endpoints, events, registry, tasks, training
 
 
 def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
@@ -51,7 +51,15 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
             "StateDir": str(platform.settings.state_dir),
         }
 
-    for router in (builds.router, training.router, endpoints.router, tasks.router, events.router):
+    routers = (
+        builds.router,
+        training.router,
+        endpoints.router,
+        tasks.router,
+        events.router,
+        registry.router,
+    )
+    for router in routers:
         app.include_router(router, prefix="/v1")
     return app
 

@@ -12,6 +12,8 @@ from dockyard.server.endpoint_reconciler import EndpointReconciler
 from dockyard.server.housekeeping import Housekeeping
 from dockyard.server.loop import ControlLoop
 from dockyard.server.platform import Platform
+from dockyard.server.registry.reconciler import RegistryReconciler
+from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
 from dockyard.server.services import ServiceReconciler
 from dockyard.server.task_output import TaskOutput
@@ -31,17 +33,28 @@ class ControlPlane:
             output=TaskOutput(platform.engine, settings.logs_dir / "tasks"),
         )
         self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")
-        self.services = ServiceReconciler(platform.store, self.tasks, platform.lb, platform.probe)
+        self.services = ServiceReconciler(
+            platform.store, self.tasks, platform.lb, platform.probe, self._notify_owner
+        )
         self.endpoints = EndpointReconciler(platform, self.services)
         self.training = TrainingReconciler(platform, self.runs)
         self.housekeeping = Housekeeping(platform, self.tasks)
+        self.registry = RegistryReconciler(
+            platform, image_scanner(platform), settings.registry_lifecycle_interval
+        )
         self.loop = ControlLoop(
-            [self.housekeeping, self.services, self.endpoints, self.training],
+            [self.housekeeping, self.services, self.endpoints, self.training, self.registry],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
             clock=platform.clock,
         )
         platform.wake = self.loop.wake
+
+    def _notify_owner(self, owner: str) -> None:
+        """A service's replicas changed: its endpoint looks at its status now."""
+        kind, _, name = owner.partition("/")
+        if kind == "endpoint":
+            self.platform.wake("endpoint", name)
 
     def start(self) -> None:
         self.loop.start()

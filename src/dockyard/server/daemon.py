@@ -9,21 +9,25 @@ restart re-adopts what is running.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import signal
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 
 from dockyard import __version__
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, DockyardError
 from dockyard.server.app import create_app
 from dockyard.server.auth import TokenGuard, load_or_create_token
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
+from dockyard.server.registry.front import create_front
 from dockyard.settings import Settings
 
 log = logging.getLogger("dockyard.daemon")
@@ -69,6 +73,47 @@ def _take_lock(settings: Settings) -> int:
     return fd
 
 
+def _serve_registry_front(platform: Platform) -> Callable[[], None] | None:
+    """Serve the registry front on 127.0.0.1:<registry_port> in a thread of its own;
+    the function that stops it, or None if it could not start (the daemon goes on)."""
+    if platform.registry is None:
+        return None
+    port = platform.settings.registry_port
+    try:
+        sock = _bind_tcp(f"127.0.0.1:{port}")
+        sock.listen(128)  # clients that come before the server is up wait, not fail
+    except OSError as exc:
+        log.error(
+            "registry front not started: 127.0.0.1:%d is unavailable (%s); "
+            "set DOCKYARD_REGISTRY_PORT to a free port and restart the daemon",
+            port,
+            exc.strerror or exc,
+        )
+        return None
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_front(platform),
+            # not "warning": docker tries TLS first on a loopback registry, and each
+            # such handshake would log "Invalid HTTP request received"
+            log_level="error",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="registry-front", daemon=True
+    )
+    thread.start()
+    log.info("registry on http://%s", platform.registry.public_host)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+    return stop
+
+
 def run_daemon(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -89,6 +134,7 @@ def run_daemon(settings: Settings) -> None:
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     )
     control_plane.start()
+    stop_registry_front = _serve_registry_front(platform)
     log.info("API on unix://%s", settings.api_socket)
     # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
     # with the default action that would kill the process before the cleanup below
@@ -98,7 +144,12 @@ def run_daemon(settings: Settings) -> None:
     try:
         server.run(sockets=sockets)
     finally:
+        if stop_registry_front is not None:
+            stop_registry_front()
         control_plane.stop()
+        if platform.registry is not None:  # without its front, nothing reaches it
+            with contextlib.suppress(DockyardError):
+                platform.registry.process.stop()
         platform.close()
         settings.api_socket.unlink(missing_ok=True)
         os.close(lock)

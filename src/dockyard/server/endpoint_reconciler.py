@@ -26,7 +26,8 @@ from dockyard.server.platform import Platform
 from dockyard.server.services import ServiceReconciler, replica_health, set_desired_count
 
 KIND = EndpointRecord.KIND
-FAST_REQUEUE_S = 0.1
+FAST_REQUEUE_S = 0.1  # after a rollback starts
+DELETE_REQUEUE_S = 0.25
 SETTLED = (EndpointStatus.IN_SERVICE,)
 
 
@@ -65,12 +66,12 @@ class EndpointReconciler:
                 self._roll_back(record, plan, now)
                 return now + FAST_REQUEUE_S
         self._save_status(record, plan)
+        # the variants' services wake this endpoint when their replicas change; time
+        # alone changes a converging status only at a startup deadline
         if plan.update.status in CONVERGING:
-            soon = now + FAST_REQUEUE_S
-            later = plan.update.next_check_at
-            return soon if later is None else min(soon, later)
+            return plan.update.next_check_at
         if plan.update.status is EndpointStatus.DELETING:
-            return now + FAST_REQUEUE_S
+            return now + DELETE_REQUEUE_S  # replicas are reaped without telling anyone
         return None
 
     def _variants(self, record: EndpointRecord) -> list[VariantReplicas]:

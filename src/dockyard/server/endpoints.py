@@ -42,6 +42,7 @@ from dockyard.records.endpoint import (
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
 from dockyard.server.platform import Platform
+from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health, save_service
 from dockyard.spec.endpoint import parse_endpoint, parse_endpoint_config, parse_model
 
@@ -116,11 +117,14 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         )
     image = model.primary_container.image if model.primary_container else ""
     info = platform.engine.image(image)
+    if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
+        info = platform.engine.image(image)
     if info is None:
         raise SpecError(
             f"image {image} is not on this machine",
             field="Image",
-            hint="build it with `dockyard build DIR -t NAME:TAG`",
+            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
+            "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
         )
     # Replicas run the image the tag names now, pinned by id (as ECS pins digests at
     # deployment): a rebuilt tag then is a new revision and rolls the replicas, and

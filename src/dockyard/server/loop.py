@@ -5,10 +5,9 @@ jobs, the platform's own housekeeping) has a :class:`Reconciler` that knows how 
 list its resources and reconcile one: observe what is true, ask ``control`` for a
 plan, execute it, store the result. The loop owns *when*:
 
-* **level-triggered**: every ``resync_s`` each resource that is not already due
-  sooner is reconciled, whatever happened, so a missed event or a daemon restart
-  costs nothing (a reconcile that asked for a later look, like the orphan sweep, is
-  left until then);
+* **level-triggered**: every resource is reconciled at least every ``resync_s``,
+  whatever happened and whatever it asked for, so a missed event or a daemon restart
+  costs nothing;
 * **requeue**: a reconcile returns when it wants to look again (a replica waiting
   for its first check, a drain in progress, a startup timeout ending) and is run
   again then, not before;
@@ -136,8 +135,8 @@ class ControlLoop:
             with self._cond:
                 if self._stopping:
                     return
-                for key in listed:
-                    self._due.setdefault(key, now)
+                for key in listed:  # every resource, whatever it asked for
+                    self._due[key] = min(self._due.get(key, now), now)
                 ready = [k for k, at in self._due.items() if at <= now and k not in self._running]
                 for key in ready:
                     del self._due[key]

@@ -73,10 +73,22 @@ class LogCopier:
 
 
 def read_lines(
-    paths: dict[str, Path], follow: bool, status: Callable[[], tuple[str, bool]]
+    paths: dict[str, Path],
+    follow: bool,
+    status: Callable[[], tuple[str, bool]],
+    *,
+    settle_s: float = 0.0,
 ) -> Iterator[dict[str, Any]]:
     """``{host, line}`` for every host's lines; when following, ``{status}`` on changes
-    and more lines until ``status()`` says the job is done and every copy is complete."""
+    and more lines until ``status()`` says the job is done and every copy is complete.
+
+    ``settle_s``: the runs have ended, so wait up to that long for their copies to
+    complete first (a job's status can turn final a moment before the last lines of
+    its output are copied).
+    """
+    deadline = time.monotonic() + settle_s
+    while not _all_done(paths.values()) and time.monotonic() < deadline:
+        time.sleep(FOLLOW_POLL_S / 4)
     offsets = dict.fromkeys(paths, 0)
     last_status = None
     while True:

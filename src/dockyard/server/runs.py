@@ -35,6 +35,7 @@ from dockyard.server.tasks import TaskRunner
 from dockyard.spec.task_definition import TaskDefinition
 
 RUN_LABEL = "dockyard.run"
+SETTLE_S = 10.0  # longest wait for a finished run's output copy
 
 
 def _safe(text: str) -> str:
@@ -118,7 +119,12 @@ class Runs:
         container: str,
         follow: bool,
         status: Callable[[], tuple[str, bool]],
+        *,
+        ended: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """``{host, line}`` of each run's container, in order; see :func:`read_lines`."""
+        """``{host, line}`` of each run's container, in order; see :func:`read_lines`.
+
+        ``ended``: the runs are over, so their copies are awaited briefly first.
+        """
         paths = {name: self.log_path(owner, name, container) for name in names}
-        yield from read_lines(paths, follow, status)
+        yield from read_lines(paths, follow, status, settle_s=SETTLE_S if ended else 0.0)

@@ -15,7 +15,7 @@ is simply looked at again on a later pass (the plan says when).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -97,12 +97,19 @@ class ServiceReconciler:
     kind = KIND
 
     def __init__(
-        self, store: Store, tasks: TaskRunner, lb: LoadBalancer, probe: HealthProbe
+        self,
+        store: Store,
+        tasks: TaskRunner,
+        lb: LoadBalancer,
+        probe: HealthProbe,
+        notify_owner: Callable[[str], None] = lambda _owner: None,
     ) -> None:
         self.store = store
         self.tasks = tasks
         self.lb = lb
         self.probe = probe
+        #: told when a service's replicas changed (``endpoint/NAME``): its status follows
+        self.notify_owner = notify_owner
         self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
 
     def close(self) -> None:
@@ -132,6 +139,8 @@ class ServiceReconciler:
             self.store.add_event(KIND, key, event)
         self._save_steady(service, plan.steady)
         self._reap(records, health)
+        if service.owner is not None and (plan.actions or plan.steady != service.state.steady):
+            self.notify_owner(service.owner)
         if not plan.steady:
             soon = now + FAST_REQUEUE_S
             return soon if plan.next_check_at is None else min(soon, plan.next_check_at)
@@ -173,6 +182,9 @@ class ServiceReconciler:
                 checked.append(record)
                 continue
             history = record_check(record.replica.health, passed, now)
+            if history == record.replica.health:
+                checked.append(record)
+                continue
             updated = replace(record, replica=replace(record.replica, health=history))
             self.tasks.save(updated)
             checked.append(updated)

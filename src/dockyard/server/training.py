@@ -39,6 +39,7 @@ from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
 from dockyard.records.training import TrainingJobRecord
 from dockyard.server.platform import Platform
+from dockyard.server.registry import transfer
 from dockyard.server.runs import Runs
 from dockyard.server.training_files import JobLayout, split_script_mode
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
@@ -80,7 +81,11 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         field = f"InputDataConfig[{index}].DataSource.S3DataSource.S3Uri"
         channels[channel.channel_name] = inputs.data(source.s3_uri, field).path
     image = spec.algorithm_specification.training_image
-    if image and platform.engine.image(image) is None:
+    if (
+        image
+        and platform.engine.image(image) is None
+        and not transfer.ensure_local(platform, image)
+    ):
         raise SpecError(
             f"training image {image} is not on this machine",
             field="AlgorithmSpecification.TrainingImage",
@@ -143,7 +148,10 @@ def log_lines(platform: Platform, runs: Runs, name: str, follow: bool) -> Iterat
         job = platform.store.training_jobs.require(name)
         return f"{job.state.status} [{job.state.secondary_status}]", job.done
 
-    yield from runs.log_lines(record.as_owner, record.spec.hosts, CONTAINER, follow, status)
+    ended = record.state.is_terminal
+    yield from runs.log_lines(
+        record.as_owner, record.spec.hosts, CONTAINER, follow, status, ended=ended
+    )
 
 
 # -- the reconcile side ---------------------------------------------------------------------

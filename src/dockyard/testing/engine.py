@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,13 @@ import docker.errors
 
 from dockyard.adapters.engine.translate import start_error
 from dockyard.errors import DockyardError, EngineUnavailable, NotFound
-from dockyard.ports.engine import BuildEvent, ContainerSpec, ContainerState, ImageInfo
+from dockyard.ports.engine import (
+    BuildEvent,
+    ContainerSpec,
+    ContainerState,
+    ImageInfo,
+    RegistryAuth,
+)
 from dockyard.testing.containers import (
     Container,
     ContainerTable,
@@ -247,10 +253,17 @@ class FakeEngine:
         with self._call("image", ref):
             return self._images.find(ref)
 
-    def pull(self, ref: str) -> bool:
+    def pull(self, ref: str, auth: RegistryAuth | None = None) -> bool:
         """Always False: no registry is reachable from memory (use :meth:`add_image`)."""
         with self._call("pull", ref):
             return False
+
+    def push(
+        self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
+    ) -> str:
+        """Refused: no registry is reachable from memory."""
+        with self._call("push", ref):
+            raise DockyardError(f"pushing {ref} failed: no registry in memory", resource=ref)
 
     def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None:
         with self._call("import_rootfs", ref):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.adapters.lb import HAProxyLoadBalancer, LbOptions
-from dockyard.adapters.lb.runtime_api import RuntimeApi, RuntimeApiError
+from dockyard.adapters.lb.runtime_api import ADMIN_DRAIN, RuntimeApi, RuntimeApiError
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +30,7 @@ class ScriptedApi(RuntimeApi):
         self.commands: list[str] = []
         self.deletions = deletions
         self.servers = {"a": 2, "b": 0}  # name -> connections in use
+        self.draining: set[str] = set()
 
     def execute(self, command: str) -> str:
         self.commands.append(command)
@@ -40,7 +41,9 @@ class ScriptedApi(RuntimeApi):
             header = "1\n# be_name srv_name srv_addr srv_op_state srv_admin_state "
             header += "srv_check_health srv_port\n"
             return header + "".join(
-                f"slot_0 {name} 127.0.0.1 2 0 2 {8000 + i}\n" for i, name in enumerate(self.servers)
+                f"slot_0 {name} 127.0.0.1 2 {ADMIN_DRAIN if name in self.draining else 0} 2 "
+                f"{8000 + i}\n"
+                for i, name in enumerate(self.servers)
             )
         if command == "show servers conn slot_0":
             return "# bkname/svname bkid/svid addr port - purge_delay used_cur\n" + "".join(
@@ -78,9 +81,19 @@ def api(lb: HAProxyLoadBalancer) -> ScriptedApi:
     return lb.api
 
 
-def test_targets_read_in_flight_with_one_command_for_the_whole_route(
+def test_targets_in_service_cost_one_command_and_no_connection_count(
     lb: HAProxyLoadBalancer,
 ) -> None:
+    lb.targets("iris")
+    before = len(api(lb).commands)
+    assert [t.name for t in lb.targets("iris")] == ["a", "b"]
+    assert api(lb).commands[before:] == ["show servers state slot_0"]
+
+
+def test_a_draining_target_reads_its_in_flight_with_one_command_for_the_route(
+    lb: HAProxyLoadBalancer,
+) -> None:
+    api(lb).draining.add("a")
     assert [(t.name, t.in_flight) for t in lb.targets("iris")] == [("a", 2), ("b", 0)]
     assert len(api(lb).sent("show servers conn")) == 1
 

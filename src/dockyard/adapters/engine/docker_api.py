@@ -22,7 +22,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from dockyard.adapters.engine.translate import (
     create_error,
     detect_kind,
     json_or_empty,
+    running_state,
     start_error,
     timed_out,
     translated,
@@ -48,7 +49,13 @@ from dockyard.errors import (
     NotFound,
     SpecError,
 )
-from dockyard.ports.engine import BuildEvent, ContainerSpec, ContainerState, ImageInfo
+from dockyard.ports.engine import (
+    BuildEvent,
+    ContainerSpec,
+    ContainerState,
+    ImageInfo,
+    RegistryAuth,
+)
 
 REQUEST_TIMEOUT = 60.0
 PORT_WAIT_SECONDS = 10.0
@@ -191,6 +198,10 @@ class DockerEngine:
             found = self._api.containers(all=True, filters=filters)
         states = []
         for summary in found:
+            state = running_state(summary)
+            if state is not None:
+                states.append(state)
+                continue
             try:
                 states.append(self.inspect(summary["Id"]))
             except NotFound:
@@ -350,19 +361,49 @@ class DockerEngine:
             labels=dict((doc.get("Config") or {}).get("Labels") or {}),
         )
 
-    def pull(self, ref: str) -> bool:
+    def pull(self, ref: str, auth: RegistryAuth | None = None) -> bool:
         """Pull ``ref``; ``False`` (quickly) when it cannot be had from any registry."""
         if not self._registry_reachable(ref):
             return False
         repo, tag = split_ref(ref)
+        credentials = _auth_config(auth)
         try:
             with translated(ref, what="image"):
-                for message in self._stream.pull(repo, tag=tag or None, stream=True, decode=True):
+                messages = self._stream.pull(
+                    repo, tag=tag or None, stream=True, decode=True, auth_config=credentials
+                )
+                for message in messages:
                     if "error" in message or "errorDetail" in message:
                         return False
         except DockyardError:
             return False
         return self.image(ref) is not None
+
+    def push(
+        self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
+    ) -> str:
+        """Push ``ref``; the registry's refusal becomes a DockyardError in its words."""
+        repo, tag = split_ref(ref)
+        digest = ""
+        with translated(ref, what="image"):
+            messages = self._stream.push(
+                repo, tag=tag or None, stream=True, decode=True, auth_config=_auth_config(auth)
+            )
+            for message in messages:
+                if "errorDetail" in message or "error" in message:
+                    detail = message.get("errorDetail") or {}
+                    text = detail.get("message") or message.get("error") or "push refused"
+                    raise DockyardError(
+                        f"pushing {ref} failed: {text}",
+                        resource=ref,
+                        hint="check the repository exists and your credentials may push to it",
+                    )
+                aux = message.get("aux") or {}
+                digest = str(aux.get("Digest") or digest)
+                if progress is not None and message.get("status"):
+                    layer = message.get("id")
+                    progress(f"{layer}: {message['status']}" if layer else message["status"])
+        return digest
 
     def _registry_reachable(self, ref: str) -> bool:
         """A quick TCP probe of the registry, skipped when the engine uses a proxy/mirror."""
@@ -394,3 +435,9 @@ class DockerEngine:
         repo, tag = split_ref(target)
         with translated(source, what="image"):
             self._api.tag(source, repo, tag, force=True)
+
+
+def _auth_config(auth: RegistryAuth | None) -> dict[str, str] | None:
+    if auth is None:
+        return None
+    return {"username": auth.username, "password": auth.password}

@@ -148,6 +148,31 @@ def container_state(doc: dict[str, Any]) -> ContainerState:
     )
 
 
+def running_state(summary: dict[str, Any]) -> ContainerState | None:
+    """A running container's state from its ``GET /containers/json`` entry, or None.
+
+    The listing has all a running container needs (labels, published ports,
+    address), so only containers that are not running (whose exit code and
+    out-of-memory flag only an inspect tells) cost a second call.
+    """
+    if str(summary.get("State", "")).lower() != "running":
+        return None
+    published: dict[int, int] = {}
+    for port in summary.get("Ports") or []:
+        if port.get("Type", "tcp") == "tcp" and port.get("PublicPort"):
+            published.setdefault(int(port["PrivatePort"]), int(port["PublicPort"]))
+    names = summary.get("Names") or [""]
+    return ContainerState(
+        id=str(summary["Id"]),
+        name=str(names[0]).lstrip("/"),
+        image=str(summary.get("Image", "")),
+        status="running",
+        labels=dict(summary.get("Labels") or {}),
+        host_ports=published,
+        ip_address=ip_address(summary.get("NetworkSettings") or {}),
+    )
+
+
 def detect_kind(version: dict[str, Any]) -> str:
     """``"podman"`` or ``"docker"``, from ``GET /version``."""
     names = [str(c.get("Name", "")) for c in version.get("Components") or []]

@@ -153,6 +153,7 @@ def _global(cfg: LbConfig) -> str:
 global
     stats socket {cfg.socket_path} level admin mode 600 expose-fd listeners
     stats timeout 30s
+    stats maxconn 200
     server-state-file {cfg.server_state_path}
     hard-stop-after {cfg.timeouts.hard_stop_after_ms}ms
 """

@@ -104,6 +104,7 @@ class HAProxyLoadBalancer:
         self.options = options or LbOptions()
         self._binary = binary
         self.api = RuntimeApi(self.paths.socket)
+        self._known_routes: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> HAProxyLoadBalancer:
@@ -205,11 +206,13 @@ class HAProxyLoadBalancer:
         ``in_flight`` is the number of connections in use towards each server, read with
         one ``show servers conn`` for the whole route: what a draining target has left.
         """
-        backend = self._routes().get(check_route(route))
+        backend = self._backend_of(check_route(route))
         if backend is None:
             return []
         servers = self.api.servers_state(backend)
-        in_use = self.api.servers_conn(backend) if servers else {}
+        # connections matter only for targets on their way out: ask only then
+        leaving = any(s.draining or s.in_maintenance for s in servers)
+        in_use = self.api.servers_conn(backend) if leaving else {}
         return [
             Target(
                 target_name(s.name),
@@ -352,8 +355,18 @@ class HAProxyLoadBalancer:
         self._start(binary, slots, servers, take_over_from=old_pid)
 
     def _routes(self) -> dict[str, str]:
-        """Route -> slot backend, from the running HAProxy."""
-        return self.api.map_entries(self.paths.map_file)
+        """Route -> slot backend, from the running HAProxy (and remembered)."""
+        routes = self.api.map_entries(self.paths.map_file)
+        self._known_routes = dict(routes)
+        return routes
+
+    def _backend_of(self, route: str) -> str | None:
+        """The route's slot, from what this adapter last read or wrote; HAProxy is asked
+        again only for a route not seen yet (reads of targets are the hot path)."""
+        backend = self._known_routes.get(route)
+        if backend is None:
+            backend = self._routes().get(route)
+        return backend
 
     def _routes_from_file(self) -> dict[str, int]:
         routes: dict[str, int] = {}
@@ -368,6 +381,7 @@ class HAProxyLoadBalancer:
         return routes
 
     def _persist_routes(self, routes: dict[str, str]) -> None:
+        self._known_routes = dict(routes)
         slots = {route: slot_index(backend) for route, backend in routes.items()}
         process.write_atomic(
             self.paths.map_file,

@@ -1,11 +1,11 @@
 """A small client of Distribution's HTTP API v2, for Dockyard's own bookkeeping.
 
-Pushing and pulling image data is the engine's job (``docker push``) or skopeo's;
+Pushing and pulling images is the engine's job (``docker push``) or skopeo's;
 this client reads and edits what the registry holds: repositories, tags, manifests,
-deletions. It authenticates like any registry client, with bearer tokens, but gets
-them straight from the in-process :class:`~.tokens.TokenIssuer` (Dockyard trusts
-itself) for exactly the scope each call needs, and keeps them until shortly before
-they expire.
+deletions, and streams single blobs (the image scanner reads layers with it). It
+authenticates like any registry client, with bearer tokens, but gets them straight
+from the in-process :class:`~.tokens.TokenIssuer` (Dockyard trusts itself) for
+exactly the scope each call needs, and keeps them until shortly before they expire.
 
 Errors come back as Dockyard's: an unknown repository or manifest is
 :class:`~dockyard.errors.NotFound`, a refused token
@@ -15,8 +15,11 @@ garbage :class:`RegistryReadOnly`, which says to retry.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +35,8 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 TOKEN_MARGIN = 30.0  # renew a cached token this many seconds before it expires
+BLOB_CHUNK = 1 << 20
+_SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class RegistryReadOnly(DockyardError):
@@ -52,6 +57,7 @@ class ManifestInfo:
     config_size: int
     layer_sizes: tuple[int, ...]
     children: tuple[str, ...]  # digests of the manifests an index lists
+    layer_digests: tuple[str, ...] = ()  # in the manifest's order, base layer first
 
     @property
     def size(self) -> int:
@@ -133,7 +139,42 @@ class RegistryClient:
             config_size=int(config.get("size", 0)),
             layer_sizes=tuple(int(layer.get("size", 0)) for layer in body.get("layers", [])),
             children=tuple(m["digest"] for m in body.get("manifests", [])),
+            layer_digests=tuple(str(layer["digest"]) for layer in body.get("layers", [])),
         )
+
+    def blob(self, repository: str, digest: str) -> Iterator[bytes]:
+        """The bytes of blob ``digest`` (a layer, a config), streamed in chunks of 1 MiB.
+
+        Nothing is requested until the first chunk is asked for. Read to the end, the
+        bytes are checked against ``digest``: a mismatch raises :class:`DockyardError`
+        rather than handing over data that is not what was asked for. A registry that
+        redirects to its storage is followed (httpx drops the token on another host).
+        """
+        if not _SHA256_DIGEST.fullmatch(digest):
+            raise SpecError(
+                f"a blob is named by its sha256 digest, not {digest!r}",
+                field="digest",
+                hint="take the digest from the image's manifest",
+            )
+        return self._blob(repository, digest)
+
+    def _blob(self, repository: str, digest: str) -> Iterator[bytes]:
+        path = f"/v2/{check_repository(repository)}/blobs/{digest}"
+        headers = {"Authorization": f"Bearer {self._token(_pull(repository))}"}
+        hasher = hashlib.sha256()
+        with self._http.stream("GET", path, headers=headers, follow_redirects=True) as response:
+            if not response.is_success:
+                response.read()
+                self._check(response, f"{repository}@{digest}")
+            for chunk in response.iter_bytes(BLOB_CHUNK):
+                hasher.update(chunk)
+                yield chunk
+        if f"sha256:{hasher.hexdigest()}" != digest:
+            raise DockyardError(
+                "the registry sent a blob that does not match its digest",
+                resource=f"{repository}@{digest}",
+                hint="the registry's storage may be damaged; push the image again",
+            )
 
     # -- writing ------------------------------------------------------------------------
 

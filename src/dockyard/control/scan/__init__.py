@@ -14,13 +14,15 @@ concern:
   records, versions ordered by PEP 440 (``pypi``) or by dpkg's algorithm (``deb``);
 * :mod:`.severity` and :mod:`.summary`: ECR's severities (botocore's
   ``FindingSeverity``: INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL, UNDEFINED), CVSS
-  scores mapped as Amazon Inspector maps them, and findings counted per severity.
+  scores mapped as Amazon Inspector maps them, and findings counted per severity;
+* :mod:`.cvss`: the CVSS v3 base score of an advisory's vector.
 
 The public names are re-exported here; import them from ``dockyard.control.scan``.
 """
 
 from __future__ import annotations
 
+from dockyard.control.scan.cvss import cvss3_base_score
 from dockyard.control.scan.debian_version import DebianVersion, compare_debian_versions
 from dockyard.control.scan.packages import (
     Ecosystem,
@@ -55,6 +57,7 @@ __all__ = [
     "VulnerabilityFinding",
     "compare_debian_versions",
     "compare_versions",
+    "cvss3_base_score",
     "is_affected",
     "is_python_metadata_path",
     "mask_secret",

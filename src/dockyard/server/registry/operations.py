@@ -28,6 +28,10 @@ class RepositoryAlreadyExists(Conflict):
     code = "RepositoryAlreadyExistsException"
 
 
+class RepositoryNotEmpty(Conflict):
+    code = "RepositoryNotEmptyException"
+
+
 class ImageTagAlreadyExists(Conflict):
     code = "ImageTagAlreadyExistsException"
 
