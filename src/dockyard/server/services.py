@@ -32,7 +32,7 @@ from dockyard.control.service_actions import (
     StartTask,
     StopTask,
 )
-from dockyard.control.task import TaskStatus
+from dockyard.control.task import HealthStatus, TaskStatus
 from dockyard.errors import DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
 from dockyard.ports.probe import HealthProbe
@@ -48,6 +48,10 @@ log = logging.getLogger("dockyard.services")
 
 KIND = ServiceRecord.KIND
 FAST_REQUEUE_S = 0.1  # while a service converges, look again this soon
+#: a replica whose verdict is HEALTHY is checked this often, however often its service
+#: is reconciled (a starting one is checked on every reconcile); the data plane is
+#: guarded between checks by the load balancer's own checks and retries
+HEALTHY_CHECK_INTERVAL_S = 1.0
 
 
 def save_service(
@@ -111,6 +115,7 @@ class ServiceReconciler:
         #: told when a service's replicas changed (``endpoint/NAME``): its status follows
         self.notify_owner = notify_owner
         self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
+        self._checked_at: dict[str, float] = {}  # task id -> last health check (memory only)
 
     def close(self) -> None:
         self._starter.shutdown(wait=False, cancel_futures=True)
@@ -172,9 +177,12 @@ class ServiceReconciler:
         urls = {}
         for record in records:
             address = record.address(target.container, target.port)
-            if record.task.last_status is TaskStatus.RUNNING and address:
+            running = record.task.last_status is TaskStatus.RUNNING
+            if running and address and self._check_due(record, now):
                 urls[record.task.task_id] = f"http://{address}/ping"
         answers = self.probe.check(urls)
+        for task_id in answers:
+            self._checked_at[task_id] = now
         checked = []
         for record in records:
             passed = answers.get(record.task.task_id)
@@ -189,6 +197,12 @@ class ServiceReconciler:
             self.tasks.save(updated)
             checked.append(updated)
         return checked
+
+    def _check_due(self, record: TaskRecord, now: float) -> bool:
+        if record.replica.health.status is not HealthStatus.HEALTHY:
+            return True
+        last = self._checked_at.get(record.task.task_id)
+        return last is None or now - last >= HEALTHY_CHECK_INTERVAL_S
 
     # -- acting ---------------------------------------------------------------------------
 
@@ -259,6 +273,7 @@ class ServiceReconciler:
             entry = health.get(record.task.task_id, ReplicaHealth())
             if reapable(record.task, in_load_balancer=entry.in_load_balancer):
                 self.tasks.reap(record)
+                self._checked_at.pop(record.task.task_id, None)
 
     # -- deleting -------------------------------------------------------------------------
 

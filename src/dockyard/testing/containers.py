@@ -5,6 +5,9 @@ errors it raises) and this module as the state behind it. Two engine rules live 
 because lookups must agree with a real engine's: a container is found by id, name or
 unique id prefix, and one that has stopped keeps its exit code but publishes no port
 and has no address (Docker clears its network settings).
+
+Containers are indexed by label, host port and address, none of which changes after
+``run``, so listing by label and finding what serves an address do not scan them all.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Container:
     labels: dict[str, str]
     ports: dict[int, int]
     ip_address: str
+    serial: int  # creation order: the n-th container the engine made
     running: bool = True
     exit_code: int | None = None
     oom_killed: bool = False
@@ -100,15 +104,46 @@ class Container:
 
 
 class ContainerTable:
-    """Containers by id, in creation order; not locked itself (the engine locks)."""
+    """Containers by id, in creation order; not locked itself (the engine locks).
+
+    Indexes, kept by :meth:`create` and :meth:`delete`: each label (key, value) → the
+    ids carrying it, in creation order; each published host port, and each address,
+    → its container's id (host ports come from one counter, addresses from the serial).
+    """
 
     def __init__(self) -> None:
         self._by_id: dict[str, Container] = {}
+        self._by_label: dict[tuple[str, str], dict[str, None]] = {}
+        self._by_host_port: dict[int, str] = {}
+        self._by_ip: dict[str, str] = {}
         self._ports = itertools.count(FIRST_HOST_PORT)
         self._serial = itertools.count(1)
 
     def __iter__(self) -> Iterator[Container]:
         return iter(list(self._by_id.values()))
+
+    def labelled(self, labels: dict[str, str]) -> list[Container]:
+        """Containers carrying all of ``labels``, in creation order."""
+        if not labels:
+            return list(self._by_id.values())
+        wanted = labels.items()
+        ids = min((self._by_label.get(label, {}) for label in wanted), key=len)
+        found = (self._by_id[i] for i in ids)  # an index keeps creation order
+        return [c for c in found if wanted <= c.labels.items()]
+
+    def serving(self, address: str) -> Container | None:
+        """The first-created running container ``host:port`` reaches: the one publishing
+        that port (any host will do: host ports are unique), or the one at that address
+        if it exposes the port."""
+        host, _, port = address.rpartition(":")
+        if not port.isdigit():
+            return None
+        number = int(port)
+        published = self._by_id.get(self._by_host_port.get(number, ""))
+        own = self._by_id.get(self._by_ip.get(host, ""))
+        found = [c for c in (published, own) if c is not None and c.running]
+        found = [c for c in found if c is published or number in c.ports]
+        return min(found, key=lambda c: c.serial, default=None)
 
     def named(self, name: str) -> Container | None:
         return next((c for c in self._by_id.values() if c.name == name), None)
@@ -132,9 +167,23 @@ class ContainerTable:
             labels=dict(spec.labels),
             ports={port: next(self._ports) for port in spec.ports},
             ip_address=f"172.17.{serial // 250}.{serial % 250 + 2}",
+            serial=serial,
         )
         self._by_id[container.id] = container
+        for label in container.labels.items():
+            self._by_label.setdefault(label, {})[container.id] = None
+        self._by_host_port.update(dict.fromkeys(container.ports.values(), container.id))
+        self._by_ip[container.ip_address] = container.id
         return container
 
     def delete(self, container: Container) -> None:
-        self._by_id.pop(container.id, None)
+        if self._by_id.pop(container.id, None) is None:
+            return
+        for label in container.labels.items():
+            ids = self._by_label[label]
+            del ids[container.id]
+            if not ids:
+                del self._by_label[label]
+        for host_port in container.ports.values():
+            del self._by_host_port[host_port]
+        del self._by_ip[container.ip_address]

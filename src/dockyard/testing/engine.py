@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -35,13 +35,7 @@ from dockyard.ports.engine import (
     ImageInfo,
     RegistryAuth,
 )
-from dockyard.testing.containers import (
-    Container,
-    ContainerTable,
-    killed_by,
-    missing,
-    name_taken,
-)
+from dockyard.testing.containers import Container, ContainerTable, killed_by, missing, name_taken
 from dockyard.testing.images import ImageStore, image_not_found, normalized
 
 _BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
@@ -56,7 +50,7 @@ class FakeEngine:
     server that exits cleanly on SIGTERM).
 
     Test controls: :meth:`add_image`, :meth:`exit`, :meth:`write_logs`,
-    :meth:`fail_next_run`, :meth:`set_available`, :meth:`containers`,
+    :meth:`fail_next_run`, :meth:`set_available`, :meth:`containers`, :meth:`serving`,
     :meth:`networks`, :meth:`images`, and :attr:`calls` (port method → times called).
     """
 
@@ -112,6 +106,12 @@ class FakeEngine:
         with self._changed:
             return [c.state() for c in self._containers]
 
+    def serving(self, addresses: Iterable[str]) -> dict[str, ContainerState | None]:
+        """The running container each ``host:port`` reaches, if any (for the probe)."""
+        with self._changed:
+            found = {a: self._containers.serving(a) for a in addresses}
+            return {a: c.state() if c is not None else None for a, c in found.items()}
+
     def networks(self) -> builtins.list[str]:
         with self._changed:
             return sorted(self._networks)
@@ -147,8 +147,7 @@ class FakeEngine:
     def list(self, labels: dict[str, str]) -> builtins.list[ContainerState]:
         """Every container (running or not) carrying all of ``labels``."""
         with self._call("list", "containers"):
-            wanted = labels.items()
-            return [c.state() for c in self._containers if wanted <= c.labels.items()]
+            return [c.state() for c in self._containers.labelled(labels)]
 
     def stop(self, container_id: str, timeout: int) -> None:
         with self._call("stop", container_id):

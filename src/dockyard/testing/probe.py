@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 from dockyard.ports.engine import ContainerState
@@ -23,19 +24,6 @@ def address_of(url: str) -> str:
     """``host:port`` of a url, the key addresses are compared by."""
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}"
-
-
-def _serves(container: ContainerState, address: str) -> bool:
-    """Whether ``address`` reaches the container: a published port, or its own address.
-
-    Published ports are unique on the engine's host, so any host name will do.
-    """
-    host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        return False
-    if int(port) in container.host_ports.values():
-        return True
-    return host == container.ip_address and int(port) in container.host_ports
 
 
 class FakeHealthProbe:
@@ -90,11 +78,11 @@ class FakeHealthProbe:
 
     def check(self, urls: Mapping[str, str]) -> dict[str, bool]:
         """One answer per replica id; unlike a real probe it never waits."""
-        containers = self.engine.containers() if self.engine is not None else []
+        serving = self._serving(urls.values())
         with self._lock:
             self.calls["check"] += 1
             self.urls_checked += len(urls)
-            return {replica: self._answer(url, containers) for replica, url in urls.items()}
+            return {replica: self._answer(url, serving) for replica, url in urls.items()}
 
     def close(self) -> None:
         with self._lock:
@@ -102,14 +90,25 @@ class FakeHealthProbe:
 
     # ------------------------------------------------------------------ internals
 
-    def _answer(self, url: str, containers: list[ContainerState]) -> bool:
+    def _serving(self, urls: Iterable[str]) -> dict[str, ContainerState | None]:
+        """The engine's running container at each url's address, in one engine call
+        (a url that does not parse is left to :meth:`_answer`, which raises)."""
+        if self.engine is None:
+            return {}
+        addresses = set()
+        for url in urls:
+            with suppress(ValueError):
+                addresses.add(address_of(url))
+        return self.engine.serving(addresses)
+
+    def _answer(self, url: str, serving: Mapping[str, ContainerState | None]) -> bool:
         address = address_of(url)
         for key in (url, address):
             if key in self._answers:
                 return self._answers[key]
         if self.engine is None:
             return self.default
-        for container in containers:
-            if container.running and _serves(container, address):
-                return self._health.get(container.id, self._health.get(address, True))
+        container = serving.get(address)
+        if container is not None:
+            return self._health.get(container.id, self._health.get(address, True))
         return False

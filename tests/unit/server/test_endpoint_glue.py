@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dockyard.adapters.store.sqlite import SqliteStore
+from dockyard.control.health import DEFAULT_POLICY
 from dockyard.control.task import TaskStatus
 from dockyard.errors import SpecError
 from dockyard.server import endpoints
+from dockyard.server.services import HEALTHY_CHECK_INTERVAL_S
 from dockyard.testing import FakeHealthProbe
 
 if TYPE_CHECKING:
@@ -46,6 +48,15 @@ def roll(world: World) -> tuple[set[str], set[str]]:
 
 
 # -- creating ---------------------------------------------------------------------------------
+
+
+FALL = DEFAULT_POLICY.fall
+
+
+def check_once(world: World) -> None:
+    """One more health check of every replica: a healthy one is checked once a second."""
+    world.clock.advance(HEALTHY_CHECK_INTERVAL_S)
+    world.step()
 
 
 def test_deploy_goes_creating_then_in_service_with_two_registered_targets(world: World) -> None:
@@ -118,7 +129,8 @@ def test_describe_labels_a_replica_failing_its_pings_draining_then_unhealthy(
         (row,) = endpoints.describe(world.platform, ENDPOINT)["Replicas"]
         return str(row["Health"])
 
-    world.settle(lambda: health() != "healthy", "the replica to leave rotation")
+    for _ in range(FALL):
+        check_once(world)
     assert health() == "draining"
     world.settle(lambda: replica not in world.targets(), "the drained target to go")
     assert health() == "unhealthy"
@@ -177,9 +189,10 @@ def test_three_failed_pings_in_a_row_take_a_replica_out_of_rotation(world: World
     sick, well = sorted(world.replica_ids())
     world.probe.set_healthy(world.container_of(sick).id, False)
 
-    world.step(2)
+    check_once(world)
+    check_once(world)
     assert world.targets()[sick] == "healthy"
-    world.step()  # the third failure in a row
+    check_once(world)  # the third failure in a row
 
     assert world.targets()[sick] == "draining"
     assert world.targets()[well] == "healthy"
@@ -190,7 +203,8 @@ def test_a_replica_unhealthy_past_its_grace_period_is_replaced(world: World) -> 
     world.in_service()
     sick = sorted(world.replica_ids())[0]
     world.probe.set_healthy(world.container_of(sick).id, False)
-    world.step(3)
+    for _ in range(FALL):
+        check_once(world)
 
     world.clock.advance(STARTUP_TIMEOUT_S + 1)  # the grace period is over
     world.settle(lambda: sick not in world.replica_ids(), "the sick replica to be replaced")

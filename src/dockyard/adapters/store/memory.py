@@ -28,10 +28,20 @@ R = TypeVar("R", bound=Keyed)
 
 
 class MemoryCollection(Generic[R]):
+    """Records by key, in creation order, and an index owner → keys.
+
+    Each key gets a creation number when it is created (a replaced record keeps its
+    own); each owner's keys are held in an ordered dict keyed by that number, in
+    ascending order, so :meth:`list` of one owner reads only that owner's records.
+    """
+
     def __init__(self, lock: threading.RLock, kind: str) -> None:
         self._lock = lock
         self._kind = kind
         self._records: dict[str, R] = {}  # insertion order is creation order
+        self._created: dict[str, int] = {}  # key → its creation number
+        self._owners: dict[Any, dict[int, str]] = {}  # creation number → key, ascending
+        self._numbers = itertools.count()
 
     def get(self, key: str) -> R | None:
         with self._lock:
@@ -45,24 +55,28 @@ class MemoryCollection(Generic[R]):
 
     def list(self, owner: str | None = None) -> builtins.list[R]:
         with self._lock:
-            records = self._records.values()
             if owner is None:
-                return builtins.list(records)
-            return [record for record in records if record.owner == owner]
+                return builtins.list(self._records.values())
+            keys = self._owners.get(owner, {}).values()
+            return [self._records[key] for key in keys]
 
     def put(self, record: R) -> None:
         with self._lock:
-            self._records[record.key] = record  # a replaced key keeps its place
+            self._write(record)
 
     def create(self, record: R) -> None:
         with self._lock:
             if record.key in self._records:
                 raise conflict(self._kind, record.key)
-            self._records[record.key] = record
+            self._write(record)
 
     def delete(self, key: str) -> bool:
         with self._lock:
-            return self._records.pop(key, None) is not None
+            record = self._records.pop(key, None)
+            if record is None:
+                return False
+            self._unindex(record.owner, self._created.pop(key))
+            return True
 
     def snapshot(self) -> dict[str, R]:
         """The records as they are now, for :meth:`restore` (records are immutable)."""
@@ -70,8 +84,39 @@ class MemoryCollection(Generic[R]):
             return dict(self._records)
 
     def restore(self, records: dict[str, R]) -> None:
+        """Put back a :meth:`snapshot`, and the index with it (renumbered in its order)."""
         with self._lock:
             self._records = records
+            self._created = {key: number for number, key in enumerate(records)}
+            self._numbers = itertools.count(len(records))
+            self._owners = {}
+            for key, record in records.items():
+                self._owners.setdefault(record.owner, {})[self._created[key]] = key
+
+    def _write(self, record: R) -> None:
+        old = self._records.get(record.key)
+        self._records[record.key] = record  # a replaced key keeps its place
+        if old is None:
+            self._created[record.key] = number = next(self._numbers)
+            self._index(record.owner, number, record.key)
+        elif old.owner != record.owner:  # moved: same creation number, new owner
+            number = self._created[record.key]
+            self._unindex(old.owner, number)
+            self._index(record.owner, number, record.key)
+
+    def _index(self, owner: Any, number: int, key: str) -> None:
+        keys = self._owners.setdefault(owner, {})
+        if keys and number < next(reversed(keys.keys())):  # moved in: keep creation order
+            keys[number] = key
+            self._owners[owner] = dict(sorted(keys.items()))
+        else:
+            keys[number] = key
+
+    def _unindex(self, owner: Any, number: int) -> None:
+        keys = self._owners[owner]
+        del keys[number]
+        if not keys:
+            del self._owners[owner]
 
 
 class MemoryStore:
