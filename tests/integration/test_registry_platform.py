@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dockyard_daemon import Daemon, wait_until
 
@@ -121,3 +122,74 @@ def test_a_push_to_a_repository_that_does_not_exist_is_refused_naming_it(
     assert refused.returncode != 0
     assert repository in refused.stderr
     assert "repo create" in refused.stderr
+
+
+SERVER = """\
+import http.server, sys
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self._answer(b"" if self.path == "/ping" else b"?", 200 if self.path == "/ping" else 404)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer(b"echo:" + body, 200)
+
+    def _answer(self, body, status):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
+"""
+
+
+def test_an_endpoint_runs_an_image_pinned_by_digest_pulled_from_the_registry(
+    daemon: Daemon,
+    engine: DockerEngine,
+    base_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    repository = f"models/{unique_name('served')}"
+    daemon.api("POST", "/v1/repositories", json={"repositoryName": repository})
+    (tmp_path / "serve.py").write_text(SERVER)
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY serve.py /serve.py\nENTRYPOINT ["python3", "/serve.py"]\n'
+    )
+    local = f"{unique_name('served-local')}:v1"
+    for _ in engine.build(str(tmp_path), local):
+        pass
+    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
+    assert pushed.returncode == 0, pushed.stderr
+    (image,) = _images(daemon, repository)
+    pinned = f"127.0.0.1:{daemon.registry_port}/{repository}@{image['imageDigest']}"
+    info = engine.image(local)
+    assert info is not None
+    engine._api.remove_image(info.id, force=True)  # only the registry has it now
+    assert engine.image(pinned) is None
+
+    name = unique_name("from-registry")
+    daemon.api(
+        "POST", "/v1/endpoints", json={"EndpointName": name, "Image": pinned, "InstanceCount": 1}
+    )
+    try:
+        endpoint = wait_until(
+            lambda: (
+                (e := daemon.api("GET", f"/v1/endpoints/{name}"))["EndpointStatus"] == "InService"
+                and e
+            ),
+            timeout=120,
+            what=f"{name} InService",
+        )
+        answer = httpx.post(endpoint["Url"], content=b"1,2", timeout=10)
+        assert (answer.status_code, answer.content) == (200, b"echo:1,2")
+        assert engine.image(pinned) is not None  # pulled by the daemon, by digest
+    finally:
+        daemon.api("DELETE", f"/v1/endpoints/{name}")
