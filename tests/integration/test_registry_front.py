@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import docker.errors
 import httpx
 import pytest
 from dockyard_daemon import free_port
+from test_registry import unique_image
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.engine import DockerEngine
@@ -183,29 +182,7 @@ def build(
     api: docker.APIClient, base_image: str, session_labels: dict[str, str]
 ) -> Callable[[int], str]:
     """``build(size)``: a new image, FROM the base, plus ``size`` random bytes."""
-
-    def make(size: int) -> str:
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, data in (
-                ("Dockerfile", f"FROM {base_image}\nCOPY blob /blob\n".encode()),
-                ("blob", os.urandom(size)),
-            ):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        image_id = None
-        for line in api.build(
-            fileobj=context, custom_context=True, labels=session_labels, rm=True, decode=True
-        ):
-            if "error" in line:
-                raise AssertionError(line["error"])
-            image_id = line.get("aux", {}).get("ID", image_id)
-        assert image_id
-        return str(image_id)
-
-    return make
+    return lambda size: unique_image(api, base_image, session_labels, size)
 
 
 def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
