@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from dockyard.adapters.lb.process import read_pid, terminate
+from dockyard.adapters.lb.process import terminate
+from dockyard.adapters.processes import read_pid
 from dockyard.adapters.registry.process import RegistryPaths
+from dockyard.adapters.registry.process import terminate as terminate_registry
 from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.cli.client import ApiClient
 from dockyard.errors import DockyardError
@@ -220,7 +222,7 @@ class Daemon:
                 ).pidfile
             )
             if registry_pid is not None:  # a daemon killed on purpose leaves it running
-                terminate(registry_pid)
+                terminate_registry(registry_pid)
             self._remove_leftovers(engine)
 
     def _delete_endpoints(self) -> None:

@@ -29,7 +29,8 @@ import pytest
 
 from dockyard.adapters.lb import HAProxyLoadBalancer, LbOptions
 from dockyard.adapters.lb.config import HealthCheck, LbConfig, ServerLine, Timeouts, render_config
-from dockyard.adapters.lb.process import check_config, find_binary, pid_alive, terminate
+from dockyard.adapters.lb.process import check_config, find_binary, terminate
+from dockyard.adapters.processes import pid_alive
 from dockyard.errors import SetupError
 from dockyard.ports.lb import Target
 

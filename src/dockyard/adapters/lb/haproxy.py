@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.adapters import processes
 from dockyard.adapters.filelock import file_lock
 from dockyard.adapters.lb import process
 from dockyard.adapters.lb.config import (
@@ -131,25 +132,25 @@ class HAProxyLoadBalancer:
         with self._locked():
             if self.api.answers():
                 pid = int(self.api.info()["Pid"])
-                if process.read_pid(self.paths.pidfile) != pid:
-                    process.write_pid(self.paths.pidfile, pid)
+                if processes.read_pid(self.paths.pidfile) != pid:
+                    processes.write_pid(self.paths.pidfile, pid)
                 return False
-            stale = process.read_pid(self.paths.pidfile)
+            stale = processes.read_pid(self.paths.pidfile)
             if stale is not None:
                 process.terminate(stale)  # alive but deaf: hung; a dead pid is a no-op
             routes = self._routes_from_file()
             step = self.options.pool_size
             needed = max((slot + 1 for slot in routes.values()), default=0)
             slots = max(step, -(-needed // step) * step)
-            process.write_atomic(self.paths.map_file, render_map(routes))
-            process.write_atomic(self.paths.server_state, "1\n")  # nothing to restore
+            processes.write_atomic(self.paths.map_file, render_map(routes))
+            processes.write_atomic(self.paths.server_state, "1\n")  # nothing to restore
             self._start(binary, slots, servers=[], take_over_from=None)
             return True
 
     def stop(self) -> None:
         """Stop HAProxy (routes stay in the map file; targets are gone)."""
         with self._locked():
-            pid = process.read_pid(self.paths.pidfile)
+            pid = processes.read_pid(self.paths.pidfile)
             if pid is not None:
                 process.terminate(pid)
                 self.paths.pidfile.unlink(missing_ok=True)
@@ -339,13 +340,13 @@ class HAProxyLoadBalancer:
         candidate.replace(self.paths.config)
         pid = process.launch(binary, self.paths, take_over_from=take_over_from)
         process.wait_ready(self.api, pid, self.paths.log)
-        process.write_pid(self.paths.pidfile, pid)
+        processes.write_pid(self.paths.pidfile, pid)
 
     def _grow(self, slots: int) -> None:
         """Replace the process with one that has ``slots`` slots, keeping every target."""
         binary = process.find_binary(self._binary)
         dump = self.api.execute("show servers state")
-        process.write_atomic(self.paths.server_state, dump)
+        processes.write_atomic(self.paths.server_state, dump)
         servers = [
             ServerLine(index, s.name, s.address)
             for s in parse_servers_state(dump)
@@ -383,7 +384,7 @@ class HAProxyLoadBalancer:
     def _persist_routes(self, routes: dict[str, str]) -> None:
         self._known_routes = dict(routes)
         slots = {route: slot_index(backend) for route, backend in routes.items()}
-        process.write_atomic(
+        processes.write_atomic(
             self.paths.map_file,
             render_map({r: i for r, i in slots.items() if i is not None}),
         )

@@ -14,15 +14,14 @@ one finishes its in-flight requests, then exits.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.adapters.lb.runtime_api import RuntimeApi
+from dockyard.adapters.processes import log_tail, pid_alive, stop_process
 from dockyard.errors import SetupError
 
 INSTALL_HINT = "install HAProxy 2.6 or newer, e.g. `apt-get install -y haproxy`"
@@ -129,22 +128,6 @@ def wait_ready(api: RuntimeApi, pid: int, log: Path, timeout: float = 15.0) -> N
     )
 
 
-def pid_alive(pid: int) -> bool:
-    """True if ``pid`` runs (a zombie left by a killed, unreaped HAProxy does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    state = stat.rpartition(")")[2].split()[0]
-    return state not in ("Z", "X")
-
-
 def is_haproxy(pid: int) -> bool:
     """True if ``pid`` is an HAProxy process (guards against a recycled pid)."""
     try:
@@ -153,41 +136,7 @@ def is_haproxy(pid: int) -> bool:
         return False
 
 
-def read_pid(pidfile: Path) -> int | None:
-    try:
-        return int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def write_pid(pidfile: Path, pid: int) -> None:
-    write_atomic(pidfile, f"{pid}\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def terminate(pid: int, timeout: float = 10.0) -> None:
     """Stop HAProxy ``pid`` (SIGTERM, then SIGKILL) and wait until it is gone."""
-    if not pid_alive(pid) or not is_haproxy(pid):
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.02)
-
-
-def log_tail(path: Path, lines: int = 8) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return " | ".join(text.strip().splitlines()[-lines:])
+    if pid_alive(pid) and is_haproxy(pid):
+        stop_process(pid, timeout)

@@ -16,14 +16,13 @@ import http.client
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.adapters.lb.process import log_tail, pid_alive
+from dockyard.adapters.processes import log_tail, pid_alive, stop_process
 from dockyard.errors import SetupError
 
 INSTALL_HINT = "install CNCF Distribution 2.8, e.g. `apt-get install -y docker-registry`"
@@ -175,16 +174,8 @@ def running_config(pid: int) -> Path | None:
 
 def terminate(pid: int, timeout: float = 10.0) -> None:
     """Stop registry ``pid`` (SIGTERM, then SIGKILL) and wait until it is gone."""
-    if not pid_alive(pid) or running_config(pid) is None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.02)
+    if pid_alive(pid) and running_config(pid) is not None:
+        stop_process(pid, timeout)
 
 
 def start_failure(log: Path, port: int) -> SetupError:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.adapters.filelock import file_lock
-from dockyard.adapters.lb.process import read_pid, write_atomic, write_pid
+from dockyard.adapters.processes import read_pid, write_atomic, write_pid
 from dockyard.adapters.registry import process
 from dockyard.adapters.registry.config import Notifications, RegistryConfig, render_config
 from dockyard.adapters.registry.tokens import TokenIssuer
