@@ -26,9 +26,9 @@ from dockyard.adapters.registry import Registry, Scope, TokenIssuer
 from dockyard.adapters.store.memory import MemoryStore
 from dockyard.records.registry import image_key
 from dockyard.server.platform import Platform
-from dockyard.server.registry import front as front_module
 from dockyard.server.registry.credentials import FULL_ACCESS, LoginCredentials, issue_login
 from dockyard.server.registry.front import create_front
+from dockyard.server.registry.front import upstream as upstream_module
 from dockyard.server.registry.handles import RegistryHandles
 from dockyard.server.registry.operations import create_repository
 from dockyard.settings import Settings
@@ -537,7 +537,7 @@ def test_a_registry_that_stays_down_is_a_503(
     full_login: LoginCredentials,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(front_module, "RESTART_WAIT_S", 0.3)
+    monkeypatch.setattr(upstream_module, "RESTART_WAIT_S", 0.3)
     headers = token(client, full_login, "repository:models/iris:pull,push")
     distribution.down_for = 1_000
 
