@@ -14,6 +14,7 @@ from dockyard.cli import (
     server_cmd,
     setup_cmd,
     task_cmd,
+    task_definition_cmd,
     train_cmd,
 )
 from dockyard.cli.output import print_error
@@ -43,8 +44,11 @@ app.command()(endpoint_cmd.endpoints)
 app.command()(endpoint_cmd.endpoint)
 app.command()(endpoint_cmd.delete)
 app.command()(endpoint_cmd.events)
-app.command("register-task-definition")(task_cmd.register_task_definition)
-app.command("task-definitions")(task_cmd.task_definitions)
+app.command("register-task-definition")(task_definition_cmd.register_task_definition)
+app.command("describe-task-definition")(task_definition_cmd.describe_task_definition)
+app.command("deregister-task-definition")(task_definition_cmd.deregister_task_definition)
+app.command("task-definitions")(task_definition_cmd.task_definitions)
+app.command("list-task-definitions", hidden=True)(task_definition_cmd.task_definitions)
 app.command()(task_cmd.tasks)
 app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(registry_cmd.registry_app, name="registry")

@@ -1,50 +1,11 @@
-"""`dockyard task-definitions / register-task-definition / tasks`: the ECS layer."""
+"""`dockyard tasks`: the ECS layer's tasks (task definitions: ``task_definition_cmd``)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import typer
 
 from dockyard.cli.context import api
-from dockyard.cli.output import ago, console, table
-from dockyard.errors import SpecError
-
-
-def register_task_definition(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Task definition JSON."),
-) -> None:
-    """Validate an ECS task definition and register its family's next revision."""
-    try:
-        document = json.loads(file.read_text())
-    except ValueError as error:
-        raise SpecError(
-            f"{file} is not JSON: {error}", field=str(file), hint="fix the JSON"
-        ) from None
-    registered = api().request("POST", "/v1/task-definitions", json=document)["taskDefinition"]
-    console.print(f"[green]✓[/] registered {registered['family']}:{registered['revision']}")
-
-
-def task_definitions(family: str | None = typer.Option(None, help="Only this family.")) -> None:
-    """List registered task definitions (every revision)."""
-    items = api().request(
-        "GET", "/v1/task-definitions", params={"family": family} if family else {}
-    )
-    table(
-        None,
-        ["task definition", "status", "containers", "cpu", "memory"],
-        (
-            [
-                f"{d['family']}:{d['revision']}",
-                d["status"],
-                ", ".join(c["name"] for c in d["containerDefinitions"]),
-                d.get("cpu", ""),
-                d.get("memory", ""),
-            ]
-            for d in items["taskDefinitions"]
-        ),
-    )
+from dockyard.cli.output import ago, table
 
 
 def tasks(

@@ -20,7 +20,15 @@ from dockyard import __version__
 from dockyard.errors import DockyardError, SpecError
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
-from dockyard.server.routes import builds, endpoints, events, registry, tasks, training
+from dockyard.server.routes import (
+    builds,
+    endpoints,
+    events,
+    registry,
+    task_definitions,
+    tasks,
+    training,
+)
 
 
 def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
@@ -55,6 +63,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         builds.router,
         training.router,
         endpoints.router,
+        task_definitions.router,
         tasks.router,
         events.router,
         registry.router,

@@ -58,9 +58,51 @@ def pattern(service: Service, name: str) -> str | None:
 
 @cache
 def compiled_pattern(service: Service, name: str) -> re.Pattern[str] | None:
-    """:func:`pattern` compiled for :meth:`re.Pattern.fullmatch` (AWS anchors every pattern)."""
+    """:func:`pattern` compiled for :meth:`re.Pattern.fullmatch` (AWS anchors every pattern).
+
+    AWS writes patterns in Java's dialect; the Unicode classes it uses (``\\p{L}``…)
+    are rewritten for Python's :mod:`re` by :func:`python_regex`.
+    """
     text = pattern(service, name)
-    return None if text is None else re.compile(text)
+    return None if text is None else re.compile(python_regex(text))
+
+
+# Java's Unicode categories in terms of Python's Unicode-aware classes: letters are
+# word characters that are neither digits nor "_"; numbers are digits; separators are
+# whitespace apart from the control characters Python also counts as whitespace.
+_UNICODE_CLASSES = {
+    "L": r"[^\W\d_]",
+    "N": r"\d",
+    "Z": r"[^\S\t\n\r\f\v\x1c-\x1f\x85]",
+}
+_CLASS_WITH_CATEGORIES = re.compile(r"\[((?:\\.|[^\]\\])*\\p\{\w+\}(?:\\.|[^\]\\])*)\]")
+_CATEGORY = re.compile(r"\\p\{(\w+)\}")
+
+
+def python_regex(java: str) -> str:
+    """``java`` with ``\\p{L}``, ``\\p{N}`` and ``\\p{Z}`` made understandable to :mod:`re`.
+
+    A bracketed class holding categories becomes an alternation of the categories and
+    what is left of the class (``[\\p{L}_.]`` → ``(?:[^\\W\\d_]|[_.])``). A category
+    not in the table raises ``ValueError`` rather than matching something else.
+    """
+
+    def category(name: str) -> str:
+        try:
+            return _UNICODE_CLASSES[name]
+        except KeyError:
+            raise ValueError(f"no Python equivalent of \\p{{{name}}}") from None
+
+    def bracket(match: re.Match[str]) -> str:
+        body = match.group(1)
+        options = [category(name) for name in _CATEGORY.findall(body)]
+        rest = _CATEGORY.sub("", body)
+        if rest:
+            options.append(f"[{rest}]")
+        return f"(?:{'|'.join(options)})"
+
+    text = _CLASS_WITH_CATEGORIES.sub(bracket, java)
+    return _CATEGORY.sub(lambda m: category(m.group(1)), text)
 
 
 def limits(service: Service, name: str) -> Limits:

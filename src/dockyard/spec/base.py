@@ -102,6 +102,14 @@ class SpecModel(BaseModel):
             hint = f"remove it; {what} fields include {listed}{more}"
         return SpecValueError(f'unknown field "{key}" in {what}', hint=hint, at=(key,))
 
+    def aws_field(self, name: str) -> Any:
+        """The AWS member ``name`` as written, when Dockyard keeps it unmodelled (else None).
+
+        Rules about members the models do not declare (``privileged``, ``links``) read
+        them here; the document was type-checked against botocore's shape before.
+        """
+        return (self.model_extra or {}).get(name)
+
     def unmodelled_fields(self, prefix: tuple[PathItem, ...] = ()) -> list[str]:
         """JSON paths of AWS fields that were kept as written but are not acted on locally."""
         found = [format_path((*prefix, key)) for key in (self.model_extra or {})]

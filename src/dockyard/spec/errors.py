@@ -18,6 +18,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -156,6 +157,67 @@ def _explain(err: ErrorDetails) -> tuple[tuple[PathItem, ...], str, str | None]:
         return loc, explained[0], explained[1]
     message = str(cause) if isinstance(cause, ValueError) else err["msg"]
     return loc, message, None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document: where (a path in the user's names), what, the fix."""
+
+    at: tuple[PathItem, ...]
+    message: str
+    hint: str | None = None
+
+    @property
+    def field(self) -> str:
+        return format_path(self.at) or "document"
+
+    def line(self) -> str:
+        """``field: message (hint)``, one line a user can act on without the others."""
+        text = f"{self.field}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"field": self.field, "message": self.message}
+        if self.hint is not None:
+            body["hint"] = self.hint
+        return body
+
+    @classmethod
+    def of(cls, error: SpecValueError, prefix: Sequence[PathItem] = ()) -> Problem:
+        return cls((*prefix, *error.at), error.message, error.hint)
+
+
+class InvalidDocument(SpecError):
+    """Every problem found in one document, so a user fixes them all in one go.
+
+    One problem reads like any :class:`SpecError` (``field``, message, ``hint``).
+    Several become one message with a line per problem (each with its own field and
+    hint, so the CLI prints them all), and the API body carries them as
+    ``errors: [{field, message, hint}]`` for programs.
+    """
+
+    def __init__(self, problems: Sequence[Problem], *, what: str) -> None:
+        first = problems[0]
+        if len(problems) == 1:
+            super().__init__(first.message, field=format_path(first.at) or None, hint=first.hint)
+        else:
+            lines = "\n".join(f"  {problem.line()}" for problem in problems)
+            super().__init__(f"the {what} has {len(problems)} problems:\n{lines}")
+        self.problems = tuple(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["errors"] = [problem.to_dict() for problem in self.problems]
+        return body
+
+
+def problems_of(exc: ValidationError, *, prefix: Sequence[PathItem] = ()) -> list[Problem]:
+    """Every failure pydantic collected, explained, in the order pydantic reported them."""
+    found = []
+    for err in exc.errors():
+        loc, message, hint = _explain(err)
+        found.append(Problem((*prefix, *loc), message, hint))
+    return found
 
 
 def spec_error(exc: ValidationError, *, prefix: Sequence[PathItem] = ()) -> SpecError:

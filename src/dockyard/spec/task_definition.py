@@ -6,8 +6,17 @@ validates here registers with ECS unchanged and one exported from ECS loads here
 Each registration of a family makes a new immutable revision
 (:class:`RegisteredTaskDefinition`), ``family:N``.
 
-Use :func:`parse_task_definition` on user input: it accepts only ECS's names and
-raises :class:`~dockyard.errors.SpecError` pointing at the offending field.
+Use :func:`parse_task_definition` on user input. It checks in two passes and reports
+every problem of a pass at once (:class:`~dockyard.spec.errors.InvalidDocument`):
+
+1. the document against botocore's ``RegisterTaskDefinitionRequest`` shape, every
+   member at every depth (:mod:`dockyard.spec.aws_shape`), together with the models'
+   own checks of the members Dockyard acts on (ranges, paths, units);
+2. once every member is well-typed, the rules relating members to each other and to
+   the launch type (:mod:`dockyard.spec.task_rules`, :mod:`dockyard.spec.launch_rules`).
+
+Members AWS knows but Dockyard does not act on are kept as written (so the document
+goes back to ECS unchanged); :func:`warnings` lists them for the user.
 """
 
 from __future__ import annotations
@@ -15,15 +24,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from dockyard.errors import SpecError
 from dockyard.spec import aws_model
-from dockyard.spec.base import EcsModel, validate_document
+from dockyard.spec.aws_shape import check_shape
+from dockyard.spec.base import AWS_NAMES, EcsModel
 from dockyard.spec.container import ContainerDefinition
+from dockyard.spec.errors import InvalidDocument, PathItem, Problem, problems_of
 from dockyard.spec.fields import AbsolutePath, Int, count_between, in_range, one_of
 from dockyard.spec.names import EcsName
 from dockyard.spec.task_rules import check_task_definition
 from dockyard.spec.task_size import parse_cpu, parse_memory
+
+REQUEST_SHAPE = "RegisterTaskDefinitionRequest"
+WHAT = "task definition"
 
 
 class HostVolumeProperties(EcsModel):
@@ -73,11 +88,6 @@ class TaskDefinition(EcsModel):
     task_role_arn: str | None = None
     execution_role_arn: str | None = None
 
-    @model_validator(mode="after")
-    def _cross_field_rules(self) -> TaskDefinition:
-        check_task_definition(self)
-        return self
-
     @property
     def cpu_units(self) -> int | None:
         return None if self.cpu is None else int(self.cpu)
@@ -123,17 +133,81 @@ class RegisteredTaskDefinition(BaseModel):
     deregistered_at: float | None = None
 
     @property
+    def active(self) -> bool:
+        """New tasks and services may start from it (ECS refuses INACTIVE revisions)."""
+        return self.status == "ACTIVE"
+
+    @property
     def key(self) -> str:
         """``family:revision``, the name services and tasks refer to it by."""
         return f"{self.family}:{self.revision}"
 
     def to_aws(self) -> dict[str, Any]:
-        """DescribeTaskDefinition's ``taskDefinition`` object (without the ARN)."""
+        """DescribeTaskDefinition's ``taskDefinition`` object (without the ARN).
+
+        ``tags`` are not part of it: ECS answers them beside it (:attr:`tags`).
+        """
         described = self.definition.to_aws()
+        described.pop("tags", None)
         described.update(revision=self.revision, status=self.status)
+        if self.registered_at is not None:
+            described["registeredAt"] = self.registered_at
+        if self.deregistered_at is not None:
+            described["deregisteredAt"] = self.deregistered_at
         return described
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """The tags registered with it, as ECS lists them beside the task definition."""
+        return list(self.definition.aws_field("tags") or [])
 
 
 def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
-    """Validate a user's task definition JSON; raise SpecError naming the field and fix."""
-    return validate_document(TaskDefinition, doc, what="task definition")
+    """Validate a user's task definition JSON, or raise one SpecError listing every problem.
+
+    Pass 1 walks botocore's shape and runs the models' field checks side by side; where
+    both speak of the same field the model's wording wins (it knows the local meaning,
+    e.g. a port's range). Pass 2, the cross-field rules, needs well-typed members, so it
+    runs only when pass 1 found nothing.
+    """
+    if not isinstance(doc, Mapping):
+        raise SpecError(
+            f"a {WHAT} must be a JSON object, not {type(doc).__name__}",
+            hint=f"write the {WHAT} as {{...}}",
+        )
+    shape_problems = check_shape("ecs", REQUEST_SHAPE, doc)
+    try:
+        task = TaskDefinition.model_validate(doc, by_name=False, context={AWS_NAMES: True})
+    except ValidationError as exc:
+        raise InvalidDocument(_merge(shape_problems, problems_of(exc)), what=WHAT) from None
+    if shape_problems:
+        raise InvalidDocument(shape_problems, what=WHAT)
+    rule_problems = check_task_definition(task)
+    if rule_problems:
+        raise InvalidDocument(rule_problems, what=WHAT)
+    return task
+
+
+def _merge(shape: list[Problem], model: list[Problem]) -> list[Problem]:
+    """Both passes' problems, one per field, in the document's order where known."""
+    by_field = {_key(problem.at): problem for problem in model}
+    merged = [by_field.pop(_key(problem.at), problem) for problem in shape]
+    taken = {_key(problem.at) for problem in merged}
+    return merged + [p for key, p in by_field.items() if key not in taken]
+
+
+def _key(at: tuple[PathItem, ...]) -> str:
+    return Problem(at, "").field
+
+
+def warnings(task: TaskDefinition) -> list[str]:
+    """One line per member accepted as written but not acted on by Dockyard.
+
+    ECS would act on them (labels, tags, placement constraints…); here they are kept,
+    returned by describe and sent back to ECS unchanged, so the user should know they
+    change nothing locally.
+    """
+    return [
+        f"{field}: accepted and kept, but Dockyard does not act on it locally"
+        for field in task.unmodelled_fields()
+    ]

@@ -168,8 +168,9 @@ def test_a_document_that_is_not_an_object_is_refused() -> None:
 def test_several_problems_are_reported_together() -> None:
     doc = with_(lambda d: (c0(d).update(cpu="1"), d.update(networkMode="nope")))
     error = error_for(doc)
-    assert error.field == "containerDefinitions[0].cpu"
-    assert "also:" in error.message and "networkMode" in error.message
+    fields = [problem["field"] for problem in error.to_dict()["errors"]]
+    assert fields == ["containerDefinitions[0].cpu", "networkMode"]
+    assert "2 problems" in error.message and "networkMode" in error.message
 
 
 # --- every rule: the field it points at and the fix it suggests ---------------------

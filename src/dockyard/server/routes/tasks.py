@@ -1,4 +1,4 @@
-"""ECS's shapes: task definitions (register, describe) and tasks (list, describe).
+"""ECS's shapes for tasks (list, describe); task definitions live in ``task_definitions``.
 
 Every container Dockyard runs belongs to a task, whatever started it (an endpoint
 variant, a training host, later an ECS service), so this is where to look when a
@@ -9,35 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter
 
 from dockyard.records.task import TaskRecord
-from dockyard.server import task_definitions
 from dockyard.server.deps import PlatformDep
-from dockyard.spec.task_definition import parse_task_definition
 
 router = APIRouter(tags=["tasks"])
-
-
-@router.post("/task-definitions", status_code=201)
-def register_task_definition(
-    platform: PlatformDep,
-    request: dict[str, Any] = Body(..., description="A RegisterTaskDefinition request."),  # noqa: B008
-) -> dict[str, Any]:
-    """Validate an ECS task definition and register it as the family's next revision."""
-    definition = parse_task_definition(request)
-    registered = task_definitions.register(platform.store, definition)
-    return {"taskDefinition": registered.to_aws()}
-
-
-@router.get("/task-definitions")
-def list_task_definitions(platform: PlatformDep, family: str | None = None) -> dict[str, Any]:
-    return {"taskDefinitions": task_definitions.describe_all(platform.store, family)}
-
-
-@router.get("/task-definitions/{key}")
-def describe_task_definition(key: str, platform: PlatformDep) -> dict[str, Any]:
-    return {"taskDefinition": task_definitions.get(platform.store, key).to_aws()}
 
 
 def describe_task(record: TaskRecord) -> dict[str, Any]:
