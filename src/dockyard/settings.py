@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
     ca_bundle: Path | None = Field(
         default_factory=_default_ca_bundle,
         description="CA bundle handed to pip while building images (never kept in them).",
+    )
+    data_path: Literal["auto", "direct", "published"] = Field(
+        default="auto",
+        description="How the load balancer reaches replicas: 'direct' on their container "
+        "addresses, 'published' through ports the engine publishes on the loopback. "
+        "'auto': direct where this host routes to the engine's bridge (a rootful engine "
+        "on this Linux host), published elsewhere (Docker Desktop, Podman machine, "
+        "rootless or remote engines).",
     )
     lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
     lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")

@@ -417,6 +417,23 @@ def test_built_image_deployed_with_two_replicas_predicts_through_the_load_balanc
     assert from_json.text.split() == IRIS_SPECIES
 
 
+def test_replicas_are_reached_on_their_container_address_with_no_port_published(
+    daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
+) -> None:
+    """On an engine this host routes to, nothing sits between HAProxy and a replica."""
+    if not engine.routes_to_containers:
+        pytest.skip(f"{engine!r} is reached through published ports (DOCKYARD_DATA_PATH)")
+    for task_id in healthy_tasks(iris_endpoint):
+        (container,) = engine.list({"dockyard.task": task_id})
+        assert container.host_ports == {}, container
+        assert container.ip_address is not None
+        direct = httpx.get(f"http://{container.ip_address}:8080/ping", timeout=10)
+        assert direct.status_code == 200
+    addresses = [r["Address"] for r in iris_endpoint["Replicas"]]
+    assert addresses and not any(a.startswith("127.0.0.1:") for a in addresses), addresses
+    assert predict_csv(iris_endpoint["Url"]).status_code == 200
+
+
 def test_killed_replica_is_replaced_without_failed_requests(
     daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
 ) -> None:

@@ -25,8 +25,11 @@ class Mount:
 class ContainerSpec:
     """Everything needed to start one container.
 
-    ``ports`` are container ports to publish on the loopback address, each on a free
-    host port chosen by the engine (see :attr:`ContainerState.host_ports`).
+    ``ports`` are the container ports it serves. With ``publish`` (the default) each is
+    also published on the loopback address on a free host port chosen by the engine
+    (see :attr:`ContainerState.host_ports`); without it they are reached on the
+    container's own address (:attr:`ContainerState.ip_address`), which only an engine
+    that :attr:`Engine.routes_to_containers` makes reachable from this host.
     ``labels`` are how Dockyard finds its containers again after a restart.
     """
 
@@ -38,6 +41,7 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     mounts: list[Mount] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
+    publish: bool = True
     network: str | None = None
     hostname: str | None = None
     network_aliases: list[str] = field(default_factory=list)
@@ -99,6 +103,11 @@ class Engine(Protocol):
     """A container engine reached through its API."""
 
     kind: str  # "docker", "podman", later "kubernetes": for display only
+    #: whether this host reaches a container's own address (a rootful engine on this
+    #: Linux host does; Docker Desktop, a Podman machine, a rootless or a remote engine
+    #: do not). Where it does, load balancers target containers there and nothing in
+    #: the data path copies bytes through the engine's userland port proxy.
+    routes_to_containers: bool
 
     def ping(self) -> None:
         """Raise :class:`~dockyard.errors.EngineUnavailable` unless the engine answers."""

@@ -59,7 +59,15 @@ def container_spec(
     container: ContainerDefinition,
     placement: Placement,
     volumes_root: Path,
+    *,
+    publish: bool = True,
 ) -> ContainerSpec:
+    """The engine's spec of one container of a task.
+
+    ``publish``: whether its ports are published on the loopback, or reached on the
+    container's own address (where the engine routes there, see
+    :attr:`~dockyard.ports.engine.Engine.routes_to_containers`).
+    """
     if container.secrets:
         raise SpecError(
             "secrets are not supported by the local engine yet",
@@ -89,6 +97,7 @@ def container_spec(
         labels=labels,
         mounts=_mounts(task_id, definition, container, placement, volumes_root),
         ports=[mapping.container_port for mapping in container.port_mappings],
+        publish=publish,
         network=placement.network,
         hostname=hostname,
         network_aliases=[hostname] if hostname and placement.network else [],

@@ -48,6 +48,7 @@ from dockyard.server.containers import (
     observation,
 )
 from dockyard.server.task_output import TaskOutput
+from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.task_definition import TaskDefinition
 
 #: the engine's view of an owner's tasks: task id -> container name -> state
@@ -189,15 +190,30 @@ class TaskRunner:
         for name, error in record.start_errors.items():
             observations.setdefault(name, ContainerObservation(EngineState.EXITED, "", error=error))
         addresses = tuple(
-            PortAddress(name, port, f"127.0.0.1:{host}")
+            address
             for name, state in sorted(seen.items())
             if state.running
-            for port, host in sorted(state.host_ports.items())
+            for address in self._addresses(name, state, record.definition.container(name))
         )
         task = observe(record.task, observations, now)
         if addresses and addresses != record.addresses:
             record = replace(record, addresses=addresses)
         return replace(record, task=task) if task != record.task else record
+
+    @staticmethod
+    def _addresses(
+        name: str, state: ContainerState, container: ContainerDefinition
+    ) -> list[PortAddress]:
+        """Where each of the container's ports answers: its published loopback port, or
+        its own address where the port is not published (see ``container_spec``)."""
+        found = []
+        for mapping in container.port_mappings:
+            port = mapping.container_port
+            if port in state.host_ports:
+                found.append(PortAddress(name, port, f"127.0.0.1:{state.host_ports[port]}"))
+            elif state.ip_address:
+                found.append(PortAddress(name, port, f"{state.ip_address}:{port}"))
+        return found
 
     def _start(self, record: TaskRecord, name: str) -> TaskRecord:
         definition = record.definition
@@ -211,6 +227,7 @@ class TaskRunner:
                 definition.container(name),
                 record.placement,
                 self.volumes_root,
+                publish=not self.engine.routes_to_containers,
             )
             labels = {**spec.labels, INSTALLATION_LABEL: self.installation}
             self.engine.run(replace(spec, labels=labels))

@@ -64,7 +64,8 @@ class Container:
     name: str
     image: str
     labels: dict[str, str]
-    ports: dict[int, int]
+    ports: dict[int, int]  # published: container port → host port
+    exposed: frozenset[int]  # every port it serves on its own address
     ip_address: str
     serial: int  # creation order: the n-th container the engine made
     running: bool = True
@@ -142,7 +143,7 @@ class ContainerTable:
         published = self._by_id.get(self._by_host_port.get(number, ""))
         own = self._by_id.get(self._by_ip.get(host, ""))
         found = [c for c in (published, own) if c is not None and c.running]
-        found = [c for c in found if c is published or number in c.ports]
+        found = [c for c in found if c is published or number in c.exposed]
         return min(found, key=lambda c: c.serial, default=None)
 
     def named(self, name: str) -> Container | None:
@@ -165,7 +166,8 @@ class ContainerTable:
             name=spec.name,
             image=spec.image,
             labels=dict(spec.labels),
-            ports={port: next(self._ports) for port in spec.ports},
+            ports={port: next(self._ports) for port in spec.ports} if spec.publish else {},
+            exposed=frozenset(spec.ports),
             ip_address=f"172.17.{serial // 250}.{serial % 250 + 2}",
             serial=serial,
         )

@@ -46,6 +46,8 @@ class FakeEngine:
 
     ``require_images``: ``run`` refuses an image nobody added or built, as a real
     engine does (turn off for tests that do not care about images).
+    ``routes_to_containers``: whether tasks are reached on container addresses (ports
+    not published) or on published loopback ports (the default here).
     ``stop_exit_code``: what a stopped container reports (143 is SIGTERM's; 0 for a
     server that exits cleanly on SIGTERM).
 
@@ -56,8 +58,15 @@ class FakeEngine:
 
     kind = "fake"
 
-    def __init__(self, *, require_images: bool = True, stop_exit_code: int = 143) -> None:
+    def __init__(
+        self,
+        *,
+        require_images: bool = True,
+        stop_exit_code: int = 143,
+        routes_to_containers: bool = False,
+    ) -> None:
         self.require_images = require_images
+        self.routes_to_containers = routes_to_containers
         self.stop_exit_code = stop_exit_code
         self.calls: Counter[str] = Counter()
         self._changed = threading.Condition(threading.Lock())

@@ -431,3 +431,32 @@ def test_a_failed_update_rolls_back_to_the_configuration_that_served(world: Worl
     assert "did not pass the ping health check" in described["FailureReason"]
     events = [e.message for e in world.platform.store.events("endpoint", ENDPOINT)]
     assert any(m.startswith("endpoint is RollingBack") for m in events)
+
+
+# -- the data path ----------------------------------------------------------------------------
+
+
+def test_where_the_engine_routes_to_containers_replicas_are_targeted_on_their_own_address(
+    world: World,
+) -> None:
+    world.engine.routes_to_containers = True
+    world.deploy()
+    world.in_service()
+
+    for record in world.replicas():
+        container = world.container_of(record.task.task_id)
+        assert container.host_ports == {}  # nothing published: no userland proxy
+        assert [a.address for a in record.addresses] == [f"{container.ip_address}:8080"]
+    addresses = {t.address for t in world.lb.targets(ENDPOINT)}
+    assert addresses == {r.addresses[0].address for r in world.replicas()}
+
+
+def test_where_it_does_not_replicas_are_targeted_on_their_published_loopback_port(
+    world: World,
+) -> None:
+    world.deploy()
+    world.in_service()
+
+    for record in world.replicas():
+        container = world.container_of(record.task.task_id)
+        assert [a.address for a in record.addresses] == [f"127.0.0.1:{container.host_ports[8080]}"]

@@ -28,6 +28,7 @@ import requests.exceptions
 
 from dockyard.adapters.engine import daemons
 from dockyard.adapters.engine.docker_api import DockerEngine
+from dockyard.adapters.engine.reach import DataPath
 from dockyard.adapters.filelock import file_lock
 from dockyard.errors import EngineUnavailable
 from dockyard.settings import Settings, get_settings
@@ -83,11 +84,11 @@ def answers(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
         client.close()
 
 
-def _open(candidate: Candidate, kind: str | None) -> DockerEngine | None:
+def _open(candidate: Candidate, kind: str | None, data_path: DataPath) -> DockerEngine | None:
     if not answers(candidate.url):
         return None
     try:
-        engine = DockerEngine(candidate.url)
+        engine = DockerEngine(candidate.url, data_path=data_path)
     except EngineUnavailable:
         return None
     if kind and engine.kind != kind:
@@ -107,7 +108,7 @@ def connect(
     say = progress or (lambda _line: None)
     kind = settings.engine_kind
     for candidate in candidates(settings, os.environ):
-        engine = _open(candidate, kind)
+        engine = _open(candidate, kind, settings.data_path)
         if engine is not None:
             return engine
     if settings.engine_url:
@@ -134,22 +135,22 @@ def _start_or_reuse(
         pid = daemons.running_pid(where)
         if pid is not None:
             say(f"{daemons.BINARIES[candidate_kind]} already started (pid {pid}); waiting for it")
-            return _wait_until_answers(where, pid)
+            return _wait_until_answers(where, pid, settings.data_path)
     chosen = daemons.choose_kind(kind)
     began = time.monotonic()
     where, pid = daemons.start(settings, chosen, say)
-    engine = _wait_until_answers(where, pid)
+    engine = _wait_until_answers(where, pid, settings.data_path)
     say(f"{daemons.BINARIES[chosen]} answers after {time.monotonic() - began:.1f} s")
     return engine
 
 
-def _wait_until_answers(where: daemons.Layout, pid: int) -> DockerEngine:
+def _wait_until_answers(where: daemons.Layout, pid: int, data_path: DataPath) -> DockerEngine:
     """Poll the socket until the engine answers; fail early if the daemon died."""
     deadline = time.monotonic() + START_TIMEOUT[where.kind]
     delay = 0.05
     while time.monotonic() < deadline:
         if answers(where.url, timeout=2.0):
-            return DockerEngine(where.url)
+            return DockerEngine(where.url, data_path=data_path)
         if not daemons.alive(pid):
             raise daemons.unavailable(where, "exited while starting")
         time.sleep(delay)

@@ -9,7 +9,10 @@ for long (``wait``, followed logs, builds, imports, pulls).
 Contracts worth knowing:
 
 * Published ports bind ``127.0.0.1`` on a host port the engine picks; :meth:`run`
-  returns only once those ports are visible in the container's state.
+  returns only once those ports (or, for ports not published, the container's
+  address) are visible in the container's state.
+* :attr:`DockerEngine.routes_to_containers` says whether this host reaches
+  containers on their own addresses (see :mod:`reach`).
 * A container on a user network is reachable there by its name, its hostname and
   every alias, so ``algo-1`` resolves from ``algo-2`` on Docker and on Podman.
 * ``stop``/``kill``/``remove``/``remove_network`` are idempotent: acting on
@@ -32,6 +35,7 @@ import docker.types
 import requests.exceptions
 
 from dockyard.adapters.engine.images import build_events, reachable, registry_of, split_ref
+from dockyard.adapters.engine.reach import DataPath, routes_to_containers
 from dockyard.adapters.engine.translate import (
     container_state,
     create_error,
@@ -68,11 +72,14 @@ LOG_ROTATION = docker.types.LogConfig(type="json-file", config={"max-size": "20m
 class DockerEngine:
     """A container engine behind the Docker Engine API (dockerd or Podman)."""
 
-    def __init__(self, base_url: str, *, timeout: float = REQUEST_TIMEOUT) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = REQUEST_TIMEOUT, data_path: DataPath = "auto"
+    ) -> None:
         self.base_url = base_url
         try:
             self._api = docker.APIClient(base_url=base_url, version="auto", timeout=timeout)
             self.version: dict[str, Any] = self._api.version()
+            info: dict[str, Any] = self._api.info()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise EngineUnavailable(
                 f"no container engine answers at {base_url} ({exc})",
@@ -84,6 +91,7 @@ class DockerEngine:
             base_url=base_url, version=self._api.api_version, timeout=None
         )
         self.kind = detect_kind(self.version)
+        self.routes_to_containers = routes_to_containers(base_url, info, data_path)
 
     def __repr__(self) -> str:
         return f"DockerEngine({self.kind} at {self.base_url})"
@@ -119,7 +127,7 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             self.remove(container_id)
             raise start_error(spec, exc) from exc
-        return self._wait_for_ports(container_id, spec.ports)
+        return self._wait_for_ports(container_id, spec)
 
     def _check_mount_sources(self, spec: ContainerSpec) -> None:
         """Refuse a bind mount whose host path is missing.
@@ -140,7 +148,7 @@ class DockerEngine:
 
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
         host_config = self._api.create_host_config(
-            port_bindings={port: ("127.0.0.1",) for port in spec.ports},
+            port_bindings={port: ("127.0.0.1",) for port in spec.ports} if spec.publish else None,
             mounts=[
                 docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
                 for m in spec.mounts
@@ -174,15 +182,23 @@ class DockerEngine:
             "detach": True,
         }
 
-    def _wait_for_ports(self, container_id: str, ports: list[int]) -> ContainerState:
-        """Inspect until every published port has a host port (or the container stopped)."""
+    def _wait_for_ports(self, container_id: str, spec: ContainerSpec) -> ContainerState:
+        """Inspect until the container's ports can be reached (or it stopped).
+
+        Published ports must have their host ports; unpublished ones need the
+        container's address.
+        """
         deadline = time.monotonic() + PORT_WAIT_SECONDS
+
+        def ports_ready(state: ContainerState) -> bool:
+            if not spec.ports:
+                return True
+            if spec.publish:
+                return set(spec.ports) <= set(state.host_ports)
+            return state.ip_address is not None
+
         state = self.inspect(container_id)
-        while (
-            state.running
-            and not set(ports) <= set(state.host_ports)
-            and time.monotonic() < deadline
-        ):
+        while state.running and not ports_ready(state) and time.monotonic() < deadline:
             time.sleep(0.05)
             state = self.inspect(container_id)
         return state
