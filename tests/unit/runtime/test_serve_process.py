@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from dockyard.runtime.serve.worker import Heartbeats
+from dockyard.runtime.serve.board import WorkerBoard
 
 if TYPE_CHECKING:
     from conftest import ServerProcess
@@ -168,7 +168,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_heartbeats_written_by_a_forked_worker_reach_the_supervisor() -> None:
-    beats = Heartbeats(2)
+    beats = WorkerBoard(2)
     beats.beat(1)
     time.sleep(0.2)  # let the supervisor's own beat age
     pid = os.fork()

@@ -3,8 +3,10 @@
 Written against raw ASGI rather than a framework because every microsecond of routing,
 request objects and response classes is paid on each prediction. What is static is built
 once (the ping reply, the 404/405 replies, the Content-Type header of each codec); per
-request the app scans the header list once, reads the body, runs the handler chain with
-the deadline armed and sends two messages.
+request the app scans the header list once, reads the body, hands the handler chain to
+the worker's handler thread (``handoff.py``) with the deadline armed there, and sends two
+messages. ``/ping`` is answered on the event loop itself, so it never waits for a
+prediction.
 
 Status codes: 200; 400 bad body; 404 unknown path; 405 wrong method (with ``Allow``);
 406/415 from the codecs; 413 over the payload limit (judged from Content-Length before
@@ -13,6 +15,9 @@ in user or model code (with its message; the traceback goes to stderr); 504 when
 handler runs past the timeout (see ``deadline.py``). Every error body is
 ``{"error": ..., "message": ...}``. No exception escapes to the server: one bad request
 never takes a worker down.
+
+``GET /ping`` is answered on the event loop, which keeps running while a worker is inside
+a long prediction (``handoff.py``), so a busy replica stays in the load balancer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.chain import HandlerChain, Reply
 from dockyard.runtime.serve.deadline import Deadline
 from dockyard.runtime.serve.errors import (
@@ -31,6 +37,7 @@ from dockyard.runtime.serve.errors import (
     error_body,
     user_error_status,
 )
+from dockyard.runtime.serve.handoff import HandlerThread
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -63,9 +70,18 @@ _INVOKE_METHOD = _static(
 )
 
 
-def build_app(chain: HandlerChain, max_body: int, deadline: Deadline) -> ASGIApp:
-    """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413."""
-    invocations = _Invocations(chain, max_body, deadline)
+def build_app(
+    chain: HandlerChain,
+    max_body: int,
+    deadline: Deadline,
+    handlers: HandlerThread,
+    board: WorkerBoard,
+) -> ASGIApp:
+    """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413.
+
+    Invocations run on ``handlers``' thread; everything else on the event loop.
+    """
+    invocations = _Invocations(chain, max_body, deadline, handlers)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,8 +105,11 @@ def build_app(chain: HandlerChain, max_body: int, deadline: Deadline) -> ASGIApp
 class _Invocations:
     """``POST /invocations``: headers, body, the chain under the deadline, the reply."""
 
-    def __init__(self, chain: HandlerChain, max_body: int, deadline: Deadline) -> None:
+    def __init__(
+        self, chain: HandlerChain, max_body: int, deadline: Deadline, handlers: HandlerThread
+    ) -> None:
         self.invoke = chain.invoke
+        self.call = handlers.call
         self.max_body = max_body
         self.arm, self.disarm = deadline.arm, deadline.disarm
         self.timeout_message = (
@@ -124,7 +143,8 @@ class _Invocations:
             await _send_error(send, exc)
             return
         if body is not None:  # None: the client went away
-            await _send_reply(send, self._answer(body, content_type, accept, raw_headers))
+            reply = await self.call(self._answer, body, content_type, accept, raw_headers)
+            await _send_reply(send, reply)
 
     def _answer(
         self, body: bytes, content_type: str | None, accept: str | None, raw_headers: Any

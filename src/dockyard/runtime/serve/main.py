@@ -50,8 +50,10 @@ def main(argv: list[str]) -> int:
 def _serve(config: ServeConfig) -> int:
     # numpy and the framework are imported only now, after the thread pools were sized.
     from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
+    from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
     from dockyard.runtime.serve.chain import HandlerChain  # noqa: PLC0415
     from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
+    from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
     from dockyard.runtime.serve.loader import (  # noqa: PLC0415
         UserCodeError,
         import_user_module,
@@ -76,7 +78,9 @@ def _serve(config: ServeConfig) -> int:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         return EXIT_FAILURE
     deadline = Deadline(config.timeout_s)
-    app = build_app(chain, config.max_payload_bytes, deadline)
+    handlers = HandlerThread()
+    board = WorkerBoard(len(sockets))
+    app = build_app(chain, config.max_payload_bytes, deadline, handlers, board)
     log.info(
         "model server listening on %s:%d with %d worker%s, timeout %g s; handlers: %s",
         config.host,
@@ -86,7 +90,7 @@ def _serve(config: ServeConfig) -> int:
         config.timeout_s,
         chain.describe(),
     )
-    return Supervisor(sockets, app, deadline).run()
+    return Supervisor(sockets, app, deadline, handlers, board).run()
 
 
 def _configure_logging() -> None:

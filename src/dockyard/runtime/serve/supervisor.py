@@ -13,8 +13,9 @@ SIGTERM would be ignored). It wakes at least once a second to:
 
 * reap children (including orphans adopted as PID 1) and restart dead workers at once,
   backing off exponentially (to 30 s) when one keeps dying within seconds of starting;
-* check heartbeats: a worker whose event loop has not run for the request timeout plus
-  5 s is stuck inside a handler the timeout could not interrupt, and is killed (and so
+* watch the worker board (``board.py``): a worker whose handler has been running for the
+  request timeout plus 5 s is stuck where the timeout could not interrupt it, and one
+  whose event loop has not run for as long is wedged; either is killed (and so
   restarted).
 
 On SIGTERM or SIGINT: close the supervisor's copies of the sockets, send SIGTERM to every
@@ -35,8 +36,10 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from dockyard.runtime.serve.app import ASGIApp
+from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.deadline import Deadline
-from dockyard.runtime.serve.worker import Heartbeats, run_worker
+from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.worker import run_worker
 
 log = logging.getLogger("dockyard.serve")
 
@@ -83,12 +86,20 @@ class _Worker:
 class Supervisor:
     """Runs one worker per socket until a stop signal; ``run`` returns the exit status."""
 
-    def __init__(self, sockets: list[socket.socket], app: ASGIApp, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        app: ASGIApp,
+        deadline: Deadline,
+        handlers: HandlerThread,
+        board: WorkerBoard,
+    ) -> None:
         self._workers = [_Worker(slot, sock) for slot, sock in enumerate(sockets)]
         self._by_pid: dict[int, _Worker] = {}
         self._app = app
         self._deadline = deadline
-        self._heartbeats = Heartbeats(len(sockets))
+        self._handlers = handlers
+        self._board = board
         self._pid = os.getpid()
         self._mask: set[int] = set()
 
@@ -108,7 +119,8 @@ class Supervisor:
         return self._stop()
 
     def _spawn(self, worker: _Worker) -> None:
-        self._heartbeats.beat(worker.slot)
+        self._board.clear(worker.slot)
+        self._board.beat(worker.slot)
         pid = os.fork()
         if pid == 0:
             self._become_worker(worker)
@@ -128,7 +140,8 @@ class Supervisor:
                 worker.slot,
                 worker.sock,
                 app=self._app,
-                heartbeats=self._heartbeats,
+                handlers=self._handlers,
+                board=self._board,
                 deadline=self._deadline,
                 parent=self._pid,
             )
@@ -152,6 +165,7 @@ class Supervisor:
             if worker is None:
                 continue  # an orphan this process adopted as PID 1
             worker.pid = 0
+            self._board.clear(worker.slot)
             if restart:
                 self._schedule_restart(worker, pid, status)
 
@@ -181,7 +195,7 @@ class Supervisor:
         for worker in self._workers:
             if not worker.pid or worker.killed:
                 continue
-            stalled = self._heartbeats.age(worker.slot)
+            stalled = max(self._board.age(worker.slot), self._board.busy_for(worker.slot))
             if stalled > limit:
                 log.error(
                     "worker %d (pid %d) has been stuck for %.0f s, past the %g s timeout: a "

@@ -3,6 +3,11 @@
 Runs in a child forked by the supervisor after the model was loaded, so the model's
 memory is shared copy-on-write and the worker is ready the moment it starts.
 
+Two threads: the event loop (uvicorn) on a second thread, the handler chain on the main
+thread (``handoff.py`` says why), so ``/ping`` is answered while a prediction runs. Stop
+signals are taken on the main thread, which is the only one Python runs signal handlers
+on; the loop thread blocks them so that the kernel always delivers them there.
+
 uvicorn settings and why: httptools and uvloop when importable (the fastest parser and
 loop); no lifespan (nothing to start: the model is already loaded); no access log and no
 Server header (per-request work nobody reads); keep-alive 75 s, longer than the idle
@@ -11,7 +16,8 @@ connection a balancer is about to reuse; graceful shutdown bounded by the reques
 timeout plus a margin, so a draining worker finishes its in-flight request and then exits.
 
 The worker also keeps two promises to the supervisor: it writes a heartbeat once a
-second from its event loop (a stale heartbeat means the loop is stuck), and it shuts
+second from its event loop (a stale heartbeat means the loop is stuck) and marks on the
+board while a handler runs (a handler running past the timeout is stuck), and it shuts
 down gracefully when its parent disappears (``PR_SET_PDEATHSIG`` on Linux, and a
 parent-pid check on every heartbeat everywhere), so no worker outlives the server.
 """
@@ -22,38 +28,24 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
-import mmap
 import os
 import signal
 import socket
-import struct
-import time
+import threading
 from collections.abc import Callable, Iterator
 
 import uvicorn
 
 from dockyard.runtime.serve.app import ASGIApp
+from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.deadline import Deadline
+from dockyard.runtime.serve.handoff import HandlerThread
 
 log = logging.getLogger("dockyard.serve")
 
 KEEP_ALIVE_S = 75
-_BEAT = struct.Struct("d")
-
-
-class Heartbeats:
-    """One monotonic timestamp per worker slot, in memory shared across fork."""
-
-    def __init__(self, slots: int) -> None:
-        self._memory = mmap.mmap(-1, _BEAT.size * max(1, slots))
-
-    def beat(self, slot: int) -> None:
-        _BEAT.pack_into(self._memory, slot * _BEAT.size, time.monotonic())
-
-    def age(self, slot: int) -> float:
-        """Seconds since ``slot`` last beat."""
-        (last,) = _BEAT.unpack_from(self._memory, slot * _BEAT.size)
-        return time.monotonic() - float(last)
+#: Delivered to the main thread only (the handler thread; see the module docstring).
+_MAIN_THREAD_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGCHLD})
 
 
 class WorkerServer(uvicorn.Server):
@@ -62,17 +54,14 @@ class WorkerServer(uvicorn.Server):
     uvicorn re-delivers a captured SIGTERM once it has drained, so that the process dies
     of it; a worker should instead return and exit 0, which the supervisor reads as a
     clean stop.
+
+    Signal handlers are installed by ``run_worker`` on the main thread instead: the server
+    runs on a second thread, where Python cannot install them.
     """
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        stops = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        yield
 
 
 def run_worker(
@@ -80,7 +69,8 @@ def run_worker(
     sock: socket.socket,
     *,
     app: ASGIApp,
-    heartbeats: Heartbeats,
+    handlers: HandlerThread,
+    board: WorkerBoard,
     deadline: Deadline,
     parent: int,
 ) -> int:
@@ -103,28 +93,52 @@ def run_worker(
         timeout_graceful_shutdown=int(deadline.seconds) + 5,
     )
     server = WorkerServer(config)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, server.handle_exit)
+
+    def mark_busy(since: float) -> None:
+        board.set_busy(slot, since)
 
     async def serve() -> None:
-        _keep_beating(asyncio.get_running_loop(), server, heartbeats, slot, parent)
+        handlers.bind(asyncio.get_running_loop(), mark_busy)
+        _keep_beating(asyncio.get_running_loop(), server, board, slot, parent)
+        # Ready now: the socket already listens, and connections queued on it are served
+        # as soon as the loop runs, which is next.
+        board.set_ready(slot, os.getpid())
         await server.serve(sockets=[sock])
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve())
+    def run_loop() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(serve())
+        except BaseException:
+            log.exception("worker %d: the event loop failed", slot)
+            raise
+        finally:
+            handlers.close()
+
+    loop_thread = threading.Thread(target=run_loop, name="dockyard-loop", daemon=True)
+    loop_thread.start()
+    handlers.serve_forever()
+    loop_thread.join()
     return 0
 
 
 def _keep_beating(
     loop: asyncio.AbstractEventLoop,
     server: uvicorn.Server,
-    heartbeats: Heartbeats,
+    board: WorkerBoard,
     slot: int,
     parent: int,
 ) -> None:
     def tick() -> None:
-        heartbeats.beat(slot)
+        board.beat(slot)
         if os.getppid() != parent and not server.should_exit:
             log.warning("the supervisor (pid %d) is gone; worker shutting down", parent)
             server.should_exit = True
+        if server.should_exit and board.ready(slot):
+            board.set_draining(slot)
         loop.call_later(1.0, tick)
 
     tick()

@@ -1,0 +1,125 @@
+"""``/ping`` while workers are busy, stuck or dead, and the worker board behind it."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from dockyard.runtime.serve.board import WorkerBoard
+
+if TYPE_CHECKING:
+    from conftest import ServerProcess
+
+pytestmark = pytest.mark.unit
+
+# "hold DIR": touch DIR/started-<pid>, then wait until DIR/release exists; "hang" blocks the
+# timeout's signal and sleeps, like C code that never returns to Python.
+HOLD = textwrap.dedent(
+    """
+    import os
+    import signal
+    import time
+
+
+    def transform_fn(model, input_data, content_type, accept):
+        words = input_data.decode().split()
+        if words[0] == "hold":
+            directory = words[1]
+            open(os.path.join(directory, f"started-{os.getpid()}"), "w").close()
+            while not os.path.exists(os.path.join(directory, "release")):
+                time.sleep(0.05)
+        if words[0] == "hang":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(60)
+        return str(os.getpid()), "text/plain"
+    """
+)
+
+
+def _poll(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def _fresh_ping(server: ServerProcess) -> int:
+    """Status of a ping on a new connection (so the kernel may pick any worker's socket)."""
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+            return client.get("/ping").status_code
+    except httpx.TransportError:
+        return 0
+
+
+def _invoke_in_background(server: ServerProcess, body: str) -> tuple[threading.Thread, list[int]]:
+    statuses: list[int] = []
+
+    def run() -> None:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=90) as client:
+            try:
+                response = client.post(
+                    "/invocations", content=body, headers={"Content-Type": "text/plain"}
+                )
+                statuses.append(response.status_code)
+            except httpx.TransportError:
+                statuses.append(0)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, statuses
+
+
+def test_ping_answers_while_every_worker_is_inside_a_long_prediction(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server(code=HOLD, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    requests = [_invoke_in_background(server, f"hold {tmp_path}") for _ in range(8)]
+    # Connections spread over the workers by hash: wait until both hold a prediction.
+    _poll(lambda: len(list(tmp_path.glob("started-*"))) == 2)
+    pings = [_fresh_ping(server) for _ in range(10)]
+    still_running = [thread.is_alive() for thread, _ in requests]
+    (tmp_path / "release").touch()
+    for thread, _ in requests:
+        thread.join(timeout=90)
+    assert pings == [200] * 10
+    assert all(still_running), "the pings were answered while the predictions still ran"
+    assert [statuses for _, statuses in requests] == [[200]] * 8
+
+
+def test_board_says_a_worker_can_serve_only_while_alive_ready_and_not_stuck() -> None:
+    board = WorkerBoard(2)
+    assert not board.any_can_serve(60)  # nothing started yet
+    board.beat(0)
+    board.set_ready(0, os.getpid())
+    assert board.can_serve(0, 60) and board.any_can_serve(60)
+    board.set_busy(0, time.monotonic() - 5)
+    assert board.can_serve(0, 60)  # busy within the timeout: still serving
+    assert not board.can_serve(0, 1)  # busy past the timeout: stuck
+    board.set_busy(0, 0.0)
+    board.set_draining(0)
+    assert not board.can_serve(0, 60)
+    board.set_ready(0, os.getpid())
+    board.record_exit(0, peak_kb=2048)
+    assert not board.any_can_serve(60)
+    assert (board.pid(0), board.restarts(0), board.exited_peak_kb(0)) == (0, 1, 2048)
+
+
+def test_board_written_in_a_forked_worker_is_read_by_its_parent() -> None:
+    board = WorkerBoard(2)
+    pid = os.fork()
+    if pid == 0:
+        board.beat(1)
+        board.set_ready(1, os.getpid())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert board.pid(1) == pid and board.ready(1) and board.age(1) < 5
