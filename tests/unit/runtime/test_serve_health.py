@@ -96,6 +96,21 @@ def test_ping_answers_while_every_worker_is_inside_a_long_prediction(
     assert [statuses for _, statuses in requests] == [[200]] * 8
 
 
+@pytest.mark.slow
+def test_ping_is_503_while_no_worker_can_serve_then_200_after_the_restart(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(code=HOLD, env={"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"})
+    first = int(server.invoke("pid", "text/plain").text)
+    thread, statuses = _invoke_in_background(server, "hang")
+    _poll(lambda: _fresh_ping(server) == 503)
+    _poll(lambda: _fresh_ping(server) == 200)
+    thread.join(timeout=90)
+    assert statuses == [0]  # the stuck worker was killed with the request
+    assert int(server.invoke("pid", "text/plain").text) != first
+    assert "stuck" in server.log()
+
+
 def test_board_says_a_worker_can_serve_only_while_alive_ready_and_not_stuck() -> None:
     board = WorkerBoard(2)
     assert not board.any_can_serve(60)  # nothing started yet

@@ -16,8 +16,26 @@ handler runs past the timeout (see ``deadline.py``). Every error body is
 ``{"error": ..., "message": ...}``. No exception escapes to the server: one bad request
 never takes a worker down.
 
-``GET /ping`` is answered on the event loop, which keeps running while a worker is inside
-a long prediction (``handoff.py``), so a busy replica stays in the load balancer.
+Health (``GET /ping``): 200 with an empty body while at least one worker of this replica
+can serve, 503 otherwise. A worker can serve when it is alive and running its server
+(it marks itself ready on the worker board, ``board.py``, as it starts), its event loop
+beats, and its handler has not been running past the timeout. The worker answering the
+ping reads every worker's record, so it also knows about the others. What this can and
+cannot say, honestly:
+
+* a ping is served by the worker whose socket the kernel picked; while a worker is
+  inside a long prediction its loop still answers (``handoff.py``), so a busy replica
+  stays in the load balancer;
+* when every worker is stuck in a handler past the timeout (the watchdog is about to
+  replace them), a ping reaching any of them gets 503 at once;
+* a ping that lands on a dead worker's socket waits there: the supervisor keeps the
+  socket so that queued connections are served by the replacement (at once after a first
+  crash, after a back-off of up to 30 s when a worker keeps crashing). If no replacement
+  comes within the balancer's check timeout, the check fails -- the right answer, since
+  an invocation queued there would wait just as long.
+
+The replica is ready only after its model is loaded: the model is loaded before the
+sockets are bound (``main.py``), so before that a ping is refused, never answered 200.
 """
 
 from __future__ import annotations
@@ -59,6 +77,14 @@ def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Mess
 
 
 _PING = _static(200, b"")
+_UNAVAILABLE = _static(
+    503,
+    error_body(
+        "Unavailable",
+        "no worker of this model server can serve right now: every one is restarting or "
+        "stuck in a handler past the timeout",
+    ),
+)
 _NOT_FOUND = _static(
     404, error_body("NotFound", "the model server answers GET /ping and POST /invocations")
 )
@@ -80,8 +106,11 @@ def build_app(
     """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413.
 
     Invocations run on ``handlers``' thread; everything else on the event loop.
+    ``/ping`` answers 200 while any worker on ``board`` can serve, else 503 (see
+    ``health``).
     """
     invocations = _Invocations(chain, max_body, deadline, handlers)
+    can_serve, timeout_s = board.any_can_serve, deadline.seconds
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +122,10 @@ def build_app(
                 return
             static = _INVOKE_METHOD
         elif path == "/ping":
-            static = _PING if scope["method"] in ("GET", "HEAD") else _PING_METHOD
+            if scope["method"] in ("GET", "HEAD"):
+                static = _PING if can_serve(timeout_s) else _UNAVAILABLE
+            else:
+                static = _PING_METHOD
         else:
             static = _NOT_FOUND
         await send(static[0])
