@@ -297,6 +297,54 @@ def test_during_garbage_collection_pushes_are_told_to_retry_and_pulls_work(
     assert push(api, ref, "v2", front.full) == pushed
 
 
+# -- blob downloads ------------------------------------------------------------------------
+
+
+def bearer(front: Front, login: LoginCredentials | None, scope: str) -> dict[str, str]:
+    """Headers with the token the front's token endpoint gives ``login`` for ``scope``."""
+    if login is None:
+        return {}
+    answer = httpx.get(
+        f"http://{front.host}/token",
+        params={"service": front.registry.issuer.service, "scope": scope},
+        auth=(login.username, login.password),
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def test_a_blob_downloads_through_the_front_only_with_a_pull_token_for_its_repository(
+    front: Front,
+) -> None:
+    blob = os.urandom(3 << 20)  # several reads' worth
+    digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
+    pusher = bearer(front, front.full, "repository:models/app:pull,push")
+    with httpx.Client(base_url=f"http://{front.host}", timeout=60) as client:
+        session = client.post("/v2/models/app/blobs/uploads/", headers=pusher)
+        location = httpx.URL(session.headers["location"]).copy_merge_params({"digest": digest})
+        assert client.put(location, content=blob, headers=pusher).status_code == 201
+        url = f"/v2/models/app/blobs/{digest}"
+        reader = bearer(front, front.login({"models/app": ["pull"]}), "repository:models/app:pull")
+        other = bearer(front, front.login({"models/busy": ["pull"]}), "repository:models/busy:pull")
+
+        anonymous = client.get(url)
+        forged = client.get(url, headers={"Authorization": "Bearer not.a.token"})
+        elsewhere = client.get(url, headers=other)
+        through_other = client.get(f"/v2/models/busy/blobs/{digest}", headers=other)
+        pulled = client.get(url, headers=reader)
+        part = client.get(url, headers={**reader, "Range": "bytes=100-199"})
+
+    for refused in (anonymous, forged, elsewhere):
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Bearer ")
+        assert blob[:64] not in refused.content
+    assert through_other.status_code == 404  # the blob is not models/busy's
+    assert pulled.status_code == 200
+    assert pulled.content == blob
+    assert pulled.headers["docker-content-digest"] == digest
+    assert (part.status_code, part.content) == (206, blob[100:200])
+
+
 # -- skopeo --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,9 @@ Distribution's private port:
   repositories that exist: like ECR, a push never creates a repository.
 - ``/v2/…`` (:mod:`.app`) — streamed to Distribution and back (:mod:`.upstream`: layers
   are hundreds of MB, so bodies are never held in memory; upload-session ``Location``
-  headers are rewritten to the public host). A repository Dockyard does not know is
+  headers are rewritten to the public host); blob downloads, where a pull's bytes are,
+  on connections of their own (:mod:`.blobs`), Distribution still checking every
+  token. A repository Dockyard does not know is
   ``NAME_UNKNOWN``. A manifest ``PUT`` (:mod:`.manifests`, small, read whole) is checked
   first against the repository's tag immutability (:mod:`.immutability`), and once
   Distribution has stored it the image is recorded with its digest and size

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from dockyard.errors import SetupError
 from dockyard.server.platform import Platform
 from dockyard.server.registry.front import answers
+from dockyard.server.registry.front.blobs import BlobDownloads, is_blob_download
 from dockyard.server.registry.front.callers import Caller, identify
 from dockyard.server.registry.front.maintenance import ReadOnlyProbe
 from dockyard.server.registry.front.manifests import ManifestPuts
@@ -84,6 +85,9 @@ class RegistryFront:
         self.upstream = Upstream(self.registry, base_url=upstream, transport=transport)
         self.manifests = ManifestPuts(platform, self.upstream)
         self.is_read_only = ReadOnlyProbe(self.registry.process, read_only)
+        # blob downloads take a connection of their own, so not where the network is
+        # replaced (tests)
+        self.blobs = BlobDownloads(self.upstream) if transport is None else None
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -109,6 +113,10 @@ class RegistryFront:
                     return self._invalid_token(name)  # never let a manifest skip the checks
                 if "push" in caller.actions:
                     return await self.manifests.put(request, name, reference)
+        if self.blobs is not None and is_blob_download(method, request.url.path):
+            relayed = await self.blobs.relay(request)
+            if relayed is not None:
+                return relayed
         try:
             upstream = await self.upstream.send(request, StreamedBody(request.stream()))
         except Unreachable as exc:

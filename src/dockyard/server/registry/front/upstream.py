@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import httpx
 from starlette.background import BackgroundTask
@@ -121,7 +121,7 @@ class Upstream:
         up to :data:`RESTART_WAIT_S`, as long as no byte of a streamed body was used;
         then, or when the connection fails later, :class:`Unreachable`.
         """
-        path = _target(request)
+        path = request_target(request)
         headers = forwarded_headers(request)
         if "content-length" not in headers and "transfer-encoding" not in request.headers:
             body = b""  # nothing to send (GET, HEAD): no chunked empty body either
@@ -129,7 +129,7 @@ class Upstream:
         delay = 0.05
         while True:
             try:
-                base = self._base_url or self.registry.process.base_url()
+                base = self.base_url()
                 outgoing = self.client.build_request(
                     request.method, base + path, headers=headers, content=body
                 )
@@ -144,12 +144,29 @@ class Upstream:
                 log.warning("registry: %s %s failed: %r", request.method, path, exc)
                 raise Unreachable(DOWN_MESSAGE if retryable else LOST_MESSAGE) from exc
 
+    def base_url(self) -> str:
+        """Distribution's base URL (SetupError while it has never started)."""
+        return self._base_url or self.registry.process.base_url()
+
     def relay(self, upstream: httpx.Response) -> Response:
         """Distribution's answer, streamed back, with the public host in ``Location``."""
+        response = StreamingResponse(
+            _relay_body(upstream),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
         private = str(upstream.request.url.copy_with(path="/", query=None, fragment=None))
+        response.raw_headers = self.public_headers(upstream.headers.raw, private)
+        return response
+
+    def public_headers(
+        self, raw: Iterable[tuple[bytes, bytes]], private: str
+    ) -> list[tuple[bytes, bytes]]:
+        """Distribution's end-to-end headers, a ``Location`` under ``private`` (its own
+        base URL) rewritten to the public host."""
         public = f"http://{self.registry.public_host}/"
         headers: list[tuple[bytes, bytes]] = []
-        for key, value in upstream.headers.raw:
+        for key, value in raw:
             lower = key.lower()
             if lower.decode("latin-1") in HOP_BY_HOP:
                 continue
@@ -157,13 +174,7 @@ class Upstream:
             if lower == b"location" and text.startswith(private):
                 text = public + text[len(private) :]
             headers.append((lower, text.encode("latin-1")))
-        response = StreamingResponse(
-            _relay_body(upstream),
-            status_code=upstream.status_code,
-            background=BackgroundTask(upstream.aclose),
-        )
-        response.raw_headers = headers
-        return response
+        return headers
 
 
 def forwarded_headers(request: Request) -> dict[str, str]:
@@ -180,7 +191,7 @@ def forwarded_headers(request: Request) -> dict[str, str]:
     return headers
 
 
-def _target(request: Request) -> str:
+def request_target(request: Request) -> str:
     """The request's path and query exactly as the client sent them (digests and
     upload-state tokens must reach Distribution byte for byte)."""
     target = request.scope.get("raw_path") or request.url.path.encode()
