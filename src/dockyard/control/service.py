@@ -14,7 +14,8 @@ Rules (ECS's rolling-update scheduler):
 
 * tasks that FAILED (see :mod:`dockyard.control.readiness`) are stopped and replaced;
 * surplus tasks of the current revision are stopped, not-ready and newest first;
-* tasks of other revisions are stopped when not ready, and when ready only while the
+* tasks of other revisions (or of an earlier deployment of the same revision, after a
+  forced new deployment) are stopped when not ready, and when ready only while the
   ready count stays at or above ``minimumHealthyPercent`` of desiredCount (rounded up);
 * new tasks start while fewer than desiredCount of the current revision exist, never
   taking the tasks not yet STOPPED above ``maximumPercent`` (rounded down);
@@ -88,6 +89,13 @@ class ServiceState:
     steady: bool = False  # the previous plan's ``steady``
     unchecked_settle_s: float = UNCHECKED_SETTLE_S
     deregistration_delay_s: float = DEREGISTRATION_DELAY_S  # longest drain of a target
+    #: the current deployment's id ("" where there are none, e.g. endpoint variants):
+    #: tasks of another deployment are replaced like tasks of another revision
+    deployment: str = ""
+
+    def is_current(self, task: Task) -> bool:
+        """Does ``task`` belong to what the service runs now (revision and deployment)?"""
+        return task.revision == self.revision and task.deployment == self.deployment
 
     @property
     def max_tasks(self) -> int:
@@ -135,6 +143,7 @@ def saved_state(current: ServiceState | None, wanted: ServiceState) -> tuple[Ser
     changed = (
         current is None
         or current.revision != wanted.revision
+        or current.deployment != wanted.deployment
         or current.desired_count != wanted.desired_count
     )
     steady = current is not None and not changed and current.steady
@@ -168,7 +177,7 @@ def plan_service(
     retired = _retired(service, keep, verdicts)
     keep = _without(keep, retired)
     stops = [_failed_stop(t, verdicts[t.task_id]) for t in failed]
-    reason = f"Scaling activity initiated by (deployment {service.revision})"
+    reason = f"Scaling activity initiated by (deployment {service.deployment or service.revision})"
     stops += [StopTask(t.task_id, reason) for t in sorted(surplus + retired, key=_age)]
     starts = _starts(service, ordered, keep)
     ready = [t for t in keep if verdicts[t.task_id].readiness is Readiness.READY]
@@ -195,7 +204,7 @@ def _without(tasks: list[Task], removed: list[Task]) -> list[Task]:
 def _surplus(
     service: ServiceState, keep: list[Task], verdicts: Mapping[str, Assessment]
 ) -> list[Task]:
-    current = [t for t in keep if t.revision == service.revision]
+    current = [t for t in keep if service.is_current(t)]
     extra = len(current) - service.desired_count
     if extra <= 0:
         return []
@@ -210,7 +219,7 @@ def _surplus(
 def _retired(
     service: ServiceState, keep: list[Task], verdicts: Mapping[str, Assessment]
 ) -> list[Task]:
-    old = [t for t in keep if t.revision != service.revision]
+    old = [t for t in keep if not service.is_current(t)]
     ready_old = [t for t in old if verdicts[t.task_id].readiness is Readiness.READY]
     not_ready_old = _without(old, ready_old)
     ready_total = sum(1 for t in keep if verdicts[t.task_id].readiness is Readiness.READY)
@@ -223,10 +232,10 @@ def _failed_stop(task: Task, verdict: Assessment) -> StopTask:
 
 
 def _starts(service: ServiceState, ordered: list[Task], keep: list[Task]) -> list[StartTask]:
-    current = sum(1 for t in keep if t.revision == service.revision)
+    current = sum(1 for t in keep if service.is_current(t))
     in_use = sum(1 for t in ordered if not t.is_done)
     count = max(0, min(service.desired_count - current, service.max_tasks - in_use))
-    return [StartTask(service.revision) for _ in range(count)]
+    return [StartTask(service.revision, service.deployment) for _ in range(count)]
 
 
 def _targets(
@@ -282,7 +291,7 @@ def _removals(
 
 def _blocked(service: ServiceState, ordered: list[Task], keep: list[Task]) -> str | None:
     """Why a deployment cannot move at all (no room to start, no leave to stop), if so."""
-    current = sum(1 for t in keep if t.revision == service.revision)
+    current = sum(1 for t in keep if service.is_current(t))
     in_use = sum(1 for t in ordered if not t.is_done)
     waiting = any(t.is_stopping for t in ordered)
     if waiting or current >= service.desired_count or in_use < service.max_tasks:
@@ -303,7 +312,7 @@ def _settled(
         not in_flight
         and len(keep) == service.desired_count
         and len(ready) == len(keep)
-        and all(t.revision == service.revision for t in keep)
+        and all(service.is_current(t) for t in keep)
     )
 
 

@@ -30,6 +30,7 @@ from dockyard.control.task import StopCode
 @dataclass(frozen=True)
 class StartTask:
     revision: str
+    deployment: str = ""  # the service's deployment the task belongs to
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ __all__ = [
     "containers_to_start",
     "containers_to_stop",
     "engine_state",
+    "kept_stop",
     "new_task",
     "observe",
     "request_stop",
@@ -158,6 +159,19 @@ def _advance(task: Task, now: float) -> Task:
         return replace(task, last_status=TaskStatus.RUNNING, started_at=started)
     if any(c.created for c in task.containers):
         return replace(task, last_status=TaskStatus.PENDING)
+    return task
+
+
+def kept_stop(task: Task, stored: Task) -> Task:
+    """``task`` as about to be written, with the stop request ``stored`` carries if
+    ``task`` has none: a StopTask the API recorded after ``task`` was read is kept."""
+    if (
+        task.desired_status is DesiredStatus.RUNNING
+        and stored.desired_status is DesiredStatus.STOPPED
+        and stored.stop_code is not None
+    ):
+        when = stored.stopping_at if stored.stopping_at is not None else task.created_at
+        return request_stop(task, stored.stop_code, stored.stopped_reason or "", when)
     return task
 
 

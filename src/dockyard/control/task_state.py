@@ -153,6 +153,9 @@ class Task:
     last_status: TaskStatus = TaskStatus.PROVISIONING
     desired_status: DesiredStatus = DesiredStatus.RUNNING
     started_by: str | None = None
+    #: the service deployment that started it ("" for tasks started otherwise): a forced
+    #: new deployment replaces a service's tasks although their revision stays the same
+    deployment: str = ""
     started_at: float | None = None
     stopping_at: float | None = None
     stopped_at: float | None = None
@@ -215,6 +218,7 @@ def new_task(
     now: float,
     *,
     started_by: str | None = None,
+    deployment: str = "",
 ) -> Task:
     """A task about to start: PROVISIONING, no container created yet."""
     records = tuple(
@@ -232,6 +236,7 @@ def new_task(
         containers=records,
         created_at=now,
         started_by=started_by,
+        deployment=deployment,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from dockyard.control.deployments import Deployment, ServiceStatus
 from dockyard.control.service import ServiceState
 from dockyard.records.placement import Placement
+from dockyard.spec.service import ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,21 @@ class LbTarget:
 
     container: str
     port: int
+
+
+@dataclass(frozen=True)
+class EcsService:
+    """What an ECS service a user created keeps beyond the scheduler's state.
+
+    ``spec`` is the CreateService request as validated, kept up to date by
+    UpdateService (DescribeServices echoes it); ``deployments`` oldest first, the last
+    one PRIMARY; ``status`` DRAINING once deleted, until its last task is gone.
+    """
+
+    spec: ServiceSpec
+    created_at: float
+    deployments: tuple[Deployment, ...] = ()
+    status: ServiceStatus = ServiceStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,7 @@ class ServiceRecord:
     placement: Placement
     target: LbTarget | None = None
     owner: str | None = None
+    ecs: EcsService | None = None  # only services a user created (owner None) have one
 
     @property
     def key(self) -> str:

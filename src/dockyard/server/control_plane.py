@@ -16,6 +16,7 @@ from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
 from dockyard.server.services import ServiceReconciler
+from dockyard.server.standalone_tasks import StandaloneReconciler
 from dockyard.server.task_output import TaskOutput
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
@@ -38,12 +39,20 @@ class ControlPlane:
         )
         self.endpoints = EndpointReconciler(platform, self.services)
         self.training = TrainingReconciler(platform, self.runs)
+        self.standalone = StandaloneReconciler(platform.store, self.tasks)
         self.housekeeping = Housekeeping(platform, self.tasks)
         self.registry = RegistryReconciler(
             platform, image_scanner(platform), settings.registry_lifecycle_interval
         )
         self.loop = ControlLoop(
-            [self.housekeeping, self.services, self.endpoints, self.training, self.registry],
+            [
+                self.housekeeping,
+                self.services,
+                self.standalone,
+                self.endpoints,
+                self.training,
+                self.registry,
+            ],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
             clock=platform.clock,

@@ -3,7 +3,8 @@
 * ``load-balancer``: HAProxy runs; if it had died it is restarted with its routes
   (from its map file), and every service is woken: their next reconcile sees that
   their replicas are no longer targets and registers the healthy ones again. On the
-  daemon's first pass every endpoint's route is made sure of, too.
+  daemon's first pass every endpoint's and load-balanced ECS service's route is made
+  sure of, too.
 * ``registry``: Dockyard's image registry (Distribution) runs; a dead one is started
   again on the same data. Where it cannot start (not installed), that is said once in
   the log and the rest of the daemon carries on.
@@ -65,6 +66,11 @@ class Housekeeping:
         if restarted or not self._routes_checked:
             for endpoint in self.platform.store.endpoints.list():
                 self.platform.lb.ensure_route(endpoint.name)
+            for service in self.platform.store.services.list():
+                if service.ecs is not None and service.target is not None:
+                    route = service.state.target_group
+                    if route is not None:
+                        self.platform.lb.ensure_route(route)
             self._routes_checked = True
         if restarted:
             self.platform.wake("service", None)

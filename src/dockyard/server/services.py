@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from dockyard.control import events
+from dockyard.control.deployments import finished_draining
 from dockyard.control.health import record_check
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.runs import reapable
@@ -33,7 +34,7 @@ from dockyard.control.service_actions import (
     StopTask,
 )
 from dockyard.control.task import HealthStatus, TaskStatus
-from dockyard.errors import DockyardError
+from dockyard.errors import Conflict, DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
 from dockyard.ports.probe import HealthProbe
 from dockyard.ports.store import Store
@@ -68,6 +69,7 @@ def save_service(
     A definition identical to the current one keeps its revision (no rollout);
     anything else becomes the next revision and the scheduler rolls to it.
     """
+    _refuse_taking_user_service(store, state, owner)
     revision = task_definitions.ensure_registered(store, definition)
     with store.transaction():
         existing = store.services.get(state.name)
@@ -75,6 +77,27 @@ def save_service(
         saved, changed = saved_state(current, replace(state, revision=revision))
         store.services.put(ServiceRecord(saved, placement, target, owner))
     return changed
+
+
+def _refuse_taking_user_service(store: Store, state: ServiceState, owner: str | None) -> None:
+    """A service saved for an owner (an endpoint's variant) must not replace, or share a
+    load-balancer route with, an ECS service a user created (see ``ecs_services``)."""
+    for record in store.services.list():
+        if record.ecs is None or record.owner == owner:
+            continue
+        if record.name == state.name:
+            raise Conflict(
+                f"service {state.name} already exists: an ECS service a user created",
+                resource=f"service/{record.name}",
+                hint="choose another name (an endpoint's variant service is ENDPOINT-VARIANT)",
+            )
+        if state.target_group is not None and record.state.target_group == state.target_group:
+            raise Conflict(
+                f"the load-balancer route {state.target_group} is already used by service "
+                f"{record.name}",
+                resource=f"service/{record.name}",
+                hint="choose another endpoint name",
+            )
 
 
 def set_desired_count(store: Store, name: str, count: int) -> None:
@@ -144,6 +167,8 @@ class ServiceReconciler:
             self.store.add_event(KIND, key, event)
         self._save_steady(service, plan.steady)
         self._reap(records, health)
+        if self._finish_delete(service, route):
+            return None
         if service.owner is not None and (plan.actions or plan.steady != service.state.steady):
             self.notify_owner(service.owner)
         if not plan.steady:
@@ -194,8 +219,7 @@ class ServiceReconciler:
                 checked.append(record)
                 continue
             updated = replace(record, replica=replace(record.replica, health=history))
-            self.tasks.save(updated)
-            checked.append(updated)
+            checked.append(self.tasks.save(updated))
         return checked
 
     def _check_due(self, record: TaskRecord, now: float) -> bool:
@@ -229,7 +253,12 @@ class ServiceReconciler:
         if isinstance(action, StartTask):
             definition = task_definitions.get(self.store, action.revision).definition
             record = self.tasks.create(
-                service.tasks_owner, definition, action.revision, service.placement, now=now
+                service.tasks_owner,
+                definition,
+                action.revision,
+                service.placement,
+                now=now,
+                deployment=action.deployment,
             )
             started = events.started(service.name, [record.task.task_id])
             self.store.add_event(KIND, service.name, started)
@@ -251,8 +280,7 @@ class ServiceReconciler:
             leaving = by_id.get(action.task_id)
             if leaving is not None:  # later actions of this plan see the drain's start
                 replica = replace(leaving.replica, drain_started_at=now)
-                by_id[action.task_id] = replace(leaving, replica=replica)
-                self.tasks.save(by_id[action.task_id])
+                by_id[action.task_id] = self.tasks.save(replace(leaving, replica=replica))
         elif isinstance(action, RemoveTarget) and ctx.route:
             self.lb.remove(ctx.route, action.task_id)
 
@@ -276,6 +304,27 @@ class ServiceReconciler:
                 self._checked_at.pop(record.task.task_id, None)
 
     # -- deleting -------------------------------------------------------------------------
+
+    def _finish_delete(self, service: ServiceRecord, route: str | None) -> bool:
+        """A deleted (DRAINING) service a user made goes with its route once its last
+        task is gone (ECS's DeleteService); True when it went."""
+        status = service.ecs.status if service.ecs is not None else None
+        if status is None or not finished_draining(status, 0):
+            return False
+        with self.store.transaction():
+            current = self.store.services.get(service.name)
+            left = len(self.tasks.records(service.tasks_owner))
+            if (
+                current is None
+                or current.ecs is None
+                or not finished_draining(current.ecs.status, left)
+            ):
+                return False
+            self.store.services.delete(service.name)
+        if route is not None:
+            self.lb.remove_route(route)
+        self.store.add_event(KIND, service.name, f"(service {service.name}) was deleted.")
+        return True
 
     def delete_if_empty(self, name: str) -> bool:
         """Remove a service once it has no task left; False while tasks remain."""

@@ -9,6 +9,10 @@ point finds the task again and carries on from what it sees.
 
 Nothing here waits: containers are stopped in the background (a stop may take the
 container's whole stopTimeout), and the next observation shows the result.
+
+The API writes one thing into a task record: a stop request (ECS ``StopTask``). Every
+write here keeps a stop requested meanwhile (:meth:`TaskRunner._put`), so a reconcile
+that read the task before the request cannot undo it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dockyard.control.task import (
     StopCode,
     containers_to_start,
     containers_to_stop,
+    kept_stop,
     new_task,
     observe,
     request_stop,
@@ -109,9 +114,12 @@ class TaskRunner:
         placement: Placement,
         *,
         now: float,
+        deployment: str = "",
     ) -> TaskRecord:
         """Record a new task, then start the containers that may start now."""
-        task = new_task(new_task_id(), definition, revision, now, started_by=owner)
+        task = new_task(
+            new_task_id(), definition, revision, now, started_by=owner, deployment=deployment
+        )
         record = TaskRecord(task, owner, definition, placement)
         self.store.tasks.put(record)
         return self.step(record, {}, now)
@@ -131,22 +139,22 @@ class TaskRunner:
             for name in starting:
                 record = self._start(record, name)
             record = self._observed(record, self.observe_task(record.task.task_id), now)
-        self._stop_containers(record, held=held)
         if record != before:
-            self.store.tasks.put(record)
+            record = self._put(record)
+        self._stop_containers(record, held=held)
         return record
 
     def request_stop(
         self, record: TaskRecord, code: StopCode, reason: str, now: float, *, held: bool = False
     ) -> TaskRecord:
         """Ask the task to stop (its containers get SIGTERM now unless ``held``)."""
-        record = replace(record, task=request_stop(record.task, code, reason, now))
-        self.store.tasks.put(record)
+        record = self._put(replace(record, task=request_stop(record.task, code, reason, now)))
         self._stop_containers(record, held=held)
         return record
 
-    def save(self, record: TaskRecord) -> None:
-        self.store.tasks.put(record)
+    def save(self, record: TaskRecord) -> TaskRecord:
+        """Store ``record`` (keeping a stop the API requested meanwhile); what was stored."""
+        return self._put(record)
 
     def reap(self, record: TaskRecord) -> None:
         """Remove a STOPPED task's containers, scratch volumes and record.
@@ -180,6 +188,15 @@ class TaskRunner:
         return removed
 
     # -- internals ------------------------------------------------------------------------
+
+    def _put(self, record: TaskRecord) -> TaskRecord:
+        """Store ``record``, keeping a stop requested since it was read (StopTask)."""
+        with self.store.transaction():
+            stored = self.store.tasks.get(record.key)
+            if stored is not None:
+                record = replace(record, task=kept_stop(record.task, stored.task))
+            self.store.tasks.put(record)
+        return record
 
     def _observed(
         self, record: TaskRecord, seen: dict[str, ContainerState], now: float
@@ -233,8 +250,7 @@ class TaskRunner:
             self.engine.run(replace(spec, labels=labels))
         except DockyardError as error:
             errors = {**record.start_errors, name: error.message}
-            record = replace(record, start_errors=errors)
-            self.store.tasks.put(record)
+            record = self._put(replace(record, start_errors=errors))
         return record
 
     def _stop_containers(self, record: TaskRecord, *, held: bool) -> None:

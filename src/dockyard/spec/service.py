@@ -167,8 +167,8 @@ def parse_service(doc: Mapping[str, Any]) -> ServiceSpec:
 def check_service_fits(service: ServiceSpec, task: TaskDefinition) -> None:
     """Raise SpecError unless ``task`` can run as ``service`` (ECS checks this on create).
 
-    The load balancer's container must exist and map its port; a FARGATE launch type
-    needs a task definition that requires FARGATE compatibility.
+    The load balancer's container must exist and map its port; the launch type must be
+    one the task definition supports (:func:`check_launch_type`).
     """
     for index, balancer in enumerate(service.load_balancers):
         at = f"loadBalancers[{index}]"
@@ -189,9 +189,23 @@ def check_service_fits(service: ServiceSpec, task: TaskDefinition) -> None:
                 hint=f"add a portMappings entry for {balancer.container_port}, or use one of "
                 f"{ports or 'its mapped ports (it maps none)'}",
             )
-    if service.launch_type == "FARGATE" and "FARGATE" not in task.requires_compatibilities:
+    check_launch_type(service.launch_type, task)
+
+
+def check_launch_type(launch_type: str | None, task: TaskDefinition) -> None:
+    """Raise SpecError unless ``task`` may run with ``launch_type`` (ECS's check).
+
+    FARGATE needs a task definition that requires FARGATE compatibility; EC2 is refused
+    only by one that lists its compatibilities without EC2.
+    """
+    wanted = task.requires_compatibilities
+    refused = (launch_type == "FARGATE" and "FARGATE" not in wanted) or (
+        launch_type == "EC2" and bool(wanted) and "EC2" not in wanted
+    )
+    if refused:
         raise SpecError(
-            "Task definition does not support launch_type FARGATE.",
+            f"Task definition does not support launch_type {launch_type}.",
             field="launchType",
-            hint='add "FARGATE" to the task definition\'s requiresCompatibilities',
+            hint=f'add "{launch_type}" to the task definition\'s requiresCompatibilities, '
+            f"or use the launch type it requires ({', '.join(wanted) or 'EC2'})",
         )

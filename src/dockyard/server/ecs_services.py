@@ -1,0 +1,308 @@
+"""ECS services a user creates, the API side: CreateService, UpdateService, DeleteService.
+
+A user's service is the same kind of service an endpoint variant runs on (one
+:class:`~dockyard.records.service.ServiceRecord`, reconciled by
+:class:`~dockyard.server.services.ServiceReconciler`), with ``owner`` None and the
+ECS parts kept beside it (:class:`~dockyard.records.service.EcsService`: the request
+as validated, its deployments, ACTIVE or DRAINING).
+
+Every check runs before anything is written, so a refused request changes nothing:
+the request's shape and types, the task definition revision (it must exist, and be
+ACTIVE to start something new), the load balancer against the task definition's
+containers and ports, and the names (a service name is taken by any service,
+endpoint variants included; a load-balancer route by an endpoint or another service).
+Handlers then write the desired state and wake the service; they never wait for it.
+
+Locally a service's target group is a route of Dockyard's load balancer:
+``http://127.0.0.1:9080/endpoints/<target group>/invocations`` reaches the
+container port named in ``loadBalancers`` (``/invocations`` on it), and
+``/endpoints/<target group>/ping`` reaches its ``/ping``, which is also the
+health check each task must pass before it takes traffic.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from dockyard.control.deployments import (
+    ServiceStatus,
+    delete_refusal,
+    deployment_views,
+    next_deployments,
+    task_label,
+)
+from dockyard.control.service import ServiceState, saved_state, service_state
+from dockyard.errors import Conflict, NotFound, SpecError
+from dockyard.records.placement import Placement
+from dockyard.records.service import EcsService, LbTarget, ServiceRecord
+from dockyard.server import task_definitions
+from dockyard.server.ecs_shapes import (
+    GROUP_LABEL,
+    LAUNCH_TYPE_LABEL,
+    arn_name,
+    describe_service,
+    describe_task,
+)
+from dockyard.server.platform import Platform
+from dockyard.server.services import replica_health
+from dockyard.spec.ecs_requests import (
+    parse_create_service,
+    parse_update_service,
+    updated_spec,
+)
+from dockyard.spec.service import ServiceSpec, check_service_fits
+from dockyard.spec.task_definition import RegisteredTaskDefinition
+
+KIND = ServiceRecord.KIND
+SERVICE_LABEL = "dockyard.service"
+
+__all__ = ["create", "delete", "describe", "list_services", "update"]
+
+
+def new_deployment_id() -> str:
+    """ECS's form: ``ecs-svc/`` and 19 digits."""
+    return f"ecs-svc/{secrets.randbelow(10**19):019d}"
+
+
+@contextmanager
+def _field(field: str) -> Iterator[None]:
+    """Errors about a named task definition name the request's field that named it."""
+    try:
+        yield
+    except NotFound as error:
+        raise SpecError(error.message, field=field, hint=error.hint) from None
+    except Conflict as error:
+        error.field = field
+        raise
+
+
+def launchable(platform: Platform, text: str, field: str) -> RegisteredTaskDefinition:
+    """The ACTIVE revision ``text`` names; errors name the request's ``field``."""
+    with _field(field):
+        return task_definitions.launchable(platform.store, text)
+
+
+def user_service(platform: Platform, name: str) -> ServiceRecord:
+    """A service a user created, by name or ARN; NotFound for endpoints' variants."""
+    name = arn_name(name)
+    record = platform.store.services.get(name)
+    if record is None or record.ecs is None:
+        hint = "list services with `dockyard service list`"
+        if record is not None:
+            hint = f"{name} runs endpoint {record.owner}; manage it with `dockyard deploy`"
+        raise NotFound(f"no service {name}", resource=f"service/{name}", hint=hint)
+    return record
+
+
+def route_owner(platform: Platform, route: str) -> str | None:
+    """Who uses load-balancer route ``route`` now: ``endpoint/NAME``, ``service/NAME``."""
+    if platform.store.endpoints.get(route) is not None:
+        return f"endpoint/{route}"
+    for record in platform.store.services.list():
+        if (
+            record.ecs is not None
+            and record.target is not None
+            and (record.state.target_group == route)
+        ):
+            return f"service/{record.name}"
+    return None
+
+
+def _check_names(platform: Platform, spec: ServiceSpec) -> None:
+    name = spec.service_name
+    existing = platform.store.services.get(name)
+    if existing is not None:
+        draining = existing.ecs is not None and existing.ecs.status is ServiceStatus.DRAINING
+        raise Conflict(
+            f"a service named {name} already exists"
+            + (" and is being deleted" if draining else ""),
+            field="serviceName",
+            resource=f"service/{name}",
+            hint="wait until it is gone, or choose another name"
+            if draining
+            else "choose another serviceName, or change it with `dockyard service update`",
+        )
+    route = spec.target_group
+    if route is not None and (owner := route_owner(platform, route)) is not None:
+        raise Conflict(
+            f"the load-balancer route {route} is already used by {owner}",
+            field="loadBalancers[0].targetGroupArn",
+            resource=owner,
+            hint="name another target group (locally a target group is a route of "
+            "Dockyard's load balancer)",
+        )
+
+
+def _placement(spec: ServiceSpec) -> Placement:
+    name = spec.service_name
+    return Placement(
+        name_prefix=name,
+        labels={
+            SERVICE_LABEL: name,
+            GROUP_LABEL: f"service:{name}",
+            LAUNCH_TYPE_LABEL: spec.launch_type or "EC2",
+        },
+    )
+
+
+def _state(spec: ServiceSpec, revision: str, deployment: str) -> ServiceState:
+    return replace(service_state(spec, revision), deployment=deployment)
+
+
+def create(platform: Platform, doc: Any) -> dict[str, Any]:
+    """CreateService: validate everything, then store the service and wake it."""
+    spec = parse_create_service(doc)
+    registered = launchable(platform, spec.task_definition, "taskDefinition")
+    check_service_fits(spec, registered.definition)
+    _check_names(platform, spec)
+    spec = spec.model_copy(update={"task_definition": registered.key})
+    now = platform.clock()
+    balancer = spec.load_balancers[0] if spec.load_balancers else None
+    if spec.target_group is not None:
+        platform.lb.ensure_route(spec.target_group)
+    deployments, _ = next_deployments(
+        (), registered.key, force=False, steady=False, now=now, new_id=new_deployment_id()
+    )
+    record = ServiceRecord(
+        _state(spec, registered.key, deployments[-1].id),
+        _placement(spec),
+        LbTarget(balancer.container_name, balancer.container_port) if balancer else None,
+        owner=None,
+        ecs=EcsService(spec, created_at=now, deployments=deployments),
+    )
+    with platform.store.transaction():
+        _check_names(platform, spec)  # a create side by side took the name meanwhile
+        platform.store.services.put(record)
+    platform.wake(KIND, spec.service_name)
+    return describe(platform, spec.service_name)
+
+
+def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
+    """UpdateService: a new revision or a forced deployment rolls; a count resizes."""
+    name = arn_name(name)
+    if isinstance(doc, dict):
+        doc = {"service": name, **doc}
+    request = parse_update_service(doc)
+    if arn_name(request.service) != name:
+        raise SpecError(
+            f"the request names service {request.service}, the path {name}",
+            field="service",
+            hint=f'leave "service" out, or write "{name}"',
+        )
+    record = user_service(platform, name)
+    ecs = _active(record)
+    revision = record.state.revision
+    if request.task_definition is not None:
+        revision = launchable(platform, request.task_definition, "taskDefinition").key
+    spec = updated_spec(ecs.spec, request, revision)
+    definition = task_definitions.get(platform.store, revision).definition
+    check_service_fits(spec, definition)
+    now = platform.clock()
+    new_id = new_deployment_id()
+    with platform.store.transaction():
+        current = user_service(platform, name)
+        ecs = _active(current)
+        deployments, _ = next_deployments(
+            ecs.deployments,
+            revision,
+            force=request.force_new_deployment,
+            steady=current.state.steady,
+            now=now,
+            new_id=new_id,
+        )
+        wanted = replace(_state(spec, revision, deployments[-1].id), steady=current.state.steady)
+        state, _ = saved_state(current.state, wanted)
+        ecs = replace(ecs, spec=spec, deployments=deployments)
+        platform.store.services.put(replace(current, state=state, ecs=ecs))
+    platform.wake(KIND, name)
+    return describe(platform, name)
+
+
+def _active(record: ServiceRecord) -> EcsService:
+    assert record.ecs is not None
+    if record.ecs.status is not ServiceStatus.ACTIVE:
+        raise Conflict(
+            f"service {record.name} is {record.ecs.status}: it is being deleted",
+            resource=f"service/{record.name}",
+            hint="create a new service once it is gone (`dockyard service list`)",
+        )
+    return record.ecs
+
+
+def delete(platform: Platform, name: str, *, force: bool = False) -> dict[str, Any]:
+    """DeleteService: DRAINING now (desired count 0), gone once its last task stopped."""
+    name = arn_name(name)
+    record = user_service(platform, name)
+    refusal = delete_refusal(name, record.state.desired_count, force=force)
+    if refusal is not None:
+        raise Conflict(
+            refusal,
+            resource=f"service/{name}",
+            hint=f"scale it to 0 first (`dockyard service update {name} --desired-count 0`), "
+            "or delete with --force (the API: ?force=true)",
+        )
+    with platform.store.transaction():
+        current = user_service(platform, name)
+        assert current.ecs is not None
+        if current.ecs.status is not ServiceStatus.DRAINING:
+            state = replace(current.state, desired_count=0, steady=False)
+            ecs = replace(current.ecs, status=ServiceStatus.DRAINING)
+            platform.store.services.put(replace(current, state=state, ecs=ecs))
+    platform.store.add_event(KIND, name, f"(service {name}) is DRAINING: it was deleted.")
+    platform.wake(KIND, name)
+    return describe(platform, name)
+
+
+def describe(platform: Platform, name: str) -> dict[str, Any]:
+    """``{"service": ECS's Service, "url": where it answers, "tasks": [...]}``."""
+    record = user_service(platform, name)
+    assert record.ecs is not None
+    name = record.name
+    tasks = platform.store.tasks.list(record.tasks_owner)
+    views = deployment_views(
+        record.ecs.deployments,
+        [t.task for t in tasks],
+        desired_count=record.state.desired_count,
+        steady=record.state.steady,
+    )
+    events = platform.store.events(KIND, name, limit=10_000)
+    route = record.state.target_group if record.target is not None else None
+    targets = {t.name: t for t in platform.lb.targets(route)} if route else {}
+    now = platform.clock()
+    rows = []
+    for task in tasks:
+        health = replica_health(task.replica, targets.get(task.task.task_id))
+        address = (
+            task.address(record.target.container, record.target.port) if record.target else None
+        )
+        rows.append(
+            {
+                **describe_task(task),
+                "health": task_label(record.state, task.task, health, now),
+                "address": address,
+                "deployment": task.task.deployment,
+            }
+        )
+    return {
+        "service": describe_service(record, views, tasks, events),
+        "url": platform.lb.url_for(route) if route else None,
+        "tasks": rows,
+    }
+
+
+def list_services(platform: Platform) -> dict[str, Any]:
+    """ListServices + DescribeServices of every service a user created (not endpoints')."""
+    described = [
+        describe(platform, record.name)
+        for record in platform.store.services.list()
+        if record.ecs is not None
+    ]
+    return {
+        "serviceArns": [d["service"]["serviceArn"] for d in described],
+        "services": [{**d["service"], "events": d["service"]["events"][:5]} for d in described],
+        "urls": {d["service"]["serviceName"]: d["url"] for d in described},
+    }
