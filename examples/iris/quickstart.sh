@@ -13,7 +13,9 @@ echo "── 1. train ───────────────────�
   --framework sklearn \
   --source-dir "$here/code" --entry-point train.py \
   --channel "train=$here/data/train" \
-  --hyperparameter C=1.0 --hyperparameter max-iter=200
+  --hyperparameter C=1.0 --hyperparameter max-iter=200 \
+  --metric 'validation:accuracy=validation accuracy: ([0-9.]+)' \
+  --metric 'test:accuracy=test accuracy: ([0-9.]+)'
 
 echo "── 2. package ───────────────────────────────────────────────────────────"
 "$dy" build "$here/serve" --tag dockyard-iris:latest --framework sklearn \

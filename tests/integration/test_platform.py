@@ -224,6 +224,12 @@ def no_change(snapshot: Callable[[], Any]) -> Callable[[], None]:
 
 # -- module fixtures ----------------------------------------------------------------------
 
+#: the iris example prints five cross-validation accuracies, then the test accuracy
+IRIS_METRICS = [
+    {"Name": "validation:accuracy", "Regex": "validation accuracy: ([0-9.]+)"},
+    {"Name": "test:accuracy", "Regex": "test accuracy: ([0-9.]+)"},
+]
+
 
 @pytest.fixture(scope="module")
 def code_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -250,6 +256,7 @@ def trained_job(
         channels={"train": (EXAMPLE / "data" / "train").as_uri()},
         hyperparameters={"C": "1.0", "max-iter": "200"},
     )
+    request["AlgorithmSpecification"]["MetricDefinitions"] = IRIS_METRICS
     daemon.api("POST", "/v1/training-jobs", json=request)
     return wait_for_job(daemon, name)
 
@@ -295,6 +302,22 @@ def iris_endpoint(
 
 
 # -- training -----------------------------------------------------------------------------
+
+
+def test_metric_definitions_read_the_job_s_output_into_series_and_final_values(
+    daemon: Daemon, trained_job: dict[str, Any]
+) -> None:
+    final = {m["MetricName"]: m["Value"] for m in trained_job["FinalMetricDataList"]}
+    assert set(final) == {"validation:accuracy", "test:accuracy"}
+    assert 0.5 < final["test:accuracy"] <= 1.0
+    name = trained_job["TrainingJobName"]
+    series = daemon.api("GET", f"/v1/training-jobs/{name}/metrics")["Metrics"]
+    by_name = {s["MetricName"]: s for s in series}
+    assert len(by_name["validation:accuracy"]["Values"]) == 5
+    assert by_name["validation:accuracy"]["Host"] == "algo-1"
+    times = by_name["validation:accuracy"]["Timestamps"]
+    assert times == sorted(times)
+    assert trained_job["CreationTime"] - 5 <= times[0] <= trained_job["TrainingEndTime"] + 5
 
 
 def test_training_job_completes_and_stores_model_tarball(

@@ -5,6 +5,9 @@ and tells it where things are through SM_* variables: the data channel in
 SM_CHANNEL_TRAIN (CSV, label in the first column, no header) and the directory whose
 contents become ``model.tar.gz`` in SM_MODEL_DIR. The same script runs unchanged
 under SageMaker.
+
+The accuracy lines it prints are the job's metrics: the quickstart's MetricDefinitions
+(``--metric NAME=REGEX``) read them from the output, as SageMaker does.
 """
 
 import argparse
@@ -14,7 +17,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import cross_val_score, train_test_split
 
 
 def main() -> None:
@@ -32,6 +35,8 @@ def main() -> None:
         features, labels, test_size=0.2, random_state=0, stratify=labels
     )
     model = LogisticRegression(C=args.C, max_iter=args.max_iter)
+    for fold, score in enumerate(cross_val_score(model, x_train, y_train, cv=5), start=1):
+        print(f"fold {fold} validation accuracy: {score:.3f}")
     model.fit(x_train, y_train)
     print(f"train rows: {len(x_train)}  test accuracy: {model.score(x_test, y_test):.3f}")
     joblib.dump(model, Path(args.model_dir) / "model.joblib")

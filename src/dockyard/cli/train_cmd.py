@@ -51,6 +51,7 @@ def _request(
     max_runtime: int | None,
     env: dict[str, str],
     output: str,
+    metrics: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     if bool(image) == bool(framework):
         raise SpecError(
@@ -79,7 +80,15 @@ def _request(
         image = framework_image(framework)
     request: dict[str, Any] = {
         "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {
+            "TrainingImage": image,
+            "TrainingInputMode": "File",
+            **(
+                {"MetricDefinitions": [{"Name": n, "Regex": r} for n, r in metrics.items()]}
+                if metrics
+                else {}
+            ),
+        },
         "HyperParameters": hps,
         "InputDataConfig": [
             {
@@ -134,6 +143,11 @@ def train(
     memory: int | None = typer.Option(None, help="Memory limit per host in MiB."),
     max_runtime: int | None = typer.Option(None, help="MaxRuntimeInSeconds (default 1 day)."),
     env: list[str] = typer.Option([], help="NAME=VALUE environment variable (repeatable)."),
+    metric: list[str] = typer.Option(
+        [],
+        help="NAME=REGEX (repeatable): a metric read from the output, the value being what "
+        "REGEX's first group captures (SageMaker's MetricDefinitions).",
+    ),
     output: str = typer.Option(DEFAULT_OUTPUT, help="S3OutputPath in the artifact store."),
     spec: Path | None = typer.Option(
         None, exists=True, dir_okay=False, help="A CreateTrainingJob JSON request instead."
@@ -160,6 +174,7 @@ def train(
             max_runtime,
             _pairs(env, "--env"),
             output,
+            _pairs(metric, "--metric"),
         )
     client = api()
     job = client.request("POST", "/v1/training-jobs", json=request)
@@ -186,6 +201,7 @@ def _follow(name: str) -> dict[str, Any]:
 
 def _report(job: dict[str, Any]) -> None:
     status = job.get("TrainingJobStatus")
+    _final_metrics(job)
     if status == "Completed":
         artifact = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         console.print(f"[green]✓[/] {job['TrainingJobName']}: Completed — model: {artifact}")
@@ -195,6 +211,36 @@ def _report(job: dict[str, Any]) -> None:
         + (f" — {job['FailureReason']}" if job.get("FailureReason") else "")
     )
     sys.exit(1)
+
+
+def _final_metrics(job: dict[str, Any]) -> None:
+    final = job.get("FinalMetricDataList") or []
+    if final:
+        shown = ", ".join(f"{m['MetricName']} {m['Value']:g}" for m in final)
+        console.print(f"  metrics: {shown}", highlight=False)
+
+
+def _metrics_table(name: str) -> None:
+    """Each metric per host: its points, first, last, min and max."""
+    series = api().request("GET", f"/v1/training-jobs/{name}/metrics")["Metrics"]
+    if not series:
+        return
+    table(
+        "metrics",
+        ["metric", "host", "points", "first", "last", "min", "max"],
+        (
+            [
+                s["MetricName"],
+                s["Host"],
+                str(len(s["Values"])),
+                f"{s['Values'][0]:g}",
+                f"{s['Values'][-1]:g}",
+                f"{min(s['Values']):g}",
+                f"{max(s['Values']):g}",
+            ]
+            for s in series
+        ),
+    )
 
 
 def training_jobs() -> None:
@@ -233,6 +279,7 @@ def training_job(name: str = typer.Argument(..., help="Training job name.")) -> 
             for t in job.get("SecondaryStatusTransitions", [])
         ),
     )
+    _metrics_table(name)
 
 
 def stop_training_job(name: str = typer.Argument(..., help="Training job name.")) -> None:

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from dockyard.ports.metrics import MetricStore
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
@@ -70,6 +71,9 @@ class Store(Protocol):
     def repositories(self) -> Collection[RepositoryRecord]: ...
     @property
     def images(self) -> Collection[ImageRecord]: ...
+    @property
+    def metrics(self) -> MetricStore:
+        """Time series (training metrics), bounded; outside :meth:`transaction`."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside land together or not at all."""

@@ -6,6 +6,11 @@ while they run (one thread per container, following the engine's log stream; see
 says the copy is complete. Copies stop at :data:`LOG_LIMIT_BYTES` with a note, so a
 script that floods its output costs disk space only up to a bound and never the
 daemon.
+
+A copy may also hand each complete line, with the time the engine stamped on it, to
+a :class:`LineWatcher` (training metrics are read this way). The engine's stamps are
+stripped from the file, and they keep a line's time true when a restarted daemon
+copies a container's output again from its first line.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
@@ -30,22 +36,87 @@ def done_marker(path: Path) -> Path:
     return path.with_suffix(".done")
 
 
-def copy_logs(engine: Engine, container_id: str, path: Path, limit: int = LOG_LIMIT_BYTES) -> None:
+class LineWatcher(Protocol):
+    """Told about a copy's lines: ``start`` when a copy begins (from the first line),
+    then each complete line with its time (Unix seconds)."""
+
+    def start(self) -> None: ...
+
+    def line(self, text: str, at: float) -> None: ...
+
+
+def split_stamp(frame: bytes) -> tuple[float | None, bytes]:
+    """``(time, rest)`` of a frame the engine stamped (``2026-12-01T05:30:00.123456789Z
+    text``); ``(None, frame)`` when it carries no stamp."""
+    stamp, space, rest = frame.partition(b" ")
+    if not space or len(stamp) < 20 or stamp[4:5] != b"-" or stamp[10:11] != b"T":
+        return None, frame
+    text = stamp.decode("ascii", errors="replace")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    head, dot, tail = text.partition(".")
+    if dot:  # nanoseconds: Python reads at most microseconds
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
+        text = head + "." + digits[:6] + tail[len(digits) :]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None, frame
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp(), rest
+
+
+class _Lines:
+    """Complete lines out of frames that may end mid-line."""
+
+    def __init__(self, watcher: LineWatcher) -> None:
+        self.watcher = watcher
+        self.pending = b""
+
+    def feed(self, data: bytes, at: float) -> None:
+        *complete, self.pending = (self.pending + data).split(b"\n")
+        for line in complete:
+            self.watcher.line(line.decode(errors="replace").rstrip("\r"), at)
+
+    def close(self, at: float) -> None:
+        if self.pending:
+            self.watcher.line(self.pending.decode(errors="replace"), at)
+            self.pending = b""
+
+
+def copy_logs(
+    engine: Engine,
+    container_id: str,
+    path: Path,
+    limit: int = LOG_LIMIT_BYTES,
+    watcher: LineWatcher | None = None,
+) -> None:
     """Follow a container's output into ``path`` until it exits (or ``limit`` is hit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
+    lines = _Lines(watcher) if watcher is not None else None
+    at = time.time()
     try:
+        if watcher is not None:
+            watcher.start()
         with path.open("wb") as out:
-            for chunk in engine.logs(container_id, follow=True):
+            for frame in engine.logs(container_id, follow=True, timestamps=True):
+                stamped, chunk = split_stamp(frame)
+                at = stamped if stamped is not None else time.time()
                 if written + len(chunk) > limit:
                     out.write(f"\n[dockyard: log copy stopped at {limit} bytes]\n".encode())
                     break
                 out.write(chunk)
                 out.flush()
                 written += len(chunk)
+                if lines is not None:
+                    lines.feed(chunk, at)
     except DockyardError as error:
         log.warning("log copy for %s stopped: %s", path.name, error)
     finally:
+        if lines is not None:
+            lines.close(at)
         done_marker(path).touch()
 
 
@@ -61,12 +132,14 @@ class LogCopier:
         thread = self._threads.get(container_id)
         return thread is not None and thread.is_alive()
 
-    def follow(self, container_id: str, path: Path) -> None:
+    def follow(self, container_id: str, path: Path, watcher: LineWatcher | None = None) -> None:
         thread = self._threads.get(container_id)
         if (thread is not None and thread.is_alive()) or done_marker(path).exists():
             return
         thread = threading.Thread(
-            target=copy_logs, args=(self.engine, container_id, path), daemon=True
+            target=copy_logs,
+            args=(self.engine, container_id, path, LOG_LIMIT_BYTES, watcher),
+            daemon=True,
         )
         self._threads[container_id] = thread
         thread.start()

@@ -30,7 +30,7 @@ from dockyard.ports.store import Store
 from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
 from dockyard.server import task_definitions
-from dockyard.server.run_logs import LogCopier, done_marker, read_lines
+from dockyard.server.run_logs import LineWatcher, LogCopier, done_marker, read_lines
 from dockyard.server.tasks import TaskRunner
 from dockyard.spec.task_definition import TaskDefinition
 
@@ -66,8 +66,16 @@ class Runs:
         labelled = replace(placement, labels={**placement.labels, RUN_LABEL: name})
         return self.tasks.create(owner, definition, revision, labelled, now=now)
 
-    def step(self, owner: str, now: float) -> dict[str, TaskRecord]:
-        """Observe and advance every run of ``owner``; keep copying their output."""
+    def step(
+        self,
+        owner: str,
+        now: float,
+        watch: Callable[[str], LineWatcher | None] | None = None,
+    ) -> dict[str, TaskRecord]:
+        """Observe and advance every run of ``owner``; keep copying their output.
+
+        ``watch``: for a run's name, who reads its output's lines as they are copied.
+        """
         seen = self.tasks.observe_owner(owner)
         runs: dict[str, TaskRecord] = {}
         for stored in self.tasks.records(owner):
@@ -78,7 +86,8 @@ class Runs:
                 path = self.log_path(owner, name, container.name)
                 state = containers.get(container.name)
                 if state is not None:
-                    self.copier.follow(state.id, path)
+                    watcher = watch(name) if watch is not None else None
+                    self.copier.follow(state.id, path, watcher)
                 elif container.created:  # gone before its output could be copied
                     path.parent.mkdir(parents=True, exist_ok=True)
                     done_marker(path).touch()

@@ -35,9 +35,11 @@ from dockyard.control.training_contract import (
 )
 from dockyard.control.training_status import new_training_job
 from dockyard.errors import Conflict, DockyardError, SpecError
+from dockyard.ports.metrics import MetricStore
 from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
 from dockyard.records.training import TrainingJobRecord
+from dockyard.server import training_metrics
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.runs import Runs
@@ -97,7 +99,7 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     platform.store.training_jobs.create(record)
     platform.store.add_event(KIND, name, f"created with image {image}")
     platform.wake(KIND, name)
-    return describe(platform.store.training_jobs.require(name))
+    return describe(platform.store.training_jobs.require(name), platform.store.metrics)
 
 
 def stop(platform: Platform, name: str) -> dict[str, Any]:
@@ -107,11 +109,15 @@ def stop(platform: Platform, name: str) -> dict[str, Any]:
         platform.store.training_jobs.put(replace(record, stop_requested=True))
     platform.store.add_event(KIND, name, "stop requested")
     platform.wake(KIND, name)
-    return describe(platform.store.training_jobs.require(name))
+    return describe(platform.store.training_jobs.require(name), platform.store.metrics)
 
 
-def describe(record: TrainingJobRecord) -> dict[str, Any]:
-    """DescribeTrainingJob's shape (times as epoch seconds)."""
+def describe(record: TrainingJobRecord, metrics: MetricStore | None = None) -> dict[str, Any]:
+    """DescribeTrainingJob's shape (times as epoch seconds).
+
+    With ``metrics``, a job that has ended carries ``FinalMetricDataList``: the last
+    value of each of its MetricDefinitions (as SageMaker sets it when a job ends).
+    """
     state = record.state
     described: dict[str, Any] = {
         **record.spec.to_aws(),
@@ -137,6 +143,10 @@ def describe(record: TrainingJobRecord) -> dict[str, Any]:
         described["ModelArtifacts"] = {"S3ModelArtifacts": record.model_artifact}
     if record.output_artifact:
         described["OutputDataArtifacts"] = record.output_artifact
+    if metrics is not None and state.is_terminal:
+        final = training_metrics.final_metric_data(metrics, record.name)
+        if final:
+            described["FinalMetricDataList"] = final
     return described
 
 
@@ -184,7 +194,8 @@ class TrainingReconciler:
             return None
         spec = record.spec
         layout = JobLayout(self.jobs_root, key)
-        hosts = self.runs.step(record.as_owner, now)
+        watch = training_metrics.watchers(self.platform.store.metrics, record)
+        hosts = self.runs.step(record.as_owner, now, watch)
         observed = TrainingObservation(
             hosts={host: r.task for host, r in hosts.items()},
             inputs_ready=record.inputs_ready,

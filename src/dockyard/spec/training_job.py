@@ -16,6 +16,7 @@ Names, enums and limits are botocore's. Local differences, all deliberate:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
@@ -71,8 +72,38 @@ InputMode = Annotated[
 ]
 
 
+def _metric_regex(pattern: str) -> str:
+    """A metric regex must compile and capture the value in its first group."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise SpecValueError(
+            f"is not a valid regular expression ({error})",
+            hint='e.g. "loss: ([0-9\\.]+)": the first group captures the value',
+        ) from None
+    if compiled.groups < 1:
+        raise SpecValueError(
+            "has no capturing group, so it can never yield a value",
+            hint='put the number in parentheses, e.g. "loss: ([0-9\\.]+)"',
+        )
+    return pattern
+
+
+class MetricDefinition(SageMakerModel):
+    """A metric read from the job's output: each line the regex matches gives a point,
+    the number its first group captures (SageMaker's MetricDefinitions)."""
+
+    aws_shape: ClassVar[str | None] = "MetricDefinition"
+    name: Annotated[NonEmpty, aws_string("sagemaker", "MetricName", rule="a metric name")]
+    regex: Annotated[
+        str,
+        aws_string("sagemaker", "MetricRegex", rule="a regular expression, up to 500 characters"),
+        AfterValidator(_metric_regex),
+    ]
+
+
 class AlgorithmSpecification(SageMakerModel):
-    """Which image trains, and how it reads its data."""
+    """Which image trains, how it reads its data, and which metrics its output reports."""
 
     aws_shape: ClassVar[str | None] = "AlgorithmSpecification"
     training_image: Annotated[
@@ -81,6 +112,20 @@ class AlgorithmSpecification(SageMakerModel):
     training_input_mode: InputMode = "File"
     container_entrypoint: Annotated[tuple[str, ...], count_between(1, 100, "item")] | None = None
     container_arguments: Annotated[tuple[str, ...], count_between(1, 100, "argument")] | None = None
+    metric_definitions: Annotated[
+        tuple[MetricDefinition, ...], count_between(0, 40, "metric definition")
+    ] = ()
+
+    @model_validator(mode="after")
+    def _unique_metrics(self) -> AlgorithmSpecification:
+        reject_repeats(
+            [definition.name for definition in self.metric_definitions],
+            noun="metric",
+            where="MetricDefinitions",
+            field="Name",
+            hint="give every metric its own Name",
+        )
+        return self
 
 
 def _s3_prefix_only(kind: str) -> str:

@@ -74,6 +74,7 @@ class Container:
     started_at: str = field(default_factory=now)
     finished_at: str | None = None
     logs: list[bytes] = field(default_factory=list)
+    log_times: list[str] = field(default_factory=list)  # RFC 3339, one per chunk of ``logs``
     archives: dict[str, bytes] = field(default_factory=dict)
 
     def state(self) -> ContainerState:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -93,7 +94,9 @@ class FakeEngine:
     def write_logs(self, container_id: str, data: bytes) -> None:
         """Append ``data`` to what the container printed (seen by ``logs``, followers too)."""
         with self._changed:
-            self._containers.find(container_id).logs.append(data)
+            container = self._containers.find(container_id)
+            container.logs.append(data)
+            container.log_times.append(rfc3339_now())
             self._changed.notify_all()
 
     def fail_next_run(self, image_or_name: str, reason: str) -> None:
@@ -183,21 +186,26 @@ class FakeEngine:
                 raise TimeoutError(f"container {container_id} still running")
             return container.exit_code if container.exit_code is not None else -1
 
-    def logs(self, container_id: str, follow: bool = False) -> Iterator[bytes]:
+    def logs(
+        self, container_id: str, follow: bool = False, timestamps: bool = False
+    ) -> Iterator[bytes]:
+        """Each chunk ``write_logs`` was given is one frame (prefixed with its time when
+        ``timestamps``), as the engine frames one line."""
         with self._call("logs", container_id):
             container = self._containers.find(container_id)
             if not follow or not container.running:
-                return iter(builtins.list(container.logs))
-        return self._follow(container)
+                return iter(_framed(container, 0, len(container.logs), timestamps))
+        return self._follow(container, timestamps)
 
-    def _follow(self, container: Container) -> Iterator[bytes]:
+    def _follow(self, container: Container, timestamps: bool) -> Iterator[bytes]:
         sent = 0
         while True:
             with self._changed:
                 self._changed.wait_for(partial(container.has_news, sent))
-                chunks, done = container.logs[sent:], not container.running
-            sent += len(chunks)
-            yield from chunks
+                frames = _framed(container, sent, len(container.logs), timestamps)
+                done = not container.running
+            sent += len(frames)
+            yield from frames
             if done:
                 return
 
@@ -302,3 +310,18 @@ class FakeEngine:
         """The container's process ended (no-op if it had); wake ``wait`` and followers."""
         if container.end(code, oom):
             self._changed.notify_all()
+
+
+def _framed(container: Container, start: int, end: int, timestamps: bool) -> list[bytes]:
+    chunks = container.logs[start:end]
+    if not timestamps:
+        return builtins.list(chunks)
+    times = container.log_times[start:end]
+    return [f"{at} ".encode() + chunk for at, chunk in zip(times, chunks, strict=True)]
+
+
+def rfc3339_now() -> str:
+    """Now as the engine stamps log lines (UTC, nanoseconds)."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1e9):09d}Z"

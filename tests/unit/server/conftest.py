@@ -162,7 +162,7 @@ class World:
     # -- training jobs ----------------------------------------------------------------------
 
     def job(self, name: str) -> dict[str, Any]:
-        return training.describe(self.store.training_jobs.require(name))
+        return training.describe(self.store.training_jobs.require(name), self.store.metrics)
 
     def hosts(self, name: str) -> dict[str, TaskRecord]:
         """The job's host tasks by host name (algo-1, ...)."""

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.server.run_logs import done_marker, read_lines
+from dockyard.ports.engine import ContainerSpec
+from dockyard.server.run_logs import copy_logs, done_marker, read_lines, split_stamp
+from dockyard.testing import FakeEngine
 
 pytestmark = pytest.mark.unit
 
@@ -44,3 +46,52 @@ def test_following_reports_status_and_ends_with_the_job(tmp_path: Path) -> None:
     done_marker(path).touch()
     items = list(read_lines({"algo-1": path}, True, lambda: ("Completed [Completed]", True)))
     assert items == [{"host": "algo-1", "line": "done"}, {"status": "Completed [Completed]"}]
+
+
+# -- copying, with the engine's timestamps ------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.starts = 0
+        self.lines: list[tuple[str, float]] = []
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def line(self, text: str, at: float) -> None:
+        self.lines.append((text, at))
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (b"2026-12-01T05:30:00.123456789Z hi\n", (1796103000.123456, b"hi\n")),
+        (b"2026-12-01T05:30:00Z hi", (1796103000.0, b"hi")),
+        (b"2026-12-01T06:30:00.5+01:00 x", (1796103000.5, b"x")),
+        (b"no stamp here", (None, b"no stamp here")),
+        (b"2026-13-01T05:30:00Z bad month", (None, b"2026-13-01T05:30:00Z bad month")),
+    ],
+)
+def test_split_stamp_reads_the_engine_s_rfc3339_prefix(
+    frame: bytes, expected: tuple[float | None, bytes]
+) -> None:
+    assert split_stamp(frame) == expected
+
+
+def test_a_copy_strips_the_stamps_and_hands_whole_lines_to_the_watcher(tmp_path: Path) -> None:
+    engine = FakeEngine(require_images=False)
+    state = engine.run(ContainerSpec(name="host", image="img"))
+    engine.write_logs(state.id, b"one\ntw")
+    engine.write_logs(state.id, b"o\nlast")
+    engine.exit(state.id, 0)
+    watcher = Recorder()
+    path = tmp_path / "algo-1.log"
+
+    copy_logs(engine, state.id, path, watcher=watcher)
+
+    assert path.read_bytes() == b"one\ntwo\nlast"
+    assert done_marker(path).exists()
+    assert watcher.starts == 1
+    assert [text for text, _ in watcher.lines] == ["one", "two", "last"]
+    assert all(at > 1.7e9 for _, at in watcher.lines)

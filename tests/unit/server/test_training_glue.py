@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dockyard.adapters.artifacts.local import parse_uri
-from dockyard.server import task_definitions, training
+from dockyard.server import task_definitions, training, training_metrics
 from dockyard.server.routes.tasks import describe_task
 from dockyard.server.training import network_of
 
@@ -196,3 +196,82 @@ def test_host_output_is_readable_after_the_job_ended_and_its_containers_were_rea
         {"host": "algo-2", "line": "algo-2: epoch 1"},
         {"host": "algo-2", "line": "algo-2: epoch 2"},
     ]
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+METRICS = [
+    {"Name": "train:loss", "Regex": "loss: ([0-9.]+)"},
+    {"Name": "validation:accuracy", "Regex": "val_acc=([0-9.]+)"},
+]
+
+
+def train_with_metrics(world: World, data_dir: Path, hosts: int = 1) -> None:
+    request = world.training_request(JOB, data_dir, hosts=hosts)
+    request["AlgorithmSpecification"]["MetricDefinitions"] = METRICS
+    training.create(world.platform, request)
+    world.launched(JOB, count=hosts)
+
+
+def test_metric_definitions_turn_matching_output_lines_into_series_per_host(
+    world: World, data_dir: Path
+) -> None:
+    train_with_metrics(world, data_dir, hosts=2)
+    for host, losses in (("algo-1", (0.9, 0.5)), ("algo-2", (0.8,))):
+        container = host_container(world, host)
+        lines = "".join(f"epoch {i} loss: {v} val_acc=n/a\n" for i, v in enumerate(losses))
+        world.engine.write_logs(container, lines.encode())
+        world.engine.write_logs(container, b"val_acc=0.97\n")
+        world.engine.exit(container, 0)
+    world.ended(JOB)
+
+    series = training_metrics.metric_series(world.store.metrics, JOB)
+    assert [(s["MetricName"], s["Host"], s["Values"]) for s in series] == [
+        ("train:loss", "algo-1", [0.9, 0.5]),
+        ("train:loss", "algo-2", [0.8]),
+        ("validation:accuracy", "algo-1", [0.97]),
+        ("validation:accuracy", "algo-2", [0.97]),
+    ]
+    timestamps = [t for s in series for t in s["Timestamps"]]
+    assert all(t > 1.7e9 for t in timestamps)  # the engine's wall-clock stamps
+
+
+def test_an_ended_job_reports_the_last_value_of_each_metric_as_final(
+    world: World, data_dir: Path
+) -> None:
+    train_with_metrics(world, data_dir)
+    container = host_container(world)
+    world.engine.write_logs(container, b"loss: 0.9\n")
+    world.engine.write_logs(container, b"loss: 0.25 val_acc=0.91\n")
+    world.engine.exit(container, 0)
+
+    job = world.ended(JOB)
+
+    final = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert final == {"train:loss": 0.25, "validation:accuracy": 0.91}
+
+
+def test_a_job_still_running_has_series_but_no_final_metrics_yet(
+    world: World, data_dir: Path
+) -> None:
+    train_with_metrics(world, data_dir)
+    world.engine.write_logs(host_container(world), b"loss: 0.7\n")
+    world.settle(
+        lambda: bool(training_metrics.metric_series(world.store.metrics, JOB)),
+        "the metric line to be read",
+    )
+
+    assert "FinalMetricDataList" not in world.job(JOB)
+
+
+def test_a_job_without_metric_definitions_keeps_no_series(world: World, data_dir: Path) -> None:
+    world.train(JOB, data_dir)
+    world.launched(JOB)
+    container = host_container(world)
+    world.engine.write_logs(container, b"loss: 0.7\n")
+    world.engine.exit(container, 0)
+
+    job = world.ended(JOB)
+
+    assert "FinalMetricDataList" not in job
+    assert training_metrics.metric_series(world.store.metrics, JOB) == []

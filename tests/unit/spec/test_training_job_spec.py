@@ -436,3 +436,63 @@ def test_invalid_training_job_points_at_the_field_and_the_fix(
         parse_training_job(doc)
     assert caught.value.field == field
     assert caught.value.hint is not None and hint in caught.value.hint, caught.value.hint
+
+
+# -- MetricDefinitions ------------------------------------------------------------------------
+
+
+def with_metrics(*definitions: Doc) -> Doc:
+    return with_(lambda d: d["AlgorithmSpecification"].update(MetricDefinitions=list(definitions)))
+
+
+def test_metric_definitions_are_kept_and_sent_back_as_written() -> None:
+    written = {"Name": "train:loss", "Regex": "loss: ([0-9\\.]+)"}
+    job = parse_training_job(with_metrics(written))
+    assert [(d.name, d.regex) for d in job.algorithm_specification.metric_definitions] == [
+        ("train:loss", "loss: ([0-9\\.]+)")
+    ]
+    assert job.to_aws()["AlgorithmSpecification"]["MetricDefinitions"] == [written]
+
+
+@pytest.mark.parametrize(
+    ("definitions", "field", "words"),
+    [
+        (
+            [{"Name": "loss", "Regex": "loss: ([0-9"}],
+            "AlgorithmSpecification.MetricDefinitions[0].Regex",
+            "not a valid regular expression",
+        ),
+        (
+            [{"Name": "loss", "Regex": "loss: [0-9.]+"}],
+            "AlgorithmSpecification.MetricDefinitions[0].Regex",
+            "no capturing group",
+        ),
+        (
+            [{"Name": "loss", "Regex": "(a)"}, {"Name": "loss", "Regex": "(b)"}],
+            "AlgorithmSpecification.MetricDefinitions[1].Name",
+            "already defined",
+        ),
+        (
+            [{"Name": "", "Regex": "(a)"}],
+            "AlgorithmSpecification.MetricDefinitions[0].Name",
+            "empty",
+        ),
+        (
+            [{"Name": "loss", "Regex": "(a)" * 200}],
+            "AlgorithmSpecification.MetricDefinitions[0].Regex",
+            "at most 500",
+        ),
+        (
+            [{"Name": f"m{i}", "Regex": "(a)"} for i in range(41)],
+            "AlgorithmSpecification.MetricDefinitions",
+            "40",
+        ),
+    ],
+)
+def test_bad_metric_definitions_are_refused_naming_the_field(
+    definitions: list[Doc], field: str, words: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_training_job(with_metrics(*definitions))
+    assert caught.value.field == field
+    assert words in str(caught.value)

@@ -265,11 +265,18 @@ class DockerEngine:
             raise
         return int(result.get("StatusCode", -1))
 
-    def logs(self, container_id: str, follow: bool = False) -> Iterator[bytes]:
+    def logs(
+        self, container_id: str, follow: bool = False, timestamps: bool = False
+    ) -> Iterator[bytes]:
         """stdout and stderr as they come; with ``follow``, until the container stops."""
         with translated(container_id):
             stream = self._stream.logs(
-                container_id, stdout=True, stderr=True, stream=True, follow=follow
+                container_id,
+                stdout=True,
+                stderr=True,
+                stream=True,
+                follow=follow,
+                timestamps=timestamps,
             )
         return self._guarded(stream, container_id)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
+from dockyard.adapters.store.metrics import MemoryMetrics
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.endpoint import EndpointRecord
@@ -133,6 +134,7 @@ class MemoryStore:
         )
         self.repositories = MemoryCollection[RepositoryRecord](self._lock, RepositoryRecord.KIND)
         self.images = MemoryCollection[ImageRecord](self._lock, ImageRecord.KIND)
+        self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from dockyard.adapters.store.metrics import SqliteMetrics
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.codec import from_doc, to_doc
@@ -76,6 +77,11 @@ class Documents:
     def close(self) -> None:
         with self.lock:
             self._db.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for tables kept beside the documents (hold ``lock`` to use it)."""
+        return self._db
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -222,6 +228,7 @@ class SqliteStore:
         self.task_definitions = SqliteCollection(self._docs, TaskDefinitionRecord)
         self.repositories = SqliteCollection(self._docs, RepositoryRecord)
         self.images = SqliteCollection(self._docs, ImageRecord)
+        self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         return self._docs.transaction()

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 from starlette.responses import StreamingResponse
 
-from dockyard.server import training
+from dockyard.server import training, training_metrics
 from dockyard.server.deps import ControlPlaneDep, PlatformDep
 
 router = APIRouter(tags=["training jobs"])
@@ -27,12 +27,26 @@ def create_training_job(
 @router.get("/training-jobs")
 def list_training_jobs(platform: PlatformDep) -> dict[str, Any]:
     jobs = platform.store.training_jobs.list()
-    return {"TrainingJobSummaries": [training.describe(job) for job in jobs]}
+    return {
+        "TrainingJobSummaries": [training.describe(job, platform.store.metrics) for job in jobs]
+    }
 
 
 @router.get("/training-jobs/{name}")
 def describe_training_job(name: str, platform: PlatformDep) -> dict[str, Any]:
-    return training.describe(platform.store.training_jobs.require(name))
+    return training.describe(platform.store.training_jobs.require(name), platform.store.metrics)
+
+
+@router.get("/training-jobs/{name}/metrics")
+def training_job_metrics(
+    name: str, platform: PlatformDep, since: float | None = None
+) -> dict[str, Any]:
+    """The job's MetricDefinitions as series: one per metric and host, oldest point first."""
+    platform.store.training_jobs.require(name)
+    return {
+        "TrainingJobName": name,
+        "Metrics": training_metrics.metric_series(platform.store.metrics, name, since),
+    }
 
 
 @router.post("/training-jobs/{name}/stop")
