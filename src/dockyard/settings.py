@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="Port of the image registry's front end on 127.0.0.1: image "
         "references into Dockyard's registry start with 127.0.0.1:<this port>.",
     )
+    aws_port: int = Field(
+        default=9090,
+        description="Port of the AWS-protocol front on 127.0.0.1: boto3 and the AWS CLI "
+        "reach sagemaker and sagemaker-runtime with endpoint_url http://127.0.0.1:<this port>.",
+    )
     registry_lifecycle_interval: float = Field(
         default=3600.0,
         description="Seconds between two runs of a repository's lifecycle policy.",

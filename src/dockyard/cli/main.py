@@ -9,6 +9,7 @@ import typer
 from dockyard import __version__
 from dockyard.cli import (
     build_cmd,
+    credentials_cmd,
     endpoint_cmd,
     registry_cmd,
     server_cmd,
@@ -51,6 +52,7 @@ app.command("task-definitions")(task_definition_cmd.task_definitions)
 app.command("list-task-definitions", hidden=True)(task_definition_cmd.task_definitions)
 app.command()(task_cmd.tasks)
 app.add_typer(registry_cmd.repo_app, name="repo")
+app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(registry_cmd.registry_app, name="registry")
 app.command()(registry_cmd.push)
 app.command()(registry_cmd.pull)

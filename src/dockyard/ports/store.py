@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 
 from dockyard.ports.metrics import MetricStore
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -71,6 +72,10 @@ class Store(Protocol):
     def repositories(self) -> Collection[RepositoryRecord]: ...
     @property
     def images(self) -> Collection[ImageRecord]: ...
+    @property
+    def models(self) -> Collection[ModelRecord]: ...
+    @property
+    def endpoint_configs(self) -> Collection[EndpointConfigRecord]: ...
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

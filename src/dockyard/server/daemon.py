@@ -25,6 +25,7 @@ from dockyard import __version__
 from dockyard.errors import Conflict, DockyardError
 from dockyard.server.app import create_app
 from dockyard.server.auth import TokenGuard, load_or_create_token
+from dockyard.server.aws.front import serve_in_thread as serve_aws_front
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
 from dockyard.server.registry.front import create_front
@@ -135,6 +136,7 @@ def run_daemon(settings: Settings) -> None:
     )
     control_plane.start()
     stop_registry_front = _serve_registry_front(platform)
+    stop_aws_front = serve_aws_front(platform, _bind_tcp)
     log.info("API on unix://%s", settings.api_socket)
     # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
     # with the default action that would kill the process before the cleanup below
@@ -144,6 +146,8 @@ def run_daemon(settings: Settings) -> None:
     try:
         server.run(sockets=sockets)
     finally:
+        if stop_aws_front is not None:
+            stop_aws_front()
         if stop_registry_front is not None:
             stop_registry_front()
         control_plane.stop()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +44,14 @@ from dockyard.records.service import LbTarget
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health, save_service
-from dockyard.spec.endpoint import parse_endpoint, parse_endpoint_config, parse_model
+from dockyard.spec.endpoint import (
+    Endpoint,
+    EndpointConfig,
+    Model,
+    parse_endpoint,
+    parse_endpoint_config,
+    parse_model,
+)
 
 KIND = EndpointRecord.KIND
 DEFAULT_VARIANT = "AllTraffic"
@@ -115,30 +122,85 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         config = parse_endpoint_config(
             {"EndpointConfigName": name, "ProductionVariants": [variant]}
         )
-    image = model.primary_container.image if model.primary_container else ""
+    with _named_as_requested():
+        return deploy_resources(platform, endpoint, config, {name: model}, count_note=count)
+
+
+def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str]:
+    """The model with its image tag replaced by the image's id, and that id.
+
+    Replicas run the image the tag names now, pinned by id (as ECS pins digests at
+    deployment): a rebuilt tag then is a new revision and rolls the replicas, and a
+    tag moved later never changes what already runs.
+    """
+    container = model.primary_container
+    image = container.image if container else ""
     info = platform.engine.image(image)
     if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
         info = platform.engine.image(image)
-    if info is None:
+    if info is None or container is None:
         raise SpecError(
             f"image {image} is not on this machine",
-            field="Image",
+            field=field,
             hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
             "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
         )
-    # Replicas run the image the tag names now, pinned by id (as ECS pins digests at
-    # deployment): a rebuilt tag then is a new revision and rolls the replicas, and
-    # a tag moved later never changes what already runs.
-    pinned = parse_model({"ModelName": name, "PrimaryContainer": {**container, "Image": info.id}})
+    pinned = model.model_copy(
+        update={"primary_container": container.model_copy(update={"image": info.id})}
+    )
+    return pinned, info.id
+
+
+def model_dirs_of(platform: Platform, archives: Mapping[str, Path]) -> dict[str, str]:
+    """Each model's artifact extracted (once per content): model name -> directory."""
+    return {name: str(_model_dir(platform, path)) for name, path in archives.items()}
+
+
+def deploy_resources(
+    platform: Platform,
+    endpoint: Endpoint,
+    config: EndpointConfig,
+    models: Mapping[str, Model],
+    *,
+    count_note: object = None,
+) -> dict[str, Any]:
+    """Run ``endpoint`` with ``config`` and the ``models`` its variants name: create it,
+    or update it in place when it exists (a rolling update).
+
+    This is CreateEndpoint / UpdateEndpoint once the three resources are validated;
+    :func:`deploy` builds them from one request. Each model's artifact is resolved and
+    extracted and its image pinned before anything is written.
+    """
+    name = endpoint.endpoint_name
+    # each model the variants name once, in variant order
+    used = list(
+        {
+            v.model_name: models[v.model_name]
+            for v in config.production_variants
+            if v.model_name in models
+        }.values()
+    )
+    pinned: dict[str, Model] = {}
+    image_ids: list[str] = []
+    archives: dict[str, Path] = {}
+    for model in used:
+        container = model.primary_container
+        if container is None:  # a pipeline: variant_services names the problem
+            pinned[model.model_name] = model
+            continue
+        if container.model_data_url:
+            archives[model.model_name] = platform.inputs.model_archive(
+                container.model_data_url, "PrimaryContainer.ModelDataUrl"
+            ).path
+        pinned[model.model_name], image_id = _pin_image(platform, model, "PrimaryContainer.Image")
+        image_ids.append(image_id)
     existing = platform.store.endpoints.get(name)
     if existing is not None and existing.status is EndpointStatus.DELETING:
         raise Conflict(
             f"endpoint {name} is being deleted", resource=f"endpoint/{name}", hint="retry shortly"
         )
-    model_dirs = {}
-    if archive is not None:
-        model_dirs[name] = str(_model_dir(platform, archive.path))
-    services = variant_services(endpoint, config, {name: pinned}, model_dirs)
+    services = variant_services(endpoint, config, pinned, model_dirs_of(platform, archives))
+    first = used[0]
     platform.lb.ensure_route(name)
     rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]
@@ -154,8 +216,8 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         record = EndpointRecord(
             name=name,
             config=config,
-            model=model,
-            image_id=info.id,
+            model=first,
+            image_id=image_ids[0],
             variants=tuple(
                 VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
                 for s in services
@@ -169,7 +231,9 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         )
         platform.store.endpoints.put(record)
     verb = "updated" if existing else "created"
-    platform.store.add_event(KIND, name, f"{verb} with image {image}, {count} replicas")
+    images = ", ".join(m.primary_container.image for m in used if m.primary_container)
+    count = count_note if count_note is not None else record.desired_replicas
+    platform.store.add_event(KIND, name, f"{verb} with image {images}, {count} replicas")
     for service in services:
         platform.wake("service", service.service_name)
     platform.wake(KIND, name)

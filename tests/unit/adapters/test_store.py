@@ -24,6 +24,7 @@ from dockyard.control.training_status import new_training_job
 from dockyard.errors import Conflict, NotFound
 from dockyard.ports.store import Store
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
+from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.placement import Placement
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -100,6 +101,14 @@ def a_task_definition(family: str, revision: int = 1) -> TaskDefinitionRecord:
     )
 
 
+def a_model(name: str) -> ModelRecord:
+    return ModelRecord(an_endpoint(name).model, created_at=100.0)
+
+
+def an_endpoint_config(name: str) -> EndpointConfigRecord:
+    return EndpointConfigRecord(an_endpoint(name).config, created_at=100.0)
+
+
 # one record of each collection of the port, by the collection's attribute name
 SAMPLES: dict[str, Callable[[], Any]] = {
     "tasks": lambda: a_task("t1"),
@@ -107,6 +116,8 @@ SAMPLES: dict[str, Callable[[], Any]] = {
     "endpoints": lambda: an_endpoint("iris"),
     "training_jobs": lambda: a_training_job("iris-1"),
     "task_definitions": lambda: a_task_definition("web"),
+    "models": lambda: a_model("iris"),
+    "endpoint_configs": lambda: an_endpoint_config("iris"),
 }
 
 
@@ -179,6 +190,8 @@ def test_require_of_a_missing_key_is_not_found_naming_the_resource(store: Store)
         ("endpoints", "dockyard endpoints"),
         ("training_jobs", "dockyard training-jobs"),
         ("task_definitions", "dockyard task-definitions"),
+        ("models", "aws sagemaker list-models"),
+        ("endpoint_configs", "aws sagemaker list-endpoint-configs"),
     ],
 )
 def test_not_found_hint_names_the_cli_listing_command(

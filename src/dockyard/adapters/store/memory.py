@@ -19,6 +19,7 @@ from dockyard.adapters.store.metrics import MemoryMetrics
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -134,6 +135,10 @@ class MemoryStore:
         )
         self.repositories = MemoryCollection[RepositoryRecord](self._lock, RepositoryRecord.KIND)
         self.images = MemoryCollection[ImageRecord](self._lock, ImageRecord.KIND)
+        self.models = MemoryCollection[ModelRecord](self._lock, ModelRecord.KIND)
+        self.endpoint_configs = MemoryCollection[EndpointConfigRecord](
+            self._lock, EndpointConfigRecord.KIND
+        )
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
@@ -152,6 +157,8 @@ class MemoryStore:
             self.task_definitions,
             self.repositories,
             self.images,
+            self.models,
+            self.endpoint_configs,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

@@ -13,9 +13,15 @@ LIST_COMMANDS = {
     "endpoint": "dockyard endpoints",
     "training_job": "dockyard training-jobs",
     "task_definition": "dockyard task-definitions",
+    "model": "aws sagemaker list-models",
+    "endpoint_config": "aws sagemaker list-endpoint-configs",
 }
 
-NOUNS = {"training_job": "training job", "task_definition": "task definition"}
+NOUNS = {
+    "training_job": "training job",
+    "task_definition": "task definition",
+    "endpoint_config": "endpoint config",
+}
 
 
 class Keyed(Protocol):

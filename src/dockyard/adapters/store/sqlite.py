@@ -27,6 +27,7 @@ from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
 from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
+from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -228,6 +229,8 @@ class SqliteStore:
         self.task_definitions = SqliteCollection(self._docs, TaskDefinitionRecord)
         self.repositories = SqliteCollection(self._docs, RepositoryRecord)
         self.images = SqliteCollection(self._docs, ImageRecord)
+        self.models = SqliteCollection(self._docs, ModelRecord)
+        self.endpoint_configs = SqliteCollection(self._docs, EndpointConfigRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
