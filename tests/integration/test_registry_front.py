@@ -31,8 +31,10 @@ from test_registry import unique_image
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.engine import DockerEngine
+from dockyard.adapters.engine.registries_conf import drop_in_dir, write_registry_drop_in
 from dockyard.adapters.registry import Registry, RegistryClient, Scope
 from dockyard.adapters.store.memory import MemoryStore
+from dockyard.ports.engine import RegistryAuth
 from dockyard.records.registry import ImageRecord
 from dockyard.server.daemon import _serve_registry_front
 from dockyard.server.platform import Platform
@@ -54,6 +56,7 @@ REPOSITORIES = {
     "models/busy": "MUTABLE",
     "models/timing-front": "MUTABLE",
     "models/timing-direct": "MUTABLE",
+    "models/engine": "MUTABLE",
 }
 TIMINGS: dict[str, float] = {}
 SAID: dict[str, str] = {}  # what the clients printed, for the report
@@ -343,6 +346,66 @@ def test_a_blob_downloads_through_the_front_only_with_a_pull_token_for_its_repos
     assert pulled.content == blob
     assert pulled.headers["docker-content-digest"] == digest
     assert (part.status_code, part.content) == (206, blob[100:200])
+
+
+# -- the engine adapter, on Docker and on Podman ------------------------------------------
+
+
+@pytest.mark.podman
+def test_the_engine_pushes_and_pulls_with_credentials_scoped_to_the_repository(
+    engine: DockerEngine, front: Front, base_image: str
+) -> None:
+    """Plain HTTP on the loopback: Docker's default; Podman's through its own API."""
+    ref = f"{front.host}/models/engine:v1"
+    pusher = front.login({"models/engine": ["pull", "push"]})
+    reader = front.login({"models/engine": ["pull"]})
+    stranger = front.login({"models/app": ["pull"]})
+    engine.tag(base_image, ref)
+    try:
+        digest = engine.push(ref, RegistryAuth(pusher.username, pusher.password))
+        engine._api.remove_image(ref)  # the tag only: the base image keeps its own
+        assert engine.image(ref) is None
+
+        refused = engine.pull(ref, RegistryAuth(stranger.username, stranger.password))
+        pulled = engine.pull(ref, RegistryAuth(reader.username, reader.password))
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            engine._api.remove_image(ref)
+
+    assert not refused
+    assert pulled
+    (image,) = front.images("models/engine")
+    assert digest in ("", image.digest)  # Podman before 4.4 does not say what it pushed
+
+
+@pytest.mark.podman
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="needs skopeo")
+def test_the_registries_conf_drop_in_lets_containers_tools_reach_the_registry(
+    front: Front,
+) -> None:
+    """The file Dockyard writes before starting Podman, read by the same library
+    (containers/image) in a fresh skopeo process."""
+    reader = front.login({"models/engine": ["pull"]})
+    inspect = ["skopeo", "inspect", "--raw", "--creds", f"AWS:{reader.password}"]
+    inspect.append(f"docker://{front.host}/models/engine:v1")
+    drop_in = drop_in_dir() / f"50-dockyard-{front.platform.settings.registry_port}.conf"
+    assert not drop_in.exists()  # the fixture's port is a fresh one
+
+    without = subprocess.run(inspect, capture_output=True, text=True, timeout=120, check=False)
+    assert write_registry_drop_in(front.platform.settings) == drop_in
+    try:
+        with_drop_in = subprocess.run(
+            inspect, capture_output=True, text=True, timeout=120, check=False
+        )
+    finally:
+        drop_in.unlink()
+
+    assert without.returncode != 0
+    assert "HTTP response to HTTPS client" in without.stderr
+    # reached over plain HTTP: the credentials were checked (the tag may be absent)
+    assert with_drop_in.returncode == 0 or "manifest unknown" in with_drop_in.stderr, (
+        with_drop_in.stderr
+    )
 
 
 # -- skopeo --------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
 """
 
 
+@pytest.mark.podman
 def test_an_endpoint_runs_an_image_pinned_by_digest_pulled_from_the_registry(
     daemon: Daemon,
     engine: DockerEngine,

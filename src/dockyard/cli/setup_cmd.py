@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import typer
 
 from dockyard.cli.output import console
-from dockyard.settings import get_settings
+from dockyard.settings import Settings, get_settings
 
 
 def setup(
@@ -51,6 +52,8 @@ def setup(
         installed = ensure_host_packages(want, progress=step)
     summary = f"{', '.join(installed)} installed" if installed else "present"
     console.print(f"[green]✓[/] host packages: {summary}")
+    if podman:
+        _mark_registry_for_podman(settings, step)
     with console.status("Connecting to the container engine…"):
         engine = connect(settings, progress=step)
     console.print(f"[green]✓[/] container engine: {engine.kind}")
@@ -63,4 +66,19 @@ def setup(
         console.print(f"[green]✓[/] framework image: {ref}")
     console.print(
         f"[bold]Ready[/] in {time.monotonic() - started:.1f} s. State: {settings.state_dir}"
+    )
+
+
+def _mark_registry_for_podman(settings: Settings, step: Callable[[str], None]) -> None:
+    """Podman reaches plain-HTTP registries only where registries.conf says so."""
+    from dockyard.adapters.engine.registries_conf import drop_in_dir, write_registry_drop_in
+
+    port = settings.registry_port
+    written = write_registry_drop_in(settings)
+    if written is not None:
+        console.print(f"[green]✓[/] Podman: registry 127.0.0.1:{port} is plain HTTP ({written})")
+        return
+    step(
+        f"could not write to {drop_in_dir()}: `podman pull` by hand needs --tls-verify=false "
+        f"for 127.0.0.1:{port} (pulls through Dockyard are unaffected)"
     )

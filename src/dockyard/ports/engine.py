@@ -149,7 +149,8 @@ class Engine(Protocol):
     def push(
         self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
     ) -> str:
-        """Push ``ref`` to the registry its name starts with; returns the manifest digest.
+        """Push ``ref`` to the registry its name starts with; returns the manifest digest
+        ("" from an engine that does not report it: Podman before 4.4).
 
         Raises :class:`~dockyard.errors.DockyardError` with the registry's words when
         the push is refused (unauthorised, immutable tag, unknown repository).

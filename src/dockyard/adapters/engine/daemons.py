@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.adapters.engine.registries_conf import write_registry_drop_in
 from dockyard.errors import EngineUnavailable, SetupError, SpecError
 from dockyard.settings import Settings
 
@@ -157,6 +158,8 @@ def start(settings: Settings, kind: str, progress: Callable[[str], None]) -> tup
     else:
         command = _podman_command(binary, settings, where)
         env["CONTAINERS_CONF"] = str(_write_podman_conf(where))
+        if write_registry_drop_in(settings) is None:  # read once, as the service starts
+            progress("could not mark Dockyard's registry insecure in registries.conf.d")
     progress(f"starting {BINARIES[kind]} (log: {where.log})")
     with where.log.open("ab") as log:
         process = subprocess.Popen(

@@ -15,6 +15,8 @@ Contracts worth knowing:
   containers on their own addresses (see :mod:`reach`).
 * A container on a user network is reachable there by its name, its hostname and
   every alias, so ``algo-1`` resolves from ``algo-2`` on Docker and on Podman.
+* On Podman, pulls and pushes of a registry on the loopback (Dockyard's own, plain
+  HTTP) go through Podman's own API, which can skip TLS per request (:mod:`libpod`).
 * ``stop``/``kill``/``remove``/``remove_network`` are idempotent: acting on
   something already stopped or gone is not an error, because the reconcile loop
   repeats itself after crashes.
@@ -34,6 +36,7 @@ import docker.errors
 import docker.types
 import requests.exceptions
 
+from dockyard.adapters.engine import libpod
 from dockyard.adapters.engine.images import build_events, reachable, registry_of, split_ref
 from dockyard.adapters.engine.reach import DataPath, routes_to_containers
 from dockyard.adapters.engine.translate import (
@@ -388,14 +391,9 @@ class DockerEngine:
         """Pull ``ref``; ``False`` (quickly) when it cannot be had from any registry."""
         if not self._registry_reachable(ref):
             return False
-        repo, tag = split_ref(ref)
-        credentials = _auth_config(auth)
         try:
             with translated(ref, what="image"):
-                messages = self._stream.pull(
-                    repo, tag=tag or None, stream=True, decode=True, auth_config=credentials
-                )
-                for message in messages:
+                for message in self._transfer("pull", ref, auth):
                     if "error" in message or "errorDetail" in message:
                         return False
         except DockyardError:
@@ -406,13 +404,9 @@ class DockerEngine:
         self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
     ) -> str:
         """Push ``ref``; the registry's refusal becomes a DockyardError in its words."""
-        repo, tag = split_ref(ref)
         digest = ""
         with translated(ref, what="image"):
-            messages = self._stream.push(
-                repo, tag=tag or None, stream=True, decode=True, auth_config=_auth_config(auth)
-            )
-            for message in messages:
+            for message in self._transfer("push", ref, auth):
                 if "errorDetail" in message or "error" in message:
                     detail = message.get("errorDetail") or {}
                     text = detail.get("message") or message.get("error") or "push refused"
@@ -427,6 +421,21 @@ class DockerEngine:
                     layer = message.get("id")
                     progress(f"{layer}: {message['status']}" if layer else message["status"])
         return digest
+
+    def _transfer(
+        self, action: str, ref: str, auth: RegistryAuth | None
+    ) -> Iterator[dict[str, Any]]:
+        """The engine's messages for a pull or a push of ``ref``: on Podman, through its
+        own API when the registry is on the loopback (see :mod:`libpod`)."""
+        if self.kind == "podman" and libpod.on_loopback(ref):
+            transfer = libpod.pull if action == "pull" else libpod.push
+            return transfer(self._stream, ref, auth)
+        repo, tag = split_ref(ref)
+        call = self._stream.pull if action == "pull" else self._stream.push
+        messages: Iterator[dict[str, Any]] = call(
+            repo, tag=tag or None, stream=True, decode=True, auth_config=_auth_config(auth)
+        )
+        return messages
 
     def _registry_reachable(self, ref: str) -> bool:
         """A quick TCP probe of the registry, skipped when the engine uses a proxy/mirror."""

@@ -54,6 +54,8 @@ def push(
     started = time.monotonic()
     auth = _auth(handles, repository, ["pull", "push"], platform.clock())
     digest = platform.engine.push(target, auth, progress=say)
+    if not digest:  # an engine that does not say (Podman before 4.4): the front's record
+        digest = operations.image_by_reference(platform.store, repository, tag).digest
     return {
         "Repository": repository,
         "Tag": tag,
