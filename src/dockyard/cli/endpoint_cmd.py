@@ -12,8 +12,10 @@ import typer
 from dockyard.cli.context import api, framework_image, input_arg
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import DockyardError, SpecError
+from dockyard.runtime.serve.config import MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS
 
 DEPLOY_TIMEOUT = 600.0
+BATCH_VARIABLES = frozenset({"DOCKYARD_BATCH_SIZE", "DOCKYARD_BATCH_WAIT_MS"})
 
 
 def _replica_rows(endpoint: dict[str, Any]) -> list[list[str]]:
@@ -53,6 +55,16 @@ def deploy(
     startup_timeout: int = typer.Option(
         240, help="Seconds a replica may take to pass /ping (60-3600)."
     ),
+    batch_size: int | None = typer.Option(
+        None,
+        help="Adaptive batching: up to N requests arriving together share one predict_fn "
+        "call (sets DOCKYARD_BATCH_SIZE; off unless given).",
+    ),
+    batch_wait_ms: float | None = typer.Option(
+        None,
+        help="How long the first request of a batch waits for others, in ms "
+        "(sets DOCKYARD_BATCH_WAIT_MS; default 5; needs --batch-size).",
+    ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
 ) -> None:
     """Deploy an image as an endpoint behind the load balancer (creates or updates)."""
@@ -62,6 +74,7 @@ def deploy(
         if not sep:
             raise SpecError(f"{item!r} is not NAME=VALUE", field="--env", hint="--env NAME=VALUE")
         environment[key] = value
+    environment.update(batching_environment(batch_size, batch_wait_ms, environment))
     if bool(image) == bool(framework):
         raise SpecError(
             "give exactly one of --image and --framework",
@@ -93,6 +106,44 @@ def deploy(
     show_endpoint(endpoint)
     if endpoint["EndpointStatus"] == "Failed":
         sys.exit(1)
+
+
+def batching_environment(
+    size: int | None, wait_ms: float | None, given: dict[str, str]
+) -> dict[str, str]:
+    """The replicas' batching variables from --batch-size/--batch-wait-ms, checked here so
+    that a bad value fails the command instead of every replica's start."""
+    if size is None and wait_ms is None:
+        return {}
+    clash = sorted(BATCH_VARIABLES & set(given))
+    if clash:
+        raise SpecError(
+            f"{', '.join(clash)} given both with --env and as a batching option",
+            field="--env",
+            hint="use --batch-size/--batch-wait-ms only",
+        )
+    if size is None:
+        raise SpecError(
+            "--batch-wait-ms needs --batch-size",
+            field="--batch-size",
+            hint="add --batch-size N (2 or more) to turn batching on",
+        )
+    if not 2 <= size <= MAX_BATCH_SIZE:
+        raise SpecError(
+            f"--batch-size {size} is out of range",
+            field="--batch-size",
+            hint=f"a whole number from 2 to {MAX_BATCH_SIZE} (leave it out for no batching)",
+        )
+    environment = {"DOCKYARD_BATCH_SIZE": str(size)}
+    if wait_ms is not None:
+        if not 0 <= wait_ms <= MAX_BATCH_WAIT_MS:
+            raise SpecError(
+                f"--batch-wait-ms {wait_ms:g} is out of range",
+                field="--batch-wait-ms",
+                hint=f"milliseconds from 0 to {MAX_BATCH_WAIT_MS:g}; a few ms is typical",
+            )
+        environment["DOCKYARD_BATCH_WAIT_MS"] = f"{wait_ms:g}"
+    return environment
 
 
 def _wait_in_service(name: str, started: float) -> dict[str, Any]:

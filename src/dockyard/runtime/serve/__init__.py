@@ -10,8 +10,12 @@ Modules, in the order a request meets them:
 ``main``        start-up: settings, model load, socket bind, supervisor
 ``config``      the environment variables and their defaults
 ``supervisor``  parent process: workers, restarts, watchdog, graceful stop
-``worker``      one uvicorn server per worker process
-``app``         the raw ASGI application (routes, limits, error replies)
+``worker``      one uvicorn server per worker process (event loop on its own thread)
+``board``       what the supervisor and workers know of each other (shared memory)
+``handoff``     runs the handler chain on the worker's main thread, off the event loop
+``app``         the raw ASGI application (routes, limits, error replies, health)
+``batching``    adaptive batching on the event loop (off unless asked);
+                ``stacking`` answers a batch with one predict_fn call where it can
 ``deadline``    the per-invocation timeout
 ``chain``       the handler chain; ``loader`` finds the user's module, ``defaults``
                 supplies missing handlers, ``context`` is the optional handler argument

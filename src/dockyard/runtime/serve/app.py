@@ -41,21 +41,21 @@ sockets are bound (``main.py``), so before that a ping is refused, never answere
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+from dockyard.runtime.serve.batching import Batcher
 from dockyard.runtime.serve.board import WorkerBoard
-from dockyard.runtime.serve.chain import HandlerChain, Reply
+from dockyard.runtime.serve.chain import HandlerChain, Reply, error_reply
 from dockyard.runtime.serve.deadline import Deadline
 from dockyard.runtime.serve.errors import (
-    MODEL_ERROR,
     HandlerTimeout,
     InvocationError,
     PayloadTooLargeError,
     error_body,
-    user_error_status,
 )
 from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.stacking import Request, StackedPredictor
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -102,14 +102,16 @@ def build_app(
     deadline: Deadline,
     handlers: HandlerThread,
     board: WorkerBoard,
+    batching: tuple[int, float] | None = None,
 ) -> ASGIApp:
     """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413.
 
     Invocations run on ``handlers``' thread; everything else on the event loop.
     ``/ping`` answers 200 while any worker on ``board`` can serve, else 503 (see
-    ``health``).
+    ``health``). ``batching``: (size, wait in seconds) to gather invocations into
+    batches (``batching.py``), for a chain whose ``batch_refusal`` is None.
     """
-    invocations = _Invocations(chain, max_body, deadline, handlers)
+    invocations = _Invocations(chain, max_body, deadline, handlers, batching)
     can_serve, timeout_s = board.any_can_serve, deadline.seconds
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,10 +140,19 @@ class _Invocations:
     """``POST /invocations``: headers, body, the chain under the deadline, the reply."""
 
     def __init__(
-        self, chain: HandlerChain, max_body: int, deadline: Deadline, handlers: HandlerThread
+        self,
+        chain: HandlerChain,
+        max_body: int,
+        deadline: Deadline,
+        handlers: HandlerThread,
+        batching: tuple[int, float] | None,
     ) -> None:
         self.invoke = chain.invoke
         self.call = handlers.call
+        self.batcher: Batcher | None = None
+        if batching is not None:
+            self.stacked = StackedPredictor(chain)
+            self.batcher = Batcher(*batching, handlers, self._answer_batch)
         self.max_body = max_body
         self.arm, self.disarm = deadline.arm, deadline.disarm
         self.timeout_message = (
@@ -174,9 +185,14 @@ class _Invocations:
         except PayloadTooLargeError as exc:
             await _send_error(send, exc)
             return
-        if body is not None:  # None: the client went away
+        if body is None:  # the client went away
+            return
+        if self.batcher is not None:
+            request = Request(body, content_type, accept, raw_headers)
+            reply = await self.batcher.submit(request)
+        else:
             reply = await self.call(self._answer, body, content_type, accept, raw_headers)
-            await _send_reply(send, reply)
+        await _send_reply(send, reply)
 
     def _answer(
         self, body: bytes, content_type: str | None, accept: str | None, raw_headers: Any
@@ -187,16 +203,23 @@ class _Invocations:
                 return self.invoke(body, content_type, accept, raw_headers)
             finally:
                 self.disarm()
-        except InvocationError as exc:
-            return Reply(exc.status, _JSON, error_body(exc.name, exc.message))
         except HandlerTimeout:
             log.error("invocation timed out: %s", self.timeout_message, exc_info=True)
             return Reply(504, _JSON, error_body("Timeout", self.timeout_message))
         except Exception as exc:
-            status, message = user_error_status(exc)
-            if status >= 500:
-                log.exception("invocation failed in the handler: %s", message)
-            return Reply(status, _JSON, error_body(MODEL_ERROR, message))
+            return error_reply(exc)
+
+    def _answer_batch(self, requests: Sequence[Request]) -> list[Reply]:
+        """A batch on the handler thread: one deadline for all of it (``batching.py``)."""
+        try:
+            self.arm()
+            try:
+                return self.stacked(requests)
+            finally:
+                self.disarm()
+        except HandlerTimeout:
+            log.error("batch timed out: %s", self.timeout_message, exc_info=True)
+            return [Reply(504, _JSON, error_body("Timeout", self.timeout_message))] * len(requests)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

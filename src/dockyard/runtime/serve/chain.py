@@ -26,6 +26,7 @@ signature handling and cached header parsing: that is the path benchmarks measur
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -36,9 +37,13 @@ from dockyard.runtime.serve import defaults
 from dockyard.runtime.serve.codecs import DECODERS, ENCODERS
 from dockyard.runtime.serve.context import Context, headers_from_scope
 from dockyard.runtime.serve.errors import (
+    MODEL_ERROR,
     BadRequestError,
+    InvocationError,
     NotAcceptableError,
     UnsupportedMediaTypeError,
+    error_body,
+    user_error_status,
 )
 from dockyard.runtime.serve.loader import UserCodeError
 from dockyard.runtime.serve.media import ANY, JSON, TEXT_TYPES, AcceptNegotiator, media_type
@@ -59,6 +64,8 @@ _DEFAULTS: dict[str, Callable[..., Any]] = {
 }
 _CODEC_CONTENT_TYPES = {media: media.encode() for media in ENCODERS}
 _OCTET_STREAM = "application/octet-stream"
+_JSON = b"application/json"
+log = logging.getLogger("dockyard.serve")
 _SKIPPED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "connection"})
 
 Header = tuple[bytes, bytes]
@@ -71,6 +78,18 @@ class Reply(NamedTuple):
     content_type: bytes
     body: bytes
     headers: tuple[Header, ...] | list[Header] = ()
+
+
+class Prepared(NamedTuple):
+    """One request decoded and ready to predict: the data, the chosen Accept, its context."""
+
+    data: Any
+    accept: str
+    context: Context | None
+
+
+#: The attribute a user ``predict_fn`` sets to say it takes batches (``batching.py``).
+ACCEPTS_BATCHES = "accepts_batches"
 
 
 class Handler:
@@ -198,6 +217,71 @@ class HandlerChain:
         result = handlers["output_fn"](prediction, output_accept, context=context)
         return _reply(result, output_accept, context)
 
+    # -- the same steps, one at a time, for the batching wrapper (``batching.py``) ------
+    def batch_refusal(self) -> str | None:
+        """Why predict_fn cannot take several requests' rows at once; None when it can."""
+        if self.transform is not None:
+            return "transform_fn handles one request at a time"
+        predict = self.handlers["predict_fn"]
+        if predict.user:
+            if getattr(predict.fn, ACCEPTS_BATCHES, False) is not True:
+                return (
+                    f"predict_fn in {self.source} does not declare "
+                    f"predict_fn.{ACCEPTS_BATCHES} = True"
+                )
+            if predict.wants_context:
+                return "predict_fn takes a per-request context"
+            return None
+        if not callable(getattr(self.model, "predict", None)):
+            return "the model has no predict method"
+        return None
+
+    def prepare(
+        self, body: bytes, content_type: str | None, accept: str | None, raw_headers: list[Header]
+    ) -> Prepared:
+        """Everything ``invoke`` does before predict_fn; raises as ``invoke`` would."""
+        if not content_type:
+            content_type = JSON
+        if not accept or accept == ANY:
+            accept = self.default_accept
+        media = media_type(content_type)
+        handlers = self.handlers
+        if not handlers["input_fn"].user and media not in DECODERS:
+            raise UnsupportedMediaTypeError(defaults.unsupported_content_type(media))
+        output_accept = accept
+        if not handlers["output_fn"].user:
+            chosen = self.negotiator.choose(accept)
+            if chosen is None:
+                raise NotAcceptableError(defaults.not_acceptable(accept))
+            output_accept = chosen
+        if self.straight:
+            data = defaults.as_rows(DECODERS[media](body))
+            self._check_width(data)
+            return Prepared(data, output_accept, None)
+        context = (
+            Context(self.model_dir, headers_from_scope(raw_headers)) if self.wants_context else None
+        )
+        payload: bytes | str = _as_text(body) if media in TEXT_TYPES else body
+        data = handlers["input_fn"](payload, content_type, context=context)
+        if not handlers["input_fn"].user and not handlers["predict_fn"].user:
+            self._check_width(data)
+        return Prepared(data, output_accept, context)
+
+    def predict(self, data: Any) -> Any:
+        """predict_fn on data from ``prepare`` (one request's, or several stacked)."""
+        if self.straight:
+            return self.model.predict(data)
+        return self.handlers["predict_fn"](data, self.model, context=None)
+
+    def finish(self, prediction: Any, prepared: Prepared) -> Reply:
+        """output_fn on one request's prediction: that request's reply."""
+        if self.straight:
+            media = prepared.accept
+            return Reply(200, _CODEC_CONTENT_TYPES[media], ENCODERS[media](prediction))
+        output = self.handlers["output_fn"]
+        result = output(prediction, prepared.accept, context=prepared.context)
+        return _reply(result, prepared.accept, prepared.context)
+
     def _check_width(self, data: Any) -> None:
         width = self._n_features
         if (
@@ -226,6 +310,16 @@ class HandlerChain:
                 f"the default output_fn writes ({', '.join(ENCODERS)}); choose one of "
                 "those or define output_fn in inference.py"
             )
+
+
+def error_reply(exc: Exception) -> Reply:
+    """The reply for a request that failed with ``exc`` (4xx for the client, 5xx logged)."""
+    if isinstance(exc, InvocationError):
+        return Reply(exc.status, _JSON, error_body(exc.name, exc.message))
+    status, message = user_error_status(exc)
+    if status >= 500:
+        log.error("invocation failed in the handler: %s", message, exc_info=exc)
+    return Reply(status, _JSON, error_body(MODEL_ERROR, message))
 
 
 def _reply(result: Any, accept: str, context: Context | None) -> Reply:

@@ -17,6 +17,11 @@ for SageMaker behaves the same here:
 ``SM_MODEL_DIR``                          the model directory (default
                                           ``$SAGEMAKER_BASE_DIR/model``, i.e.
                                           ``/opt/ml/model``)
+``DOCKYARD_BATCH_SIZE``                   Dockyard's own: adaptive batching, at most this
+                                          many requests per predict_fn call (unset, 0 or
+                                          1: off; ``batching.py``)
+``DOCKYARD_BATCH_WAIT_MS``                how long the first request of a batch may wait
+                                          for others (default 5 ms; needs the size)
 ========================================  =============================================
 
 Nothing here imports numpy: the entry point reads the settings before numpy is loaded so
@@ -36,6 +41,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
+DEFAULT_BATCH_WAIT_MS = 5.0
+MAX_BATCH_SIZE = 4096
+MAX_BATCH_WAIT_MS = 10_000.0
 #: All interfaces, as the contract requires (the platform reaches the container from outside).
 LISTEN_HOST = "0.0.0.0"
 
@@ -58,6 +66,13 @@ class ServeConfig:
     program_was_set: bool
     default_accept: str
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    batch_size: int = 0
+    batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS
+
+    @property
+    def batching(self) -> bool:
+        """Whether adaptive batching was asked for (a size of 2 or more)."""
+        return self.batch_size > 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServeConfig:
@@ -65,11 +80,15 @@ class ServeConfig:
         env = os.environ if environ is None else environ
         base_dir = env.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR
         program = env.get("SAGEMAKER_PROGRAM", "").strip()
+        timeout_s = _timeout(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT"))
+        batch_size, batch_wait_ms = _batching(
+            env.get("DOCKYARD_BATCH_SIZE"), env.get("DOCKYARD_BATCH_WAIT_MS"), timeout_s
+        )
         return cls(
             host=LISTEN_HOST,
             port=_port(env.get("SAGEMAKER_BIND_TO_PORT")),
             workers=_workers(env.get("SAGEMAKER_MODEL_SERVER_WORKERS")),
-            timeout_s=_timeout(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT")),
+            timeout_s=timeout_s,
             model_dir=env.get("SM_MODEL_DIR") or os.path.join(base_dir, "model"),
             program=_module_file(program or DEFAULT_PROGRAM),
             submit_dir=env.get("SAGEMAKER_SUBMIT_DIRECTORY", "").strip() or None,
@@ -77,6 +96,8 @@ class ServeConfig:
             default_accept=(
                 env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "").strip() or DEFAULT_ACCEPT
             ),
+            batch_size=batch_size,
+            batch_wait_ms=batch_wait_ms,
         )
 
 
@@ -126,6 +147,45 @@ def _timeout(raw: str | None) -> float:
             f"SAGEMAKER_MODEL_SERVER_TIMEOUT={raw!r} must be a positive number of seconds"
         )
     return seconds
+
+
+def _batching(size_raw: str | None, wait_raw: str | None, timeout_s: float) -> tuple[int, float]:
+    """(size, wait in ms); a wait without a size is refused rather than silently ignored."""
+    size_text = (size_raw or "").strip()
+    wait_text = (wait_raw or "").strip()
+    size = 0
+    if size_text:
+        try:
+            size = int(size_text)
+        except ValueError:
+            size = -1
+        if not 0 <= size <= MAX_BATCH_SIZE:
+            raise ConfigError(
+                f"DOCKYARD_BATCH_SIZE={size_raw!r} must be a whole number from 0 to "
+                f"{MAX_BATCH_SIZE} (0 or 1 turns batching off)"
+            )
+    if not wait_text:
+        return size, DEFAULT_BATCH_WAIT_MS
+    try:
+        wait_ms = float(wait_text)
+    except ValueError:
+        wait_ms = -1.0
+    if not 0 <= wait_ms <= MAX_BATCH_WAIT_MS:
+        raise ConfigError(
+            f"DOCKYARD_BATCH_WAIT_MS={wait_raw!r} must be a number of milliseconds from 0 "
+            f"to {MAX_BATCH_WAIT_MS:g}"
+        )
+    if wait_ms / 1000 >= timeout_s:
+        raise ConfigError(
+            f"DOCKYARD_BATCH_WAIT_MS={wait_raw!r} is not shorter than the invocation timeout "
+            f"({timeout_s:g} s, SAGEMAKER_MODEL_SERVER_TIMEOUT)"
+        )
+    if size <= 1:
+        raise ConfigError(
+            f"DOCKYARD_BATCH_WAIT_MS={wait_raw!r} is set but batching is off; set "
+            "DOCKYARD_BATCH_SIZE to 2 or more to turn it on"
+        )
+    return size, wait_ms
 
 
 def _module_file(program: str) -> str:

@@ -80,15 +80,25 @@ def _serve(config: ServeConfig) -> int:
     deadline = Deadline(config.timeout_s)
     handlers = HandlerThread()
     board = WorkerBoard(len(sockets))
-    app = build_app(chain, config.max_payload_bytes, deadline, handlers, board)
+    batching = None
+    if config.batching:
+        refusal = chain.batch_refusal()
+        if refusal is None:
+            batching = (config.batch_size, config.batch_wait_ms / 1000)
+        else:
+            log.warning("batching is off: %s; every request is answered on its own", refusal)
+    app = build_app(chain, config.max_payload_bytes, deadline, handlers, board, batching)
     log.info(
-        "model server listening on %s:%d with %d worker%s, timeout %g s; handlers: %s",
+        "model server listening on %s:%d with %d worker%s, timeout %g s; handlers: %s%s",
         config.host,
         config.port,
         config.workers,
         "" if config.workers == 1 else "s",
         config.timeout_s,
         chain.describe(),
+        f"; batching: up to {batching[0]} requests, waiting up to {config.batch_wait_ms:g} ms"
+        if batching
+        else "",
     )
     return Supervisor(sockets, app, deadline, handlers, board).run()
 
