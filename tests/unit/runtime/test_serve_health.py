@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -59,6 +59,11 @@ def _fresh_ping(server: ServerProcess) -> int:
             return client.get("/ping").status_code
     except httpx.TransportError:
         return 0
+
+
+def _stats(server: ServerProcess) -> Any:
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+        return client.get("/dockyard/stats").json()
 
 
 def _invoke_in_background(server: ServerProcess, body: str) -> tuple[threading.Thread, list[int]]:
@@ -138,3 +143,35 @@ def test_board_written_in_a_forked_worker_is_read_by_its_parent() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert board.pid(1) == pid and board.ready(1) and board.age(1) < 5
+
+
+def test_stats_report_the_memory_of_the_replica_and_of_each_worker(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(code=HOLD, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    response = server.client.get("/dockyard/stats")
+    assert response.status_code == 200
+    stats = response.json()
+    assert stats["supervisor"]["pid"] == server.proc.pid
+    assert stats["supervisor"]["peak_rss_bytes"] >= stats["supervisor"]["rss_bytes"] > 0
+    workers = stats["workers"]
+    assert [w["slot"] for w in workers] == [0, 1]
+    assert all(w["ready"] and w["peak_rss_bytes"] >= w["rss_bytes"] > 0 for w in workers)
+    assert stats["replica"]["rss_sum_bytes"] >= sum(w["rss_bytes"] for w in workers)
+    assert server.client.post("/dockyard/stats").status_code == 405
+    assert server.client.get("/ping").status_code == 200
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_counted_and_its_peak_logged(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(code=HOLD)
+    first = int(server.invoke("pid", "text/plain").text)
+    os.kill(first, 9)
+    _poll(lambda: _stats(server)["workers"][0]["restarts"] == 1)
+    worker = _stats(server)["workers"][0]
+    assert worker["pid"] != first and worker["exited_peak_rss_bytes"] > 0
+    assert "peak RSS" in server.log()
+    server.stop()
+    assert "peak RSS of the supervisor" in server.log()

@@ -16,6 +16,7 @@ Modules, in the order a request meets them:
 ``app``         the raw ASGI application (routes, limits, error replies, health)
 ``batching``    adaptive batching on the event loop (off unless asked);
                 ``stacking`` answers a batch with one predict_fn call where it can
+``stats``       ``GET /dockyard/stats``: RSS now and at peak, per worker and replica
 ``deadline``    the per-invocation timeout
 ``chain``       the handler chain; ``loader`` finds the user's module, ``defaults``
                 supplies missing handlers, ``context`` is the optional handler argument

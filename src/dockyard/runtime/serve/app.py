@@ -1,4 +1,4 @@
-"""The ASGI application: ``GET /ping`` and ``POST /invocations``, nothing else.
+"""The ASGI application: ``GET /ping`` and ``POST /invocations``, plus ``GET /dockyard/stats``.
 
 Written against raw ASGI rather than a framework because every microsecond of routing,
 request objects and response classes is paid on each prediction. What is static is built
@@ -41,6 +41,7 @@ sockets are bound (``main.py``), so before that a ping is refused, never answere
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
@@ -56,6 +57,7 @@ from dockyard.runtime.serve.errors import (
 )
 from dockyard.runtime.serve.handoff import HandlerThread
 from dockyard.runtime.serve.stacking import Request, StackedPredictor
+from dockyard.runtime.serve.stats import stats_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,6 +68,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("dockyard.serve")
 
 _JSON = b"application/json"
+#: Dockyard's own route (memory and worker state, ``stats.py``); outside SageMaker's names.
+STATS_PATH = "/dockyard/stats"
 
 
 def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Message, Message]:
@@ -86,10 +90,17 @@ _UNAVAILABLE = _static(
     ),
 )
 _NOT_FOUND = _static(
-    404, error_body("NotFound", "the model server answers GET /ping and POST /invocations")
+    404,
+    error_body(
+        "NotFound",
+        f"the model server answers GET /ping, POST /invocations and GET {STATS_PATH}",
+    ),
 )
 _PING_METHOD = _static(
     405, error_body("MethodNotAllowed", "/ping answers GET"), (b"allow", b"GET, HEAD")
+)
+_STATS_METHOD = _static(
+    405, error_body("MethodNotAllowed", f"{STATS_PATH} answers GET"), (b"allow", b"GET")
 )
 _INVOKE_METHOD = _static(
     405, error_body("MethodNotAllowed", "/invocations answers POST"), (b"allow", b"POST")
@@ -113,6 +124,7 @@ def build_app(
     """
     invocations = _Invocations(chain, max_body, deadline, handlers, batching)
     can_serve, timeout_s = board.any_can_serve, deadline.seconds
+    supervisor = os.getpid()  # built in the supervisor, before the workers fork
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,6 +140,12 @@ def build_app(
                 static = _PING if can_serve(timeout_s) else _UNAVAILABLE
             else:
                 static = _PING_METHOD
+        elif path == STATS_PATH:
+            if scope["method"] == "GET":
+                body = stats_body(board, supervisor)
+                static = _static(200, body)
+            else:
+                static = _STATS_METHOD
         else:
             static = _NOT_FOUND
         await send(static[0])

@@ -18,6 +18,10 @@ SIGTERM would be ignored). It wakes at least once a second to:
   whose event loop has not run for as long is wedged; either is killed (and so
   restarted).
 
+Memory: each worker's peak RSS is logged when it exits (from ``wait4``) and kept on the
+board for ``GET /dockyard/stats`` (``stats.py``); on stop the supervisor logs its own peak,
+the largest worker's and, where the cgroup records it, the whole container's.
+
 On SIGTERM or SIGINT: close the supervisor's copies of the sockets, send SIGTERM to every
 worker (each stops accepting, finishes its in-flight requests and exits), wait for them
 -- SIGKILL for any still running after the timeout plus 10 s -- and return 0.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -39,6 +44,7 @@ from dockyard.runtime.serve.app import ASGIApp
 from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.deadline import Deadline
 from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.stats import container_memory, megabytes
 from dockyard.runtime.serve.worker import run_worker
 
 log = logging.getLogger("dockyard.serve")
@@ -156,7 +162,7 @@ class Supervisor:
     def _reap(self, restart: bool) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -165,22 +171,30 @@ class Supervisor:
             if worker is None:
                 continue  # an orphan this process adopted as PID 1
             worker.pid = 0
-            self._board.clear(worker.slot)
+            self._board.record_exit(worker.slot, usage.ru_maxrss)
             if restart:
-                self._schedule_restart(worker, pid, status)
+                self._schedule_restart(worker, pid, status, usage.ru_maxrss)
+            else:
+                log.info(
+                    "worker %d (pid %d) stopped; peak RSS %s",
+                    worker.slot,
+                    pid,
+                    megabytes(usage.ru_maxrss),
+                )
 
-    def _schedule_restart(self, worker: _Worker, pid: int, status: int) -> None:
+    def _schedule_restart(self, worker: _Worker, pid: int, status: int, peak_kb: int) -> None:
         now = time.monotonic()
         lived = now - worker.started
         worker.failures = worker.failures + 1 if lived < QUICK_EXIT_S else 0
         delay = 0.0 if worker.failures <= 1 else min(MAX_BACKOFF_S, 2.0 ** (worker.failures - 2))
         worker.restart_at = now + delay
         log.error(
-            "worker %d (pid %d) %s after %.1f s; restarting it%s",
+            "worker %d (pid %d) %s after %.1f s (peak RSS %s); restarting it%s",
             worker.slot,
             pid,
             _describe(status),
             lived,
+            megabytes(peak_kb),
             f" in {delay:g} s" if delay else "",
         )
 
@@ -225,7 +239,13 @@ class Supervisor:
                 forced = True
             signal.sigtimedwait(_WAKE, min(max(remaining, 0.05), 1.0))
             self._reap(restart=False)
-        log.info("model server stopped")
+        replica = container_memory()["peak_bytes"]
+        log.info(
+            "model server stopped; peak RSS of the supervisor %s, of the largest worker %s%s",
+            megabytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+            megabytes(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss),
+            f", of the whole container {megabytes(replica // 1024)}" if replica else "",
+        )
         return 0
 
 
