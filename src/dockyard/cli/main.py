@@ -13,6 +13,7 @@ from dockyard.cli import (
     endpoint_cmd,
     registry_cmd,
     server_cmd,
+    service_cmd,
     setup_cmd,
     task_cmd,
     task_definition_cmd,
@@ -51,6 +52,9 @@ app.command("deregister-task-definition")(task_definition_cmd.deregister_task_de
 app.command("task-definitions")(task_definition_cmd.task_definitions)
 app.command("list-task-definitions", hidden=True)(task_definition_cmd.task_definitions)
 app.command()(task_cmd.tasks)
+app.command("run-task")(task_cmd.run_task)
+app.command("stop-task")(task_cmd.stop_task)
+app.add_typer(service_cmd.service_app, name="service")
 app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(registry_cmd.registry_app, name="registry")
