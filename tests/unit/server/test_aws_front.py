@@ -22,10 +22,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from fastapi.testclient import TestClient
 
+from dockyard.server.app import create_app
 from dockyard.server.aws import runtime
 from dockyard.server.aws.credentials import AccessKey, AccessKeys
-from dockyard.server.aws.front import AwsFront
+from dockyard.server.aws.front import AwsFront, create_aws_front
 from dockyard.server.aws.sigv4 import SignedRequest, verify
 
 if TYPE_CHECKING:
@@ -452,3 +454,33 @@ def test_invoking_a_missing_endpoint_or_a_target_model_is_a_validation_error(
         smr.invoke_endpoint(EndpointName="iris", Body=b"1", TargetModel="a.tar.gz")
     assert error_of(raised) == ("ValidationError", 400)
     assert model_answers == []
+
+
+# -- the daemon's API for keys, and the ASGI app ---------------------------------------------
+
+
+def test_keys_issued_through_the_api_sign_and_deleted_keys_are_refused(
+    world: World, front: AwsFront
+) -> None:
+    with TestClient(create_app(world.platform, world.control_plane)) as api:
+        issued = api.post("/v1/aws/credentials").json()
+        assert issued["EndpointUrl"] == f"http://127.0.0.1:{world.settings.aws_port}"
+        key = AccessKey(issued["AccessKeyId"], issued["SecretAccessKey"], issued["CreateDate"])
+        assert client(front, "sagemaker", key).list_endpoints()["Endpoints"] == []
+        listed = api.get("/v1/aws/credentials").json()["AccessKeys"]
+        assert [k["AccessKeyId"] for k in listed] == [key.access_key_id]
+        assert "SecretAccessKey" not in listed[0]
+        assert api.delete(f"/v1/aws/credentials/{key.access_key_id}").status_code == 200
+        assert api.delete(f"/v1/aws/credentials/{key.access_key_id}").status_code == 404
+    with pytest.raises(ClientError) as raised:
+        client(front, "sagemaker", key).list_endpoints()
+    assert error_of(raised)[0] == "UnrecognizedClientException"
+
+
+def test_the_asgi_app_answers_an_unsigned_request_in_aws_shape(world: World) -> None:
+    with TestClient(create_aws_front(world.platform)) as http:
+        answer = http.post("/", headers={"X-Amz-Target": "SageMaker.ListEndpoints"}, content=b"{}")
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-ErrorType"] == "MissingAuthenticationToken"
+    assert answer.headers["x-amzn-RequestId"]
+    assert answer.json()["__type"] == "MissingAuthenticationToken"

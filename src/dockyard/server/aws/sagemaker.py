@@ -33,7 +33,6 @@ def describe_training_job(call: Call) -> Mapping[str, Any]:
     record = call.platform.store.training_jobs.require(name)
     described = training.describe(record)
     described["TrainingJobArn"] = training_job_arn(call, name)
-    described.setdefault("ModelArtifacts", {"S3ModelArtifacts": ""})  # required in the shape
     return described
 
 
