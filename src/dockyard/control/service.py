@@ -118,16 +118,30 @@ class ServiceState:
         )
 
 
+#: an ALB target is first judged unhealthy only after its unhealthy threshold (2) of
+#: checks every interval (30 s) failed; Dockyard checks far more often, so a
+#: load-balanced task's failures count only this long after it started, at least
+ELB_FIRST_VERDICT_S = 2 * 30.0
+
+
 def service_state(spec: ServiceSpec, revision: str, *, steady: bool = False) -> ServiceState:
-    """The scheduler's view of a validated CreateService request running ``revision``."""
+    """The scheduler's view of a validated CreateService request running ``revision``.
+
+    Behind a load balancer the grace period is at least :data:`ELB_FIRST_VERDICT_S`,
+    so a task whose server needs a few seconds to listen is not replaced before an
+    ALB would have judged it.
+    """
     deployment = spec.deployment_configuration
+    grace = float(spec.health_check_grace_period_seconds)
+    if spec.target_group is not None:
+        grace = max(grace, ELB_FIRST_VERDICT_S)
     return ServiceState(
         name=spec.service_name,
         revision=revision,
         desired_count=spec.desired_count,
         minimum_healthy_percent=deployment.minimum_healthy_percent,
         maximum_percent=deployment.maximum_percent,
-        health_check_grace_period_s=float(spec.health_check_grace_period_seconds),
+        health_check_grace_period_s=grace,
         target_group=spec.target_group,
         steady=steady,
     )

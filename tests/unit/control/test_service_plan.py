@@ -6,7 +6,7 @@ import pytest
 from control_builders import World, lb, make_task, svc
 
 from dockyard.control.readiness import ReplicaHealth
-from dockyard.control.service import plan_service, saved_state, service_state
+from dockyard.control.service import ELB_FIRST_VERDICT_S, plan_service, saved_state, service_state
 from dockyard.control.service_actions import (
     DeregisterTarget,
     RegisterTarget,
@@ -262,7 +262,7 @@ def test_service_state_from_a_create_service_request() -> None:
             "serviceName": "web",
             "taskDefinition": "web",
             "desiredCount": 3,
-            "healthCheckGracePeriodSeconds": 30,
+            "healthCheckGracePeriodSeconds": 90,
             "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150},
             "loadBalancers": [{"targetGroupArn": "tg", "containerName": "a", "containerPort": 80}],
         }
@@ -271,10 +271,19 @@ def test_service_state_from_a_create_service_request() -> None:
     assert (state.name, state.revision, state.desired_count) == ("web", "web:7", 3)
     assert (state.min_ready, state.max_tasks) == (2, 4)
     assert (state.health_check_grace_period_s, state.target_group, state.steady) == (
-        30.0,
+        90.0,
         "tg",
         True,
     )
+
+
+def test_a_load_balanced_task_is_judged_no_sooner_than_an_alb_would() -> None:
+    balanced = {"targetGroupArn": "tg", "containerName": "a", "containerPort": 80}
+    base = {"serviceName": "web", "taskDefinition": "web", "desiredCount": 1}
+    behind = parse_service({**base, "loadBalancers": [balanced]})
+    alone = parse_service(base)
+    assert service_state(behind, "web:1").health_check_grace_period_s == ELB_FIRST_VERDICT_S
+    assert service_state(alone, "web:1").health_check_grace_period_s == 0.0
 
 
 @pytest.mark.parametrize(
