@@ -63,7 +63,8 @@ def deploy(
     batch_wait_ms: float | None = typer.Option(
         None,
         help="How long the first request of a batch waits for others, in ms "
-        "(sets DOCKYARD_BATCH_WAIT_MS; default 5; needs --batch-size).",
+        "(sets DOCKYARD_BATCH_WAIT_MS; default 0: batch only what queues while the model "
+        "is busy; needs --batch-size).",
     ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
 ) -> None:

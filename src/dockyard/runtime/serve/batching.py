@@ -12,7 +12,11 @@ Why "and the handler thread is free": while a batch is being predicted, handing 
 next one early gains nothing (the thread is busy) and only makes it smaller. So under load
 batches grow on their own, up to the size limit, and at low load a lone request waits at
 most the wait time. That is what makes it adaptive: the batch size follows the arrival
-rate without tuning.
+rate without tuning. The default wait is 0: a lone request goes at once, and batches
+are made only of requests that queued while the handler thread was busy -- measured on
+one-row iris requests, as much throughput as a wait of 1-2 ms at 32 concurrent clients
+and none of the added latency at 1. A positive wait trades latency for bigger batches
+when requests are sparse but the model's cost per call is high.
 
 One deadline (``SAGEMAKER_MODEL_SERVER_TIMEOUT``) covers the whole batch on the handler
 thread; if it expires, every request of that batch gets the 504.
@@ -44,6 +48,7 @@ class Batcher:
         self._timer: asyncio.TimerHandle | None = None
         self._waited = False  # the pending batch's wait is over
         self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def submit(self, request: Request) -> Reply:
         """The reply to ``request``, answered within a batch."""
@@ -72,7 +77,9 @@ class Batcher:
             self._waited = False
             self._timer = loop.call_later(self.wait_s, self._wait_over, loop)
         self._in_flight += 1
-        loop.create_task(self._run(batch, loop))
+        task = loop.create_task(self._run(batch, loop))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(
         self, batch: list[tuple[Request, asyncio.Future[Reply]]], loop: asyncio.AbstractEventLoop

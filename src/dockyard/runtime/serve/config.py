@@ -21,7 +21,8 @@ for SageMaker behaves the same here:
                                           many requests per predict_fn call (unset, 0 or
                                           1: off; ``batching.py``)
 ``DOCKYARD_BATCH_WAIT_MS``                how long the first request of a batch may wait
-                                          for others (default 5 ms; needs the size)
+                                          for others (default 0: a batch is what queued
+                                          while the worker was busy; needs the size)
 ========================================  =============================================
 
 Nothing here imports numpy: the entry point reads the settings before numpy is loaded so
@@ -41,7 +42,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
-DEFAULT_BATCH_WAIT_MS = 5.0
+DEFAULT_BATCH_WAIT_MS = 0.0
 MAX_BATCH_SIZE = 4096
 MAX_BATCH_WAIT_MS = 10_000.0
 #: All interfaces, as the contract requires (the platform reaches the container from outside).
