@@ -113,6 +113,61 @@ def test_published_port_answers_http_on_loopback(engine, base_image, unique_name
     assert poll(answers, what=f"HTTP answer from {url}") == 200
 
 
+def test_an_unpublished_port_answers_on_the_container_address(
+    engine, base_image, unique_name, session_labels
+):
+    if not engine.routes_to_containers:
+        pytest.skip(f"{engine!r}: this host reaches containers through published ports")
+    state = engine.run(
+        ContainerSpec(
+            name=unique_name("direct"),
+            image=base_image,
+            command=["python3", "-m", "http.server", "8000"],
+            labels=session_labels,
+            ports=[8000],
+            publish=False,
+        )
+    )
+    assert state.host_ports == {}
+    assert state.ip_address
+    url = f"http://{state.ip_address}:8000/"
+
+    def answers() -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return int(response.status)
+        except OSError:
+            return 0
+
+    assert poll(answers, what=f"HTTP answer from {url}") == 200
+
+
+@pytest.mark.podman
+def test_stats_read_cpu_used_and_memory_of_a_running_container(
+    engine, base_image, unique_name, session_labels
+):
+    busy = "x = 0\nwhile True:\n    x += 1\n"
+    state = engine.run(
+        ContainerSpec(
+            name=unique_name("busy"),
+            image=base_image,
+            command=["python3", "-c", busy],
+            labels=session_labels,
+        )
+    )
+    first = engine.stats(state.id)
+    assert first is not None
+    second = poll(
+        lambda: s if (s := engine.stats(state.id)) and s.cpu_used_ns > first.cpu_used_ns else None,
+        what="CPU use to grow",
+    )
+    assert second.memory_bytes > 0
+    assert second.at >= first.at
+    engine.kill(state.id)
+    engine.wait(state.id, timeout=30)
+    assert engine.stats(state.id) is None
+
+
 @pytest.mark.podman
 def test_containers_on_a_network_resolve_each_other_by_host_name(
     engine, base_image, unique_name, session_labels

@@ -642,3 +642,25 @@ def test_stats_count_responses_per_route_and_target(
     assert stats["iris"].counters.responses_2xx == 3
     assert [(t.name, t.counters.responses_2xx) for t in stats["iris"].targets] == [("a", 3)]
     assert stats["empty"].counters.responses_5xx == 1
+
+
+def test_every_answered_request_s_time_is_read_back_once_by_route(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb.ensure_route("empty")
+    lb.register("iris", make_target("a").target())
+    for _ in range(5):
+        call(lb, "iris")
+    call(lb, "empty")
+    call(lb, "no-such-route")  # answered by the front end: no route, not counted
+
+    answered = lb.response_times()
+
+    assert sorted((r.route, r.status) for r in answered) == [("empty", 503)] + [("iris", 200)] * 5
+    assert all(r.ms >= 0 for r in answered)
+    assert lb.response_times() == []
+    call(lb, "iris")
+    assert [(r.route, r.status) for r in lb.response_times()] == [("iris", 200)]
+    traffic = {t.route: t for t in lb.traffic()}
+    assert traffic["iris"].requests == 6
+    assert traffic["empty"].responses_5xx == 1

@@ -457,6 +457,36 @@ def test_replicas_are_reached_on_their_container_address_with_no_port_published(
     assert predict_csv(iris_endpoint["Url"]).status_code == 200
 
 
+def test_an_endpoint_s_traffic_and_replica_usage_are_measured(
+    daemon: Daemon, iris_endpoint: dict[str, Any]
+) -> None:
+    name, url = iris_endpoint["EndpointName"], iris_endpoint["Url"]
+    replicas = healthy_tasks(iris_endpoint)
+    with httpx.Client() as client:
+        for _ in range(30):
+            assert predict_csv(url, client).status_code == 200
+
+    def measured() -> dict[str, Any] | None:
+        usage: dict[str, Any] = daemon.api("GET", f"/v1/metrics/{name}", params={"since": 0})
+        found = {(s["Source"], s["MetricName"]) for s in usage["Series"]}
+        wanted = {("lb", "requests_per_s"), ("lb", "p99_ms")}
+        wanted |= {(task, "cpu_percent") for task in replicas}
+        wanted |= {(task, "memory_mib") for task in replicas}
+        return usage if wanted <= found else None
+
+    usage = wait_until(measured, timeout=60, what="traffic and usage series")
+    rates = [v for s in usage["Series"] if s["MetricName"] == "requests_per_s" for v in s["Values"]]
+    assert max(rates) > 0
+    memory = [s["Values"][-1] for s in usage["Series"] if s["MetricName"] == "memory_mib"]
+    assert all(mib > 1 for mib in memory)
+    scraped = daemon.raw("GET", "/metrics")
+    assert scraped.status_code == 200
+    assert f'dockyard_route_requests_total{{route="{name}"}}' in scraped.text
+    shown = daemon.cli("metrics", name)
+    assert shown.returncode == 0, shown.stderr
+    assert "req/s" in shown.stdout and "cpu %" in shown.stdout
+
+
 def test_killed_replica_is_replaced_without_failed_requests(
     daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
 ) -> None:

@@ -11,6 +11,7 @@ from dockyard.cli import (
     build_cmd,
     credentials_cmd,
     endpoint_cmd,
+    metrics_cmd,
     registry_cmd,
     server_cmd,
     service_cmd,
@@ -55,6 +56,7 @@ app.command()(task_cmd.tasks)
 app.command("run-task")(task_cmd.run_task)
 app.command("stop-task")(task_cmd.stop_task)
 app.add_typer(service_cmd.service_app, name="service")
+app.command()(metrics_cmd.metrics)
 app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(registry_cmd.registry_app, name="registry")

@@ -76,6 +76,21 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class ContainerStats:
+    """One reading of a running container's resource use.
+
+    ``cpu_used_ns`` only grows while the container runs (a rate needs two readings);
+    ``memory_bytes`` is what the container uses now, without reclaimable page cache
+    (as ``docker stats`` shows it); ``at`` is when the engine read them (Unix time).
+    """
+
+    cpu_used_ns: int
+    memory_bytes: int
+    memory_limit_bytes: int | None
+    at: float
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     id: str
     tags: list[str]
@@ -125,6 +140,9 @@ class Engine(Protocol):
     ) -> Iterator[bytes]:
         """Output as the engine frames it. With ``timestamps`` every frame (one line, or
         one piece of a very long line) starts with its RFC 3339 time and a space."""
+
+    def stats(self, container_id: str) -> ContainerStats | None:
+        """The container's resource use now; None once it no longer runs."""
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None: ...
     def get_archive(self, container_id: str, path: str) -> Iterator[bytes]: ...

@@ -28,6 +28,26 @@ class Target:
     in_flight: int = 0  # requests (connections in use) towards the target now
 
 
+@dataclass(frozen=True)
+class RouteTraffic:
+    """A route's counters since the balancer started (a restart sets them to zero)."""
+
+    route: str
+    requests: int
+    responses_4xx: int
+    responses_5xx: int
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class ResponseTime:
+    """How long one answered request of ``route`` took inside the balancer, in ms."""
+
+    route: str
+    status: int
+    ms: float
+
+
 class LoadBalancer(Protocol):
     def ensure_running(self) -> bool:
         """Start the balancer unless it runs; True when it (re)started without targets."""
@@ -44,6 +64,13 @@ class LoadBalancer(Protocol):
 
     def drain(self, route: str, target_name: str) -> None:
         """Send no new request to the target; requests in flight finish. Unknown: no-op."""
+
+    def traffic(self) -> list[RouteTraffic]:
+        """Counters of every route."""
+
+    def response_times(self) -> list[ResponseTime]:
+        """Requests answered since the previous call, each once (when more came than
+        the balancer keeps, the newest of them: a sample)."""
 
     def remove(self, route: str, target_name: str) -> bool:
         """Take the target out for good, cutting what is still in flight.

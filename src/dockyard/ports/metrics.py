@@ -40,3 +40,9 @@ class MetricStore(Protocol):
 
     def clear(self, series: str, source: str | None = None) -> int:
         """Forget a series (or one source of it); how many points went."""
+
+    def prune(self, before: float) -> int:
+        """Forget every point older than ``before`` (Unix time); how many went."""
+
+    def latest(self, series: str) -> list[MetricPoint]:
+        """The newest point of each (source, metric) of a series."""

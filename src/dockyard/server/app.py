@@ -25,6 +25,7 @@ from dockyard.server.routes import (
     builds,
     endpoints,
     events,
+    metrics,
     registry,
     services,
     task_definitions,
@@ -69,11 +70,13 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         services.router,
         tasks.router,
         events.router,
+        metrics.router,
         registry.router,
         aws_credentials.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
+    app.include_router(metrics.scrape_router)  # Prometheus's conventional path
     return app
 
 

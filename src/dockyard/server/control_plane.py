@@ -20,6 +20,7 @@ from dockyard.server.standalone_tasks import StandaloneReconciler
 from dockyard.server.task_output import TaskOutput
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
+from dockyard.server.usage import UsageCollector
 
 
 class ControlPlane:
@@ -41,6 +42,7 @@ class ControlPlane:
         self.training = TrainingReconciler(platform, self.runs)
         self.standalone = StandaloneReconciler(platform.store, self.tasks)
         self.housekeeping = Housekeeping(platform, self.tasks)
+        self.usage = UsageCollector(platform)
         self.registry = RegistryReconciler(
             platform, image_scanner(platform), settings.registry_lifecycle_interval
         )
@@ -52,6 +54,7 @@ class ControlPlane:
                 self.endpoints,
                 self.training,
                 self.registry,
+                self.usage,
             ],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,

@@ -75,6 +75,9 @@ class Container:
     finished_at: str | None = None
     logs: list[bytes] = field(default_factory=list)
     log_times: list[str] = field(default_factory=list)  # RFC 3339, one per chunk of ``logs``
+    cpu_used_ns: int = 0  # what ``stats`` reports (set by tests)
+    memory_bytes: int = 0
+    usage_at: float | None = None  # when those were read (None: when asked)
     archives: dict[str, bytes] = field(default_factory=dict)
 
     def state(self) -> ContainerState:

@@ -33,6 +33,7 @@ from dockyard.ports.engine import (
     BuildEvent,
     ContainerSpec,
     ContainerState,
+    ContainerStats,
     ImageInfo,
     RegistryAuth,
 )
@@ -53,7 +54,8 @@ class FakeEngine:
     server that exits cleanly on SIGTERM).
 
     Test controls: :meth:`add_image`, :meth:`exit`, :meth:`write_logs`,
-    :meth:`fail_next_run`, :meth:`set_available`, :meth:`containers`, :meth:`serving`,
+    :meth:`fail_next_run`, :meth:`set_available`, :meth:`set_usage`, :meth:`containers`,
+    :meth:`serving`,
     :meth:`networks`, :meth:`images`, and :attr:`calls` (port method → times called).
     """
 
@@ -90,6 +92,16 @@ class FakeEngine:
         """The container's process ends by itself with ``code`` (OOM-killed if ``oom``)."""
         with self._changed:
             self._end(self._containers.find(container_id), code, oom)
+
+    def set_usage(
+        self, container_id: str, *, cpu_used_ns: int, memory_bytes: int, at: float | None = None
+    ) -> None:
+        """What ``stats`` reports for the container from now on (read ``at``, a Unix
+        time; by default whenever it is asked)."""
+        with self._changed:
+            container = self._containers.find(container_id)
+            container.cpu_used_ns, container.memory_bytes = cpu_used_ns, memory_bytes
+            container.usage_at = at
 
     def write_logs(self, container_id: str, data: bytes) -> None:
         """Append ``data`` to what the container printed (seen by ``logs``, followers too)."""
@@ -208,6 +220,14 @@ class FakeEngine:
             yield from frames
             if done:
                 return
+
+    def stats(self, container_id: str) -> ContainerStats | None:
+        with self._call("stats", container_id):
+            container = self._containers.find(container_id)
+            if not container.running:
+                return None
+            at = container.usage_at if container.usage_at is not None else time.time()
+            return ContainerStats(container.cpu_used_ns, container.memory_bytes, None, at)
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         """Kept as is; ``get_archive`` of the same path hands it back (no extraction)."""

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import replace
 
 from dockyard.adapters.lb.naming import check_address, check_route
-from dockyard.ports.lb import Target, TargetHealth
+from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
 
 
 class FakeLoadBalancer:
@@ -32,7 +32,7 @@ class FakeLoadBalancer:
     True then, and again once after each :meth:`restart`. Calls made before that
     work as if it ran.
 
-    Test controls: :meth:`set_in_flight`, :meth:`set_health`, :meth:`hold_removal`,
+    Test controls: :meth:`serve`, :meth:`set_in_flight`, :meth:`set_health`, :meth:`hold_removal`,
     :meth:`release_removal`, :meth:`restart`, :meth:`routes`, and :attr:`calls`
     (port method → times called).
     """
@@ -45,6 +45,8 @@ class FakeLoadBalancer:
         self._routes: dict[str, dict[str, Target]] = {}
         self._held: set[tuple[str, str]] = set()
         self._running = False
+        self._traffic: dict[str, RouteTraffic] = {}
+        self._answered: list[ResponseTime] = []
 
     # ------------------------------------------------------------------ test controls
 
@@ -56,6 +58,18 @@ class FakeLoadBalancer:
         with self._lock:
             target = self._target(route, target_name)
             self._routes[route][target_name] = replace(target, in_flight=in_flight)
+
+    def serve(self, route: str, status: int = 200, ms: float = 1.0, count: int = 1) -> None:
+        """Count ``count`` requests of ``route`` answered with ``status`` in ``ms``."""
+        with self._lock:
+            before = self._traffic.get(route, RouteTraffic(route, 0, 0, 0, 0))
+            self._traffic[route] = replace(
+                before,
+                requests=before.requests + count,
+                responses_4xx=before.responses_4xx + (count if 400 <= status < 500 else 0),
+                responses_5xx=before.responses_5xx + (count if status >= 500 else 0),
+            )
+            self._answered.extend(ResponseTime(route, status, ms) for _ in range(count))
 
     def set_health(self, route: str, target_name: str, health: TargetHealth) -> None:
         """What the balancer's own checks say of the target (e.g. ``unhealthy``)."""
@@ -82,6 +96,7 @@ class FakeLoadBalancer:
         the targets again.
         """
         with self._lock:
+            self._traffic.clear()
             for targets in self._routes.values():
                 targets.clear()
             self._running = False
@@ -145,6 +160,17 @@ class FakeLoadBalancer:
             target = self._routes.get(check_route(route), {}).get(target_name)
             if target is not None:
                 self._routes[route][target_name] = replace(target, health="draining")
+
+    def traffic(self) -> list[RouteTraffic]:
+        with self._lock:
+            self.calls["traffic"] += 1
+            return [self._traffic.get(r, RouteTraffic(r, 0, 0, 0, 0)) for r in sorted(self._routes)]
+
+    def response_times(self) -> list[ResponseTime]:
+        with self._lock:
+            self.calls["response_times"] += 1
+            answered, self._answered = self._answered, []
+        return answered
 
     def remove(self, route: str, target_name: str) -> bool:
         with self._lock:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dockyard.adapters.engine.images import build_events, registry_of, split_ref
-from dockyard.adapters.engine.translate import container_state, detect_kind
+from dockyard.adapters.engine.translate import container_state, container_stats, detect_kind
 from dockyard.errors import BuildFailed
+from dockyard.ports.engine import ContainerStats
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +114,36 @@ def test_build_error_carries_the_last_output_lines():
     assert "No matching distribution found for nope" in failure.value.message
     assert "non-zero code: 1" in failure.value.message
     assert failure.value.resource == "app:1"
+
+
+def test_stats_document_becomes_cpu_and_memory_without_inactive_cache():
+    doc = {
+        "read": "2026-12-01T05:27:52.434516853Z",
+        "cpu_stats": {"cpu_usage": {"total_usage": 85_971_707_077}},
+        "memory_stats": {
+            "usage": 169_046_016,
+            "limit": 2_147_483_648,
+            "stats": {"total_inactive_file": 577_536, "inactive_file": 577_536},
+        },
+    }
+    stats = container_stats(doc, now=0.0)
+    assert stats == ContainerStats(
+        cpu_used_ns=85_971_707_077,
+        memory_bytes=169_046_016 - 577_536,
+        memory_limit_bytes=2_147_483_648,
+        at=pytest.approx(1796102872.434516),
+    )
+
+
+def test_stats_of_a_cgroup_v2_engine_and_without_a_read_time():
+    doc = {
+        "cpu_stats": {"cpu_usage": {"total_usage": 5}},
+        "memory_stats": {"usage": 100, "stats": {"inactive_file": 40}},
+    }
+    assert container_stats(doc, now=7.0) == ContainerStats(5, 60, None, 7.0)
+
+
+def test_a_stopped_container_has_no_stats():
+    assert container_stats({"cpu_stats": {}, "memory_stats": {}}, now=1.0) is None
+    zeroed = {"read": "0001-01-01T00:00:00Z", "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+    assert container_stats(zeroed, now=1.0) is None

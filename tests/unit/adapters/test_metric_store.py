@@ -77,3 +77,18 @@ def test_points_survive_reopening_the_state_file(tmp_path: Path) -> None:
     again = SqliteStore(tmp_path / "state.db")
     assert again.metrics.points(JOB) == [point(1, 0.5)]
     again.close()
+
+
+def test_prune_forgets_points_older_than_the_cutoff(metrics: MetricStore) -> None:
+    metrics.add([point(1, 1), point(5, 2), point(9, 3, name="acc")])
+    assert metrics.prune(before=5) == 1
+    assert [p.at for p in metrics.points(JOB)] == [5, 9]
+
+
+def test_latest_is_the_newest_point_of_each_source_and_metric(metrics: MetricStore) -> None:
+    metrics.add([point(1, 1), point(2, 2), point(1, 7, source="algo-2"), point(3, 9, name="acc")])
+    assert metrics.latest(JOB) == [
+        point(3, 9, name="acc"),
+        point(2, 2),
+        point(1, 7, "loss", "algo-2"),
+    ]

@@ -41,6 +41,7 @@ from dockyard.adapters.engine.images import build_events, reachable, registry_of
 from dockyard.adapters.engine.reach import DataPath, routes_to_containers
 from dockyard.adapters.engine.translate import (
     container_state,
+    container_stats,
     create_error,
     detect_kind,
     json_or_empty,
@@ -60,6 +61,7 @@ from dockyard.ports.engine import (
     BuildEvent,
     ContainerSpec,
     ContainerState,
+    ContainerStats,
     ImageInfo,
     RegistryAuth,
 )
@@ -287,6 +289,23 @@ class DockerEngine:
     def _guarded(chunks: Iterator[bytes], resource: str) -> Iterator[bytes]:
         with translated(resource):
             yield from chunks
+
+    def stats(self, container_id: str) -> ContainerStats | None:
+        """One reading (``one-shot``: no second sample, so it answers at once)."""
+        try:
+            with translated(container_id):
+                doc = self._api.stats(container_id, stream=False, one_shot=True)
+        except NotFound:
+            return None
+        except EngineUnavailable:
+            # Podman answers for a stopped container with an empty body
+            try:
+                if not self.inspect(container_id).running:
+                    return None
+            except NotFound:
+                return None
+            raise
+        return container_stats(doc, time.time())
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None:
         with translated(f"{container_id}:{path}"):

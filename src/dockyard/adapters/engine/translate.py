@@ -10,8 +10,10 @@ differences are absorbed here so nothing above the adapter sees them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import docker.errors
@@ -25,7 +27,7 @@ from dockyard.errors import (
     SetupError,
     SpecError,
 )
-from dockyard.ports.engine import ContainerSpec, ContainerState, ContainerStatus
+from dockyard.ports.engine import ContainerSpec, ContainerState, ContainerStats, ContainerStatus
 
 _STATUSES: dict[str, ContainerStatus] = {
     "created": "created",
@@ -239,3 +241,43 @@ def start_error(spec: ContainerSpec, exc: docker.errors.APIError) -> DockyardErr
         resource=spec.name,
         hint="the engine refused to start it; see its message above",
     )
+
+
+def container_stats(doc: dict[str, Any], now: float) -> ContainerStats | None:
+    """A :class:`ContainerStats` from ``GET /containers/{id}/stats?one-shot=true``.
+
+    Memory leaves out inactive page cache, as ``docker stats`` does (cgroup v1 names
+    it ``total_inactive_file``, v2 ``inactive_file``). A stopped container (no CPU
+    figures, or read at the zero time): None.
+    """
+    cpu = (doc.get("cpu_stats") or {}).get("cpu_usage") or {}
+    if "total_usage" not in cpu or doc.get("read") in _ZERO_TIMES:  # Docker: not running
+        return None
+    memory = doc.get("memory_stats") or {}
+    detail = memory.get("stats") or {}
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    usage = int(memory.get("usage") or 0)
+    limit = memory.get("limit")
+    read = _time(doc.get("read"))
+    return ContainerStats(
+        cpu_used_ns=int(cpu["total_usage"]),
+        memory_bytes=max(0, usage - int(cache or 0)),
+        memory_limit_bytes=int(limit) if limit else None,
+        at=_epoch(read) if read else now,
+    )
+
+
+def _epoch(stamp: str) -> float:
+    """Unix time of an engine timestamp (nanoseconds and a ``Z`` allowed)."""
+    text = stamp[:-1] + "+00:00" if stamp.endswith("Z") else stamp
+    head, dot, tail = text.partition(".")
+    if dot:
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
+        text = head + "." + digits[:6] + tail[len(digits) :]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return time.time()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

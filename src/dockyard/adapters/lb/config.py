@@ -24,9 +24,12 @@ request arrived; the front end turns an HAProxy-made 503 (marked with a private 
 into 502 when that note is there. A 503 that a target sends itself passes unchanged.
 
 Logging: HAProxy runs in the foreground with stderr going to Dockyard's log, so its
-own messages (server UP/DOWN, start-up warnings) land there; the front end adds one
-line per failed request only (``dontlog-normal``: logging every request costs
-throughput and says little).
+own messages (server UP/DOWN, start-up warnings) land there, and so does one line per
+failed request (``log-separate-errors`` raises those to ``err``, the only level that
+goes to stderr). Every request is also logged, in :data:`REQUEST_LOG_FORMAT`, to an
+in-memory ring (:data:`REQUEST_RING`) that the daemon reads through the runtime API
+for response-time percentiles; the ring keeps only the newest lines, so a burst
+costs no memory and no disk, and the daemon sees a sample of it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SLOT_PREFIX = "slot_"
+REQUEST_RING = "requests"
+#: request counter, backend, status, active time (ms), then what helps a human reading
+#: an error line: server, termination state, request line
+REQUEST_LOG_FORMAT = "%rt %b %ST %Ta %s %tsc %{+Q}r"
+REQUEST_RING_BYTES = 1 << 20  # about 16,000 request lines
 LB_ERROR_HEADER = "x-dockyard-lb-error"  # marks HAProxy-made errors; removed before sending
 
 
@@ -156,6 +164,11 @@ global
     stats maxconn 200
     server-state-file {cfg.server_state_path}
     hard-stop-after {cfg.timeouts.hard_stop_after_ms}ms
+
+ring {REQUEST_RING}
+    format raw
+    maxlen 512
+    size {REQUEST_RING_BYTES}
 """
 
 
@@ -184,9 +197,9 @@ def _defaults(cfg: LbConfig) -> str:
         f"""\
 defaults
     mode http
-    option httplog
     option dontlognull
-    option dontlog-normal
+    option log-separate-errors
+    log-format "{REQUEST_LOG_FORMAT}"
     load-server-state-from-file global
     timeout connect {t.connect_ms}ms
     timeout client {t.client_ms}ms
@@ -214,7 +227,8 @@ def _frontend(cfg: LbConfig) -> str:
     return f"""\
 frontend endpoints
     bind {_bind_address(cfg.bind_host, cfg.bind_port)}
-    log stderr format iso local0 info
+    log stderr format iso local0 err
+    log ring@{REQUEST_RING} local0 info
     option forwardfor
     acl routed_path path_reg ^/endpoints/[^/]+/(invocations|ping)$
     http-request return status 404 content-type application/json lf-string {bad_path} \

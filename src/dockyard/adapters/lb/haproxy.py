@@ -44,6 +44,7 @@ from dockyard.adapters import processes
 from dockyard.adapters.filelock import file_lock
 from dockyard.adapters.lb import process
 from dockyard.adapters.lb.config import (
+    REQUEST_RING,
     HealthCheck,
     LbConfig,
     ServerLine,
@@ -54,6 +55,7 @@ from dockyard.adapters.lb.config import (
     slot_index,
 )
 from dockyard.adapters.lb.naming import check_address, check_route, server_name, target_name
+from dockyard.adapters.lb.request_log import RingCursor, parse_ring
 from dockyard.adapters.lb.runtime_api import (
     RuntimeApi,
     RuntimeApiError,
@@ -61,7 +63,8 @@ from dockyard.adapters.lb.runtime_api import (
     parse_servers_state,
 )
 from dockyard.adapters.lb.stats import RouteStats, route_stats
-from dockyard.ports.lb import Target, TargetHealth
+from dockyard.errors import SetupError
+from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
 from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
@@ -106,6 +109,7 @@ class HAProxyLoadBalancer:
         self._binary = binary
         self.api = RuntimeApi(self.paths.socket)
         self._known_routes: dict[str, str] = {}
+        self._ring = RingCursor()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> HAProxyLoadBalancer:
@@ -310,6 +314,32 @@ class HAProxyLoadBalancer:
     def stats(self) -> list[RouteStats]:
         """Request counters of every route and its targets (see :mod:`.stats`)."""
         return route_stats(self.api.stat(), self._routes())
+
+    def traffic(self) -> list[RouteTraffic]:
+        """The port's view of :meth:`stats`: each route's counters as a whole."""
+        return [
+            RouteTraffic(
+                s.route,
+                s.counters.requests,
+                s.counters.responses_4xx,
+                s.counters.responses_5xx,
+                s.counters.in_flight,
+            )
+            for s in self.stats()
+        ]
+
+    def response_times(self) -> list[ResponseTime]:
+        """New lines of the request ring (see :mod:`.request_log`), by route."""
+        routes = {backend: route for route, backend in self._routes().items()}
+        try:
+            logged = parse_ring(self.api.events(REQUEST_RING))
+        except SetupError:
+            return []
+        return [
+            ResponseTime(routes[entry.backend], entry.status, entry.active_ms)
+            for entry in self._ring.new(logged)
+            if entry.backend in routes
+        ]
 
     # -- internals ----------------------------------------------------------------------
 

@@ -191,6 +191,10 @@ class RuntimeApi:
     def stat(self) -> list[dict[str, str]]:
         return parse_stat(self.execute("show stat"))
 
+    def events(self, ring: str) -> str:
+        """What the ring ``ring`` holds now (``show events``), as text."""
+        return self.execute(f"show events {ring}")
+
     def map_entries(self, map_path: Path) -> dict[str, str]:
         return parse_map(self.execute(f"show map {map_path}"))
 

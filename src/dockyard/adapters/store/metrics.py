@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS metric_points (
     value  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metric_points_series ON metric_points (series, source, name, id);
+CREATE INDEX IF NOT EXISTS metric_points_at ON metric_points (at);
 """
 
 
@@ -71,6 +72,22 @@ class SqliteMetrics:
         with self._docs.lock:
             return self._docs.db.execute(query, args).rowcount
 
+    def prune(self, before: float) -> int:
+        with self._docs.lock:
+            return self._docs.db.execute(
+                "DELETE FROM metric_points WHERE at < ?", (before,)
+            ).rowcount
+
+    def latest(self, series: str) -> builtins.list[MetricPoint]:
+        with self._docs.lock:
+            rows = self._docs.db.execute(
+                "SELECT source, name, at, value FROM metric_points WHERE id IN "
+                "(SELECT MAX(id) FROM metric_points WHERE series = ? GROUP BY source, name) "
+                "ORDER BY source, name",
+                (series,),
+            ).fetchall()
+        return [MetricPoint(series, str(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
+
 
 class MemoryMetrics:
     """Points in this process's memory, with the same bound per metric."""
@@ -104,3 +121,20 @@ class MemoryMetrics:
         with self._lock:
             keys = [k for k in self._by_key if k[0] == series and source in (None, k[1])]
             return sum(len(self._by_key.pop(key)) for key in keys)
+
+    def prune(self, before: float) -> int:
+        with self._lock:
+            gone = 0
+            for key, items in list(self._by_key.items()):
+                kept = deque((i for i in items if i[1].at >= before), maxlen=self._max)
+                gone += len(items) - len(kept)
+                if kept:
+                    self._by_key[key] = kept
+                else:
+                    del self._by_key[key]
+            return gone
+
+    def latest(self, series: str) -> builtins.list[MetricPoint]:
+        with self._lock:
+            newest = [items[-1][1] for key, items in self._by_key.items() if key[0] == series]
+        return sorted(newest, key=lambda p: (p.source, p.name))
