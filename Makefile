@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane clean
+	bench-control-plane bench-serving clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -47,6 +47,9 @@ bench: install
 
 bench-control-plane: setup
 	$(PY) bench/control_plane.py
+
+bench-serving: setup
+	$(PY) -m bench.serving
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
