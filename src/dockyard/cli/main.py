@@ -8,6 +8,7 @@ import typer
 
 from dockyard import __version__
 from dockyard.cli import (
+    autoscaling_cmd,
     build_cmd,
     credentials_cmd,
     endpoint_cmd,
@@ -57,6 +58,7 @@ app.command("run-task")(task_cmd.run_task)
 app.command("stop-task")(task_cmd.stop_task)
 app.add_typer(service_cmd.service_app, name="service")
 app.command()(metrics_cmd.metrics)
+app.add_typer(autoscaling_cmd.autoscaling_app, name="autoscaling")
 app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(registry_cmd.registry_app, name="registry")

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from dockyard.ports.metrics import MetricStore
+from dockyard.records.autoscaling import (
+    ScalableTargetRecord,
+    ScalingPolicyRecord,
+    ScheduledActionRecord,
+)
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
@@ -76,6 +81,12 @@ class Store(Protocol):
     def models(self) -> Collection[ModelRecord]: ...
     @property
     def endpoint_configs(self) -> Collection[EndpointConfigRecord]: ...
+    @property
+    def scalable_targets(self) -> Collection[ScalableTargetRecord]: ...
+    @property
+    def scaling_policies(self) -> Collection[ScalingPolicyRecord]: ...
+    @property
+    def scheduled_actions(self) -> Collection[ScheduledActionRecord]: ...
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

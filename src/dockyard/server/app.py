@@ -21,6 +21,7 @@ from dockyard.errors import DockyardError, SpecError
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
 from dockyard.server.routes import (
+    autoscaling,
     aws_credentials,
     builds,
     endpoints,
@@ -73,6 +74,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         metrics.router,
         registry.router,
         aws_credentials.router,
+        autoscaling.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

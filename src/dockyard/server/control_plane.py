@@ -15,6 +15,7 @@ from dockyard.server.platform import Platform
 from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
+from dockyard.server.scaling import ScalingReconciler
 from dockyard.server.services import ServiceReconciler
 from dockyard.server.standalone_tasks import StandaloneReconciler
 from dockyard.server.task_output import TaskOutput
@@ -43,6 +44,7 @@ class ControlPlane:
         self.standalone = StandaloneReconciler(platform.store, self.tasks)
         self.housekeeping = Housekeeping(platform, self.tasks)
         self.usage = UsageCollector(platform)
+        self.scaling = ScalingReconciler(platform)
         self.registry = RegistryReconciler(
             platform, image_scanner(platform), settings.registry_lifecycle_interval
         )
@@ -55,6 +57,7 @@ class ControlPlane:
                 self.training,
                 self.registry,
                 self.usage,
+                self.scaling,
             ],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,

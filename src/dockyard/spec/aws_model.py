@@ -5,7 +5,7 @@ service-2.json``). Field names, enums, patterns and numeric limits are read from
 instead of being retyped, so a newer botocore brings newer enum values with it and a
 test can assert that Dockyard's models agree with AWS's.
 
-Only the three services the spec layer describes are loaded; each is read once per
+Only the services the spec layer describes are loaded; each is read once per
 process (the files are a few MB) and treated as read-only afterwards.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 from botocore.loaders import Loader
 
-Service = Literal["ecs", "sagemaker", "ecr"]
+Service = Literal["ecs", "sagemaker", "ecr", "application-autoscaling"]
 
 
 @dataclass(frozen=True)

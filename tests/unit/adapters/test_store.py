@@ -17,12 +17,25 @@ import pytest
 
 from dockyard.adapters.store.memory import MemoryStore
 from dockyard.adapters.store.sqlite import SqliteStore
+from dockyard.control.autoscaling import (
+    MetricType,
+    StepAdjustment,
+    StepAlarm,
+    StepScaling,
+    TargetTracking,
+)
 from dockyard.control.endpoint import EndpointStatus
 from dockyard.control.service import ServiceState
 from dockyard.control.task import new_task
 from dockyard.control.training_status import new_training_job
 from dockyard.errors import Conflict, NotFound
 from dockyard.ports.store import Store
+from dockyard.records.autoscaling import (
+    ScalableTargetRecord,
+    ScalingActivity,
+    ScalingPolicyRecord,
+    ScheduledActionRecord,
+)
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.placement import Placement
@@ -109,8 +122,29 @@ def an_endpoint_config(name: str) -> EndpointConfigRecord:
     return EndpointConfigRecord(an_endpoint(name).config, created_at=100.0)
 
 
+def a_scalable_target() -> ScalableTargetRecord:
+    activity = ScalingActivity(at=5.0, description="Setting desired count to 3.", cause="c")
+    return ScalableTargetRecord("web", 1, 10, 1.0, last_scale_out_at=5.0, activities=(activity,))
+
+
+def a_step_policy() -> ScalingPolicyRecord:
+    step = StepScaling(
+        StepAlarm(MetricType.CPU, 70.0),
+        (StepAdjustment(1, 0.0, 20.0), StepAdjustment(3, 20.0, None)),
+    )
+    tracking = TargetTracking(MetricType.REQUESTS, 100.0, scale_in_cooldown_s=60)
+    return ScalingPolicyRecord("web", "steps", 2.0, target_tracking=tracking, step=step)
+
+
+def a_scheduled_action() -> ScheduledActionRecord:
+    return ScheduledActionRecord("web", "nightly", "cron(0 2 * * ? *)", 3.0, min_capacity=0)
+
+
 # one record of each collection of the port, by the collection's attribute name
 SAMPLES: dict[str, Callable[[], Any]] = {
+    "scalable_targets": a_scalable_target,
+    "scaling_policies": a_step_policy,
+    "scheduled_actions": a_scheduled_action,
     "tasks": lambda: a_task("t1"),
     "services": lambda: a_service("web"),
     "endpoints": lambda: an_endpoint("iris"),

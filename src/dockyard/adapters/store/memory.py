@@ -18,6 +18,11 @@ from typing import Any, Generic, TypeVar
 from dockyard.adapters.store.metrics import MemoryMetrics
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
+from dockyard.records.autoscaling import (
+    ScalableTargetRecord,
+    ScalingPolicyRecord,
+    ScheduledActionRecord,
+)
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
@@ -139,6 +144,15 @@ class MemoryStore:
         self.endpoint_configs = MemoryCollection[EndpointConfigRecord](
             self._lock, EndpointConfigRecord.KIND
         )
+        self.scalable_targets = MemoryCollection[ScalableTargetRecord](
+            self._lock, ScalableTargetRecord.KIND
+        )
+        self.scaling_policies = MemoryCollection[ScalingPolicyRecord](
+            self._lock, ScalingPolicyRecord.KIND
+        )
+        self.scheduled_actions = MemoryCollection[ScheduledActionRecord](
+            self._lock, ScheduledActionRecord.KIND
+        )
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
@@ -150,6 +164,9 @@ class MemoryStore:
         Nested transactions roll back only their own writes, like SQLite's savepoints.
         """
         collections: tuple[MemoryCollection[Any], ...] = (
+            self.scalable_targets,
+            self.scaling_policies,
+            self.scheduled_actions,
             self.tasks,
             self.services,
             self.endpoints,

@@ -25,6 +25,11 @@ from typing import Any, Generic, TypeVar
 from dockyard.adapters.store.metrics import SqliteMetrics
 from dockyard.adapters.store.records import Keyed, conflict, not_found
 from dockyard.ports.store import Event
+from dockyard.records.autoscaling import (
+    ScalableTargetRecord,
+    ScalingPolicyRecord,
+    ScheduledActionRecord,
+)
 from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
@@ -231,6 +236,9 @@ class SqliteStore:
         self.images = SqliteCollection(self._docs, ImageRecord)
         self.models = SqliteCollection(self._docs, ModelRecord)
         self.endpoint_configs = SqliteCollection(self._docs, EndpointConfigRecord)
+        self.scalable_targets = SqliteCollection(self._docs, ScalableTargetRecord)
+        self.scaling_policies = SqliteCollection(self._docs, ScalingPolicyRecord)
+        self.scheduled_actions = SqliteCollection(self._docs, ScheduledActionRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
