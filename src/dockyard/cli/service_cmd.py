@@ -49,14 +49,28 @@ def _load_balancer(text: str, service: str) -> list[dict[str, Any]]:
 
 
 def _deployment_configuration(
-    min_healthy: int | None, max_percent: int | None, base: dict[str, Any]
+    min_healthy: int | None,
+    max_percent: int | None,
+    base: dict[str, Any],
+    *,
+    circuit_breaker: bool = False,
+    rollback: bool = False,
 ) -> dict[str, Any] | None:
+    """ECS's deploymentConfiguration from the flags (``--rollback`` implies the breaker)."""
     config = dict(base.get("deploymentConfiguration") or {})
     if min_healthy is not None:
         config["minimumHealthyPercent"] = min_healthy
     if max_percent is not None:
         config["maximumPercent"] = max_percent
+    if circuit_breaker or rollback:
+        config["deploymentCircuitBreaker"] = {"enable": True, "rollback": rollback}
     return config or None
+
+
+CIRCUIT_BREAKER_HELP = (
+    "Fail a deployment whose tasks keep failing to start (0.5 x desired count, 3..200)."
+)
+ROLLBACK_HELP = "With the circuit breaker: go back to the last completed deployment."
 
 
 @service_app.command("create")
@@ -73,6 +87,8 @@ def create(
     ),
     min_healthy_percent: int | None = typer.Option(None, help="Rolling update floor (100)."),
     max_percent: int | None = typer.Option(None, help="Rolling update ceiling (200)."),
+    circuit_breaker: bool = typer.Option(False, "--circuit-breaker", help=CIRCUIT_BREAKER_HELP),
+    rollback: bool = typer.Option(False, "--rollback", help=ROLLBACK_HELP),
     file: Path | None = typer.Option(None, help="A CreateService JSON request."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
@@ -89,7 +105,11 @@ def create(
         "launchType": launch_type,
         "healthCheckGracePeriodSeconds": health_check_grace,
         "deploymentConfiguration": _deployment_configuration(
-            min_healthy_percent, max_percent, body
+            min_healthy_percent,
+            max_percent,
+            body,
+            circuit_breaker=circuit_breaker,
+            rollback=rollback,
         ),
         "loadBalancers": _load_balancer(load_balancer, service) if load_balancer else None,
     }
@@ -114,6 +134,8 @@ def update(
     health_check_grace: int | None = typer.Option(None, help="Grace period in seconds."),
     min_healthy_percent: int | None = typer.Option(None, help="Rolling update floor."),
     max_percent: int | None = typer.Option(None, help="Rolling update ceiling."),
+    circuit_breaker: bool = typer.Option(False, "--circuit-breaker", help=CIRCUIT_BREAKER_HELP),
+    rollback: bool = typer.Option(False, "--rollback", help=ROLLBACK_HELP),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
     """Change a service: a new revision or --force-new-deployment rolls its tasks."""
@@ -124,7 +146,11 @@ def update(
             "desiredCount": desired_count,
             "healthCheckGracePeriodSeconds": health_check_grace,
             "deploymentConfiguration": _deployment_configuration(
-                min_healthy_percent, max_percent, {}
+                min_healthy_percent,
+                max_percent,
+                {},
+                circuit_breaker=circuit_breaker,
+                rollback=rollback,
             ),
         }.items()
         if value is not None
@@ -142,9 +168,12 @@ def update(
 
 
 def _finish(answer: dict[str, Any], name: str, wait: bool) -> None:
+    failed = False
     if wait:
-        answer = _wait_steady(name)
+        answer, failed = _wait_steady(name)
     show(answer)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _primary(answer: dict[str, Any]) -> dict[str, Any]:
@@ -152,12 +181,28 @@ def _primary(answer: dict[str, Any]) -> dict[str, Any]:
     return deployments[0] if deployments else {}
 
 
-def _wait_steady(name: str) -> dict[str, Any]:
+def _failed(answer: dict[str, Any], deployment: str) -> dict[str, Any] | None:
+    """The deployment ``deployment`` once it FAILED (the circuit breaker tripped)."""
+    for entry in answer["service"]["deployments"]:
+        if entry["id"] == deployment and entry.get("rolloutState") == "FAILED":
+            return dict(entry)
+    return None
+
+
+def _wait_steady(name: str) -> tuple[dict[str, Any], bool]:
+    """Poll until the PRIMARY deployment completes or the one waited for FAILED.
+
+    After a rollback the PRIMARY deployment is the one rolled back to: wait until it
+    completes too, then report the failure (True).
+    """
     client = api()
     started = time.monotonic()
+    waited_for = ""
     with console.status(f"Deploying {name}…") as status:
         while True:
             answer: dict[str, Any] = client.request("GET", f"/v1/services/{name}")
+            waited_for = waited_for or _primary(answer).get("id", "")
+            failed = _failed(answer, waited_for)
             service = answer["service"]
             healthy = sum(1 for t in answer["tasks"] if t["health"] == "healthy")
             elapsed = time.monotonic() - started
@@ -165,12 +210,21 @@ def _wait_steady(name: str) -> dict[str, Any]:
                 f"Deploying {name}… {healthy}/{service['desiredCount']} tasks healthy, "
                 f"{len(service['deployments'])} deployment(s) ({elapsed:.1f} s)"
             )
-            if _primary(answer).get("rolloutState") == "COMPLETED":
+            primary = _primary(answer)
+            halted = primary.get("id") == waited_for
+            if failed is not None and (halted or primary.get("rolloutState") == "COMPLETED"):
+                console.print(
+                    f"[red]✗[/] deployment {waited_for} failed after {elapsed:.1f} s: "
+                    f"{failed.get('rolloutStateReason', '')} ({failed.get('failedTasks', 0)} "
+                    "failed tasks)"
+                )
+                return answer, True
+            if failed is None and primary.get("rolloutState") == "COMPLETED":
                 console.print(f"[green]✓[/] {name} reached a steady state in {elapsed:.1f} s")
-                return answer
+                return answer, False
             if elapsed > WAIT_TIMEOUT:
                 console.print(f"[yellow]not steady after {WAIT_TIMEOUT:.0f} s[/]")
-                return answer
+                return answer, False
             time.sleep(0.2)
 
 
@@ -196,7 +250,18 @@ def show(answer: dict[str, Any]) -> None:
         console.print("  [dim]no load balancer: the tasks get no traffic from Dockyard[/]")
     table(
         "deployments",
-        ["id", "status", "task definition", "desired", "running", "pending", "rollout", "updated"],
+        [
+            "id",
+            "status",
+            "task definition",
+            "desired",
+            "running",
+            "pending",
+            "failed",
+            "rollout",
+            "reason",
+            "updated",
+        ],
         (
             [
                 d["id"],
@@ -205,7 +270,9 @@ def show(answer: dict[str, Any]) -> None:
                 d["desiredCount"],
                 d["runningCount"],
                 d["pendingCount"],
+                d.get("failedTasks", 0),
                 d["rolloutState"],
+                d.get("rolloutStateReason") or "",
                 ago(d["updatedAt"]),
             ]
             for d in service["deployments"]

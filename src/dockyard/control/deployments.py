@@ -58,6 +58,11 @@ class Deployment:
     updated_at: float
     rollout_state: RolloutState = RolloutState.IN_PROGRESS
     rollout_state_reason: str = ""
+    #: the circuit breaker's tally (:mod:`dockyard.control.circuit_breaker`): failed
+    #: launches so far, and the task ids it has judged already, so that none counts twice
+    failed_tasks: int = 0
+    counted: tuple[str, ...] = ()  # task ids counted as failed launches
+    healthy: tuple[str, ...] = ()  # task ids seen healthy (they can no longer fail a launch)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,9 @@ def next_deployments(
         return tuple(current), False
     earlier = list(current)
     if primary is not None:
-        reached = RolloutState.COMPLETED if steady else primary.rollout_state
+        reached = primary.rollout_state
+        if reached is RolloutState.IN_PROGRESS and steady:
+            reached = RolloutState.COMPLETED
         earlier[-1] = replace(primary, rollout_state=reached, updated_at=now)
     started = Deployment(new_id, revision, now, now)
     return (*earlier[-(MAX_DEPLOYMENTS - 1) :], started), True
@@ -105,14 +112,22 @@ def deployment_views(
     desired_count: int,
     steady: bool,
 ) -> list[DeploymentView]:
-    """The PRIMARY deployment, then earlier ones that still have tasks, newest first."""
+    """The PRIMARY deployment, then earlier ones that still have tasks, newest first.
+
+    A deployment that FAILED and gave way to the PRIMARY one (a circuit breaker's
+    rollback) stays listed, INACTIVE once its tasks are gone, so its verdict is seen.
+    """
     views = []
     for index, deployment in enumerate(reversed(deployments)):
         mine = [t for t in tasks if t.deployment == deployment.id and not t.is_done]
         primary = index == 0
-        if not primary and not mine:
+        just_failed = index == 1 and deployment.rollout_state is RolloutState.FAILED
+        if not primary and not mine and not just_failed:
             continue
-        if primary:
+        state: RolloutState
+        if primary and deployment.rollout_state is RolloutState.FAILED:
+            state, reason = deployment.rollout_state, deployment.rollout_state_reason
+        elif primary:
             state = RolloutState.COMPLETED if steady else RolloutState.IN_PROGRESS
             reason = (
                 "ECS deployment " + deployment.id + " completed."
@@ -125,7 +140,7 @@ def deployment_views(
         views.append(
             DeploymentView(
                 deployment=deployment,
-                status="PRIMARY" if primary else "ACTIVE",
+                status="PRIMARY" if primary else "ACTIVE" if mine else "INACTIVE",
                 desired_count=desired_count if primary else len(live),
                 running_count=sum(1 for t in mine if t.last_status is TaskStatus.RUNNING),
                 pending_count=sum(1 for t in mine if t.last_status in STARTING_STATUSES),

@@ -52,3 +52,15 @@ def missed_startup(service: str, task_id: str, seconds: float) -> str:
         f"(service {service}) (task {task_id}) did not pass its health checks within "
         f"{seconds:g} seconds of starting."
     )
+
+
+def deployment_failed(service: str, deployment: str) -> str:
+    """``(service web) (deployment ecs-svc/1) deployment failed: tasks failed to start.``"""
+    return (
+        f"(service {service}) (deployment {deployment}) deployment failed: tasks failed to start."
+    )
+
+
+def rolling_back(service: str, deployment: str) -> str:
+    """``(service web) rolling back to deployment ecs-svc/0.``"""
+    return f"(service {service}) rolling back to deployment {deployment}."

@@ -22,7 +22,9 @@ Rules (ECS's rolling-update scheduler):
 * a task is a load-balancer target exactly while it is RUNNING and READY; a target
   that stops being one drains first, and is removed once its requests in flight
   finished or ``deregistration_delay_s`` passed (the task's containers are stopped
-  only then, see :mod:`dockyard.control.service_actions`).
+  only then, see :mod:`dockyard.control.service_actions`);
+* a *halted* service (its deployment FAILED by the circuit breaker, nothing to roll
+  back to: :mod:`dockyard.control.circuit_breaker`) starts nothing and retires nothing.
 """
 
 from __future__ import annotations
@@ -92,6 +94,9 @@ class ServiceState:
     #: the current deployment's id ("" where there are none, e.g. endpoint variants):
     #: tasks of another deployment are replaced like tasks of another revision
     deployment: str = ""
+    #: the current deployment FAILED (circuit breaker, no rollback): launch no task and
+    #: retire none, so the tasks that served before keep serving
+    halted: bool = False
 
     def is_current(self, task: Task) -> bool:
         """Does ``task`` belong to what the service runs now (revision and deployment)?"""
@@ -188,25 +193,28 @@ def plan_service(
     keep = _without(live, failed)
     surplus = _surplus(service, keep, verdicts)
     keep = _without(keep, surplus)
-    retired = _retired(service, keep, verdicts)
+    retired = [] if service.halted else _retired(service, keep, verdicts)
     keep = _without(keep, retired)
     stops = [_failed_stop(t, verdicts[t.task_id]) for t in failed]
     reason = f"Scaling activity initiated by (deployment {service.deployment or service.revision})"
     stops += [StopTask(t.task_id, reason) for t in sorted(surplus + retired, key=_age)]
-    starts = _starts(service, ordered, keep)
+    starts = [] if service.halted else _starts(service, ordered, keep)
     ready = [t for t in keep if verdicts[t.task_id].readiness is Readiness.READY]
     register, deregister = _targets(service, ordered, ready, health)
     removals, drain_ends = _removals(service, health, now)
     actions: list[ServiceAction] = [*register, *deregister, *removals, *stops, *starts]
     draining = any(h.draining for h in health.values())
-    steady = not actions and not draining and _settled(service, ordered, keep, ready)
+    # a halted service has nothing left to do: steady, though not on its revision
+    settled = service.halted or _settled(service, ordered, keep, ready)
+    steady = not actions and not draining and settled
     return ServicePlan(
         actions=tuple(actions),
         events=_events(service, actions, ordered, failed, verdicts, steady=steady),
         steady=steady,
         counts=_counts(service, live, ready),
         next_check_at=_next_check([v.recheck_at for v in verdicts.values()] + drain_ends, now),
-        blocked_reason=None if actions else _blocked(service, ordered, keep),
+        blocked_reason=None if actions or service.halted else _blocked(service, ordered, keep),
+        ready=tuple(t.task_id for t in ready),
     )
 
 
@@ -353,7 +361,7 @@ def _events(
         found.append(events.deregistered(service.name, group, deregistered))
     if registered := sum(1 for a in actions if isinstance(a, RegisterTarget)):
         found.append(events.registered(service.name, group, registered))
-    if steady and not service.steady:
+    if steady and not service.steady and not service.halted:
         found.append(events.steady_state(service.name))
     return tuple(found)
 

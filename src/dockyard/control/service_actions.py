@@ -83,7 +83,8 @@ class ServicePlan:
     the plan may change by the clock alone (a grace period or startup timeout ending);
     ``blocked_reason`` says why a deployment cannot make progress at all (its
     minimumHealthyPercent and maximumPercent leave no move), for DescribeServices and
-    for one event when it first appears.
+    for one event when it first appears; ``ready`` names the tasks ready for traffic
+    now (what a deployment circuit breaker counts as healthy).
     """
 
     actions: tuple[ServiceAction, ...]
@@ -92,6 +93,7 @@ class ServicePlan:
     counts: ServiceCounts
     next_check_at: float | None = None
     blocked_reason: str | None = None
+    ready: tuple[str, ...] = ()
 
     @property
     def starts(self) -> tuple[StartTask, ...]:

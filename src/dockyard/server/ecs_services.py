@@ -214,7 +214,11 @@ def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
             now=now,
             new_id=new_id,
         )
-        wanted = replace(_state(spec, revision, deployments[-1].id), steady=current.state.steady)
+        # a deployment the circuit breaker halted stays halted until a new one begins
+        halted = current.state.halted and deployments[-1].id == current.state.deployment
+        wanted = replace(
+            _state(spec, revision, deployments[-1].id), steady=current.state.steady, halted=halted
+        )
         state, _ = saved_state(current.state, wanted)
         ecs = replace(ecs, spec=spec, deployments=deployments)
         platform.store.services.put(replace(current, state=state, ecs=ecs))

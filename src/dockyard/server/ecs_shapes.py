@@ -110,7 +110,7 @@ def describe_deployment(view: DeploymentView, launch_type: str | None) -> dict[s
         "desiredCount": view.desired_count,
         "pendingCount": view.pending_count,
         "runningCount": view.running_count,
-        "failedTasks": 0,
+        "failedTasks": deployment.failed_tasks,
         "createdAt": deployment.created_at,
         "updatedAt": deployment.updated_at,
         "launchType": launch_type,

@@ -41,7 +41,7 @@ from dockyard.ports.store import Store
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget, ServiceRecord
 from dockyard.records.task import ReplicaState, TaskRecord
-from dockyard.server import task_definitions
+from dockyard.server import deployment_breaker, task_definitions
 from dockyard.server.tasks import TaskRunner
 from dockyard.spec.task_definition import TaskDefinition
 
@@ -159,7 +159,12 @@ class ServiceReconciler:
         }
         for name, target in targets.items():  # targets whose task is gone (reaped, lost)
             health.setdefault(name, replica_health(ReplicaState(), target))
-        plan = plan_service(service.state, [r.task for r in records], health, now)
+        tasks = [r.task for r in records]
+        plan = plan_service(service.state, tasks, health, now)
+        verdict = deployment_breaker.apply(self.store, service, tasks, plan, now)
+        if verdict.replan:  # the circuit breaker tripped: act on its state, not the old one
+            plan = plan_service(verdict.service.state, tasks, health, now)
+        service = verdict.service
         by_id = {r.task.task_id: r for r in records}
         context = _Pass(service, route, by_id, frozenset(targets), now)
         self._execute(plan.actions, context)
