@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="Port of the AWS-protocol front on 127.0.0.1: boto3 and the AWS CLI "
         "reach sagemaker and sagemaker-runtime with endpoint_url http://127.0.0.1:<this port>.",
     )
+    credentials_port: int = Field(
+        default=51679,
+        description="Port of the task-role credentials endpoint on 169.254.170.2 (the "
+        "address ECS serves them on; containers reach it through their gateway). A "
+        "taken port falls back to a free one; 0 always picks a free one.",
+    )
     registry_lifecycle_interval: float = Field(
         default=3600.0,
         description="Seconds between two runs of a repository's lifecycle policy.",

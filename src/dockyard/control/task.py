@@ -29,6 +29,7 @@ from dockyard.control.task_state import (
     DONE_STATUSES,
     ESSENTIAL_EXITED,
     OOM_REASON,
+    RESOURCE_INIT,
     STARTING_STATUSES,
     ContainerObservation,
     ContainerRecord,
@@ -95,9 +96,10 @@ def _observe_container(
         return replace(record, last_status=ContainerStatus.STOPPED, reason=CONTAINER_GONE)
     record = replace(record, container_id=seen.container_id)
     if seen.error:
-        return replace(
-            record, last_status=ContainerStatus.STOPPED, reason=f"{CANNOT_START}: {seen.error}"
+        reason = (
+            seen.error if seen.error.startswith(RESOURCE_INIT) else f"{CANNOT_START}: {seen.error}"
         )
+        return replace(record, last_status=ContainerStatus.STOPPED, reason=reason)
     if seen.state is EngineState.CREATED:
         return record
     if seen.state is EngineState.RUNNING:
@@ -119,7 +121,7 @@ def _observe_container(
 def _failure(task: Task) -> tuple[StopCode, str] | None:
     for record in task.containers:
         if record.essential and record.last_status is ContainerStatus.STOPPED:
-            if record.reason and record.reason.startswith(CANNOT_START):
+            if record.reason and record.reason.startswith((CANNOT_START, RESOURCE_INIT)):
                 return StopCode.TASK_FAILED_TO_START, record.reason
             return StopCode.ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_EXITED
     for record in task.containers:

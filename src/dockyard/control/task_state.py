@@ -25,6 +25,9 @@ from dockyard.spec.task_definition import TaskDefinition
 ESSENTIAL_EXITED = "Essential container in task exited"
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 CANNOT_START = "CannotStartContainerError"
+#: ECS's reason when what a task needs before it runs (its secrets) cannot be had;
+#: such a start error is kept as written rather than prefixed with CANNOT_START
+RESOURCE_INIT = "ResourceInitializationError"
 CONTAINER_GONE = "Container no longer exists: it was removed outside Dockyard"
 
 

@@ -25,6 +25,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -81,6 +82,8 @@ class Store(Protocol):
     def models(self) -> Collection[ModelRecord]: ...
     @property
     def endpoint_configs(self) -> Collection[EndpointConfigRecord]: ...
+    @property
+    def secrets(self) -> Collection[SecretRecord]: ...  # sealed: never a value in clear
     @property
     def scalable_targets(self) -> Collection[ScalableTargetRecord]: ...
     @property

@@ -28,6 +28,7 @@ from dockyard.server.routes import (
     events,
     metrics,
     registry,
+    secrets,
     services,
     task_definitions,
     tasks,
@@ -75,6 +76,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         registry.router,
         aws_credentials.router,
         autoscaling.router,
+        secrets.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

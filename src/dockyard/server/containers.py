@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from dockyard.control.task import ContainerObservation, engine_state
@@ -61,22 +62,28 @@ def container_spec(
     volumes_root: Path,
     *,
     publish: bool = True,
+    injected_env: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     """The engine's spec of one container of a task.
 
     ``publish``: whether its ports are published on the loopback, or reached on the
     container's own address (where the engine routes there, see
-    :attr:`~dockyard.ports.engine.Engine.routes_to_containers`).
+    :attr:`~dockyard.ports.engine.Engine.routes_to_containers`). ``injected_env``: what
+    the platform resolved for this start (secrets, role credentials; see
+    :mod:`dockyard.server.task_env`); never stored with the task.
     """
-    if container.secrets:
-        raise SpecError(
-            "secrets are not supported by the local engine yet",
+    injected = dict(injected_env or {})
+    missing = [secret.name for secret in container.secrets if secret.name not in injected]
+    if missing:
+        raise SpecError(  # never start a container without the secrets it was promised
+            f"secrets {', '.join(missing)} were not resolved",
             field=f"containerDefinitions[{container.name}].secrets",
-            hint="pass the values as environment for now",
+            hint="store them with `dockyard secret put NAME`",
         )
     cpu_units = container.cpu or definition.cpu_units or 0
     env = {pair.name: pair.value for pair in container.environment}
     env.update(placement.extra_env)
+    env.update(injected)
     labels = {
         **placement.labels,
         MANAGED: "1",

@@ -16,9 +16,12 @@ from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
 from dockyard.server.scaling import ScalingReconciler
+from dockyard.server.secrets import SecretBox, SecretVault
 from dockyard.server.services import ServiceReconciler
 from dockyard.server.standalone_tasks import StandaloneReconciler
+from dockyard.server.task_env import TaskInjections
 from dockyard.server.task_output import TaskOutput
+from dockyard.server.task_roles import TaskRoles
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
 from dockyard.server.usage import UsageCollector
@@ -28,12 +31,19 @@ class ControlPlane:
     def __init__(self, platform: Platform) -> None:
         settings = platform.settings
         self.platform = platform
+        #: task roles' tokens and credentials; the daemon serves them
+        #: (:mod:`.credentials_endpoint`) and sets ``roles.base_url``
+        self.roles = TaskRoles(settings.run_dir)
         self.tasks = TaskRunner(
             platform.engine,
             platform.store,
             settings.state_dir / "volumes",
             installation=installation_id(settings.state_dir),
             output=TaskOutput(platform.engine, settings.logs_dir / "tasks"),
+            injections=TaskInjections(
+                SecretVault(platform.store, SecretBox(settings.run_dir), platform.clock),
+                self.roles,
+            ),
         )
         self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")
         self.services = ServiceReconciler(

@@ -27,6 +27,7 @@ from dockyard.server.app import create_app
 from dockyard.server.auth import TokenGuard, load_or_create_token
 from dockyard.server.aws.front import serve_in_thread as serve_aws_front
 from dockyard.server.control_plane import ControlPlane
+from dockyard.server.credentials_endpoint import serve as serve_credentials
 from dockyard.server.platform import Platform
 from dockyard.server.registry.front import create_front
 from dockyard.settings import Settings
@@ -134,6 +135,9 @@ def run_daemon(settings: Settings) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     )
+    stop_credentials = serve_credentials(
+        platform.store, control_plane.roles, settings.credentials_port, platform.clock
+    )
     control_plane.start()
     stop_registry_front = _serve_registry_front(platform)
     stop_aws_front = serve_aws_front(platform, _bind_tcp)
@@ -151,6 +155,8 @@ def run_daemon(settings: Settings) -> None:
         if stop_registry_front is not None:
             stop_registry_front()
         control_plane.stop()
+        if stop_credentials is not None:
+            stop_credentials()
         if platform.registry is not None:  # without its front, nothing reaches it
             with contextlib.suppress(DockyardError):
                 platform.registry.process.stop()

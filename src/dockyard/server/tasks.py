@@ -52,6 +52,7 @@ from dockyard.server.containers import (
     new_task_id,
     observation,
 )
+from dockyard.server.task_env import TaskInjections
 from dockyard.server.task_output import TaskOutput
 from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.task_definition import TaskDefinition
@@ -71,8 +72,12 @@ class TaskRunner:
         *,
         installation: str,
         output: TaskOutput,
+        injections: TaskInjections | None = None,
     ) -> None:
         self.engine = engine
+        #: secrets and role credentials added at start (None: none can be, and a
+        #: container with secrets fails to start)
+        self.injections = injections
         self.store = store
         self.volumes_root = volumes_root
         self.installation = installation
@@ -235,16 +240,19 @@ class TaskRunner:
     def _start(self, record: TaskRecord, name: str) -> TaskRecord:
         definition = record.definition
         try:
+            container = definition.container(name)
+            injected = self.injections.env_for(record, container) if self.injections else {}
             if record.placement.network:
                 self.engine.ensure_network(record.placement.network, {MANAGED: "1"})
             spec = container_spec(
                 record.task.task_id,
                 record.owner,
                 definition,
-                definition.container(name),
+                container,
                 record.placement,
                 self.volumes_root,
                 publish=not self.engine.routes_to_containers,
+                injected_env=injected,
             )
             labels = {**spec.labels, INSTALLATION_LABEL: self.installation}
             self.engine.run(replace(spec, labels=labels))

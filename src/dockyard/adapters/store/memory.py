@@ -26,6 +26,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -144,6 +145,7 @@ class MemoryStore:
         self.endpoint_configs = MemoryCollection[EndpointConfigRecord](
             self._lock, EndpointConfigRecord.KIND
         )
+        self.secrets = MemoryCollection[SecretRecord](self._lock, SecretRecord.KIND)
         self.scalable_targets = MemoryCollection[ScalableTargetRecord](
             self._lock, ScalableTargetRecord.KIND
         )
@@ -176,6 +178,7 @@ class MemoryStore:
             self.images,
             self.models,
             self.endpoint_configs,
+            self.secrets,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

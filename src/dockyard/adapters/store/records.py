@@ -15,6 +15,7 @@ LIST_COMMANDS = {
     "task_definition": "dockyard task-definitions",
     "model": "aws sagemaker list-models",
     "endpoint_config": "aws sagemaker list-endpoint-configs",
+    "secret": "dockyard secret list",
 }
 
 NOUNS = {

@@ -34,6 +34,7 @@ from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -236,6 +237,7 @@ class SqliteStore:
         self.images = SqliteCollection(self._docs, ImageRecord)
         self.models = SqliteCollection(self._docs, ModelRecord)
         self.endpoint_configs = SqliteCollection(self._docs, EndpointConfigRecord)
+        self.secrets = SqliteCollection(self._docs, SecretRecord)
         self.scalable_targets = SqliteCollection(self._docs, ScalableTargetRecord)
         self.scaling_policies = SqliteCollection(self._docs, ScalingPolicyRecord)
         self.scheduled_actions = SqliteCollection(self._docs, ScheduledActionRecord)

@@ -33,10 +33,19 @@ class AccessKey:
     access_key_id: str
     secret_access_key: str
     created_at: float  # epoch seconds
+    #: the task role this key was issued for (served to that role's tasks); "" for a
+    #: key a user asked for with ``dockyard credentials create``
+    role_arn: str = ""
 
     def public(self) -> dict[str, object]:
         """What listing shows: never the secret."""
-        return {"AccessKeyId": self.access_key_id, "CreateDate": self.created_at}
+        shown: dict[str, object] = {
+            "AccessKeyId": self.access_key_id,
+            "CreateDate": self.created_at,
+        }
+        if self.role_arn:
+            shown["RoleArn"] = self.role_arn
+        return shown
 
 
 class AccessKeys:
@@ -46,14 +55,26 @@ class AccessKeys:
         self.path = run_dir / FILE_NAME
         self._lock_path = run_dir / f".{FILE_NAME}.lock"
 
-    def issue(self, now: float | None = None) -> AccessKey:
-        key = AccessKey(
-            access_key_id=KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
-            secret_access_key=secrets.token_urlsafe(30),  # 40 characters
-            created_at=time.time() if now is None else now,
-        )
+    def issue(self, now: float | None = None, role_arn: str = "") -> AccessKey:
+        key = _new_key(now, role_arn)
         with self._locked():
             self._write([*self._read(), key])
+        return key
+
+    def for_role(self, role_arn: str, now: float | None = None) -> AccessKey:
+        """The key of a task role, issued the first time a task of that role asks.
+
+        One key per role, shared by that role's tasks: revoking it (``dockyard
+        credentials delete``) cuts every task of the role off, and the next fetch of
+        their credentials gets a new one.
+        """
+        with self._locked():
+            keys = self._read()
+            for key in keys:
+                if key.role_arn == role_arn:
+                    return key
+            key = _new_key(now, role_arn)
+            self._write([*keys, key])
         return key
 
     def all(self) -> list[AccessKey]:
@@ -103,3 +124,12 @@ class AccessKeys:
             yield
         finally:
             os.close(fd)
+
+
+def _new_key(now: float | None, role_arn: str) -> AccessKey:
+    return AccessKey(
+        access_key_id=KEY_PREFIX + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16)),
+        secret_access_key=secrets.token_urlsafe(30),  # 40 characters
+        created_at=time.time() if now is None else now,
+        role_arn=role_arn,
+    )
