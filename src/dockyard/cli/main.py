@@ -14,6 +14,7 @@ from dockyard.cli import (
     endpoint_cmd,
     metrics_cmd,
     registry_cmd,
+    schedule_cmd,
     secret_cmd,
     server_cmd,
     service_cmd,
@@ -63,6 +64,7 @@ app.add_typer(autoscaling_cmd.autoscaling_app, name="autoscaling")
 app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(secret_cmd.secret_app, name="secret")
+app.add_typer(schedule_cmd.schedule_app, name="schedule")
 app.add_typer(registry_cmd.registry_app, name="registry")
 app.command()(registry_cmd.push)
 app.command()(registry_cmd.pull)

@@ -16,6 +16,7 @@ reconciler needs: an action is due when that time has passed.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,8 @@ class Cron:
     months: frozenset[int]
     days_of_week: frozenset[int] | None  # 1 = Sunday … 7 = Saturday; None: any
     years: frozenset[int] | None
+    #: standard (5-field) cron: when both day fields are restricted, either matches
+    either_day: bool = False
 
 
 Schedule = At | Rate | Cron
@@ -104,29 +107,66 @@ def _cron(text: str, body: str) -> Cron:
     )
 
 
+def parse_standard_cron(text: str) -> Cron:
+    """Read a standard 5-field cron line (``0 2 * * *``: minute hour day month weekday).
+
+    Unix semantics, not EventBridge's: weekdays ``0-7`` (0 and 7 are Sunday) or
+    ``SUN-SAT``; when day-of-month and day-of-week are both restricted a day matching
+    either fires (``0 2 1 * MON`` is the 1st and every Monday). Stored as a
+    :class:`Cron` with EventBridge's weekday numbering, so one matcher serves both.
+    """
+    fields = text.split()
+    if len(fields) != 5:
+        raise _bad(text, f"a standard cron line takes 5 fields, not {len(fields)}")
+    minute, hour, dom, month, dow = fields
+    if "?" in (dom, dow):
+        raise _bad(text, "? belongs to cron(...) with 6 fields; a 5-field line uses *")
+    weekdays = _field(text, dow, 0, 7, (), "day-of-week", names0=_DAYS)
+    return Cron(
+        minutes=_all(_field(text, minute, 0, 59, (), "minutes"), 0, 59),
+        hours=_all(_field(text, hour, 0, 23, (), "hours"), 0, 23),
+        days_of_month=_field(text, dom, 1, 31, (), "day-of-month"),
+        months=_all(_field(text, month, 1, 12, _MONTHS, "month"), 1, 12),
+        days_of_week=None if weekdays is None else frozenset(d % 7 + 1 for d in weekdays),
+        years=None,
+        either_day=True,
+    )
+
+
 def _all(values: frozenset[int] | None, low: int, high: int) -> frozenset[int]:
     return frozenset(range(low, high + 1)) if values is None else values
 
 
 def _field(
-    text: str, spec: str, low: int, high: int, names: tuple[str, ...], what: str
+    text: str,
+    spec: str,
+    low: int,
+    high: int,
+    names: tuple[str, ...],
+    what: str,
+    *,
+    names0: tuple[str, ...] = (),
 ) -> frozenset[int] | None:
-    """One cron field's values; None for ``*`` and ``?`` (anything)."""
+    """One cron field's values; None for ``*`` and ``?`` (anything).
+
+    ``names`` count from 1 (EventBridge), ``names0`` from 0 (Unix weekdays).
+    """
     if spec in ("*", "?"):
         return None
     values: set[int] = set()
     for part in spec.split(","):
         base, _, step_text = part.partition("/")
         step = _number(text, step_text, (), what) if step_text else 1
+        number = functools.partial(_number, text, names=names, what=what, names0=names0)
         if step < 1:
             raise _bad(text, f"the {what} step must be at least 1")
         if base == "*":
             start, end = low, high
         elif "-" in base:
             first, _, last = base.partition("-")
-            start, end = _number(text, first, names, what), _number(text, last, names, what)
+            start, end = number(first), number(last)
         else:
-            start = _number(text, base, names, what)
+            start = number(base)
             end = high if step_text else start
         if not low <= start <= end <= high:
             raise _bad(text, f"{what} {part!r} is outside {low}-{high}")
@@ -134,12 +174,17 @@ def _field(
     return frozenset(values)
 
 
-def _number(text: str, value: str, names: tuple[str, ...], what: str) -> int:
+def _number(
+    text: str, value: str, names: tuple[str, ...], what: str, names0: tuple[str, ...] = ()
+) -> int:
     upper = value.upper()
     if upper in names:
         return names.index(upper) + 1
+    if upper in names0:
+        return names0.index(upper)
     if not value.isdigit():
-        raise _bad(text, f"{what} {value!r} is not a number" + (" or a name" if names else ""))
+        named = " or a name" if names or names0 else ""
+        raise _bad(text, f"{what} {value!r} is not a number" + named)
     return int(value)
 
 
@@ -191,7 +236,9 @@ def _day_matches(cron: Cron, day: datetime) -> bool:
         return False
     if day.month not in cron.months:
         return False
-    if cron.days_of_month is not None and day.day not in cron.days_of_month:
-        return False
     weekday = (day.isoweekday() % 7) + 1  # Sunday 1 … Saturday 7
-    return cron.days_of_week is None or weekday in cron.days_of_week
+    by_month = cron.days_of_month is None or day.day in cron.days_of_month
+    by_week = cron.days_of_week is None or weekday in cron.days_of_week
+    if cron.either_day and cron.days_of_month is not None and cron.days_of_week is not None:
+        return by_month or by_week
+    return by_month and by_week

@@ -25,6 +25,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -90,6 +91,8 @@ class Store(Protocol):
     def scaling_policies(self) -> Collection[ScalingPolicyRecord]: ...
     @property
     def scheduled_actions(self) -> Collection[ScheduledActionRecord]: ...
+    @property
+    def schedules(self) -> Collection[ScheduleRecord]: ...  # scheduled tasks
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

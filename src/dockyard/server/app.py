@@ -28,6 +28,7 @@ from dockyard.server.routes import (
     events,
     metrics,
     registry,
+    schedules,
     secrets,
     services,
     task_definitions,
@@ -77,6 +78,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         aws_credentials.router,
         autoscaling.router,
         secrets.router,
+        schedules.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -16,6 +16,7 @@ from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
 from dockyard.server.scaling import ScalingReconciler
+from dockyard.server.schedules import ScheduleReconciler
 from dockyard.server.secrets import SecretBox, SecretVault
 from dockyard.server.services import ServiceReconciler
 from dockyard.server.standalone_tasks import StandaloneReconciler
@@ -55,6 +56,7 @@ class ControlPlane:
         self.housekeeping = Housekeeping(platform, self.tasks)
         self.usage = UsageCollector(platform)
         self.scaling = ScalingReconciler(platform)
+        self.schedules = ScheduleReconciler(platform)
         self.registry = RegistryReconciler(
             platform, image_scanner(platform), settings.registry_lifecycle_interval
         )
@@ -68,6 +70,7 @@ class ControlPlane:
                 self.registry,
                 self.usage,
                 self.scaling,
+                self.schedules,
             ],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,

@@ -39,6 +39,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.placement import Placement
+from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
@@ -140,11 +141,19 @@ def a_scheduled_action() -> ScheduledActionRecord:
     return ScheduledActionRecord("web", "nightly", "cron(0 2 * * ? *)", 3.0, min_capacity=0)
 
 
+def a_schedule() -> ScheduleRecord:
+    request = '{"taskDefinition": "prep:1", "count": 2}'
+    return ScheduleRecord(
+        "nightly", "0 2 * * *", "prep:1", request, 3.0, last_due_at=7200.0, last_task_ids=("t1",)
+    )
+
+
 # one record of each collection of the port, by the collection's attribute name
 SAMPLES: dict[str, Callable[[], Any]] = {
     "scalable_targets": a_scalable_target,
     "scaling_policies": a_step_policy,
     "scheduled_actions": a_scheduled_action,
+    "schedules": a_schedule,
     "tasks": lambda: a_task("t1"),
     "services": lambda: a_service("web"),
     "endpoints": lambda: an_endpoint("iris"),

@@ -26,6 +26,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -155,6 +156,7 @@ class MemoryStore:
         self.scheduled_actions = MemoryCollection[ScheduledActionRecord](
             self._lock, ScheduledActionRecord.KIND
         )
+        self.schedules = MemoryCollection[ScheduleRecord](self._lock, ScheduleRecord.KIND)
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
@@ -179,6 +181,7 @@ class MemoryStore:
             self.models,
             self.endpoint_configs,
             self.secrets,
+            self.schedules,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

@@ -16,6 +16,7 @@ LIST_COMMANDS = {
     "model": "aws sagemaker list-models",
     "endpoint_config": "aws sagemaker list-endpoint-configs",
     "secret": "dockyard secret list",
+    "schedule": "dockyard schedule list",
 }
 
 NOUNS = {

@@ -34,6 +34,7 @@ from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -241,6 +242,7 @@ class SqliteStore:
         self.scalable_targets = SqliteCollection(self._docs, ScalableTargetRecord)
         self.scaling_policies = SqliteCollection(self._docs, ScalingPolicyRecord)
         self.scheduled_actions = SqliteCollection(self._docs, ScheduledActionRecord)
+        self.schedules = SqliteCollection(self._docs, ScheduleRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
