@@ -289,11 +289,18 @@ def stop_training_job(name: str = typer.Argument(..., help="Training job name.")
 
 
 def logs(
-    name: str = typer.Argument(..., help="A training job's name, or endpoint/NAME."),
+    name: str = typer.Argument(
+        ..., help="A training job's name, endpoint/NAME, service/NAME or task/TASK_ID."
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep streaming until it ends."),
-    tail: int = typer.Option(100, help="Endpoints: lines per replica."),
+    tail: int = typer.Option(100, help="Endpoints, services, tasks: lines per container."),
 ) -> None:
-    """Print a training job's logs, or an endpoint's replicas' (stopped ones too)."""
+    """Print a training job's logs, an endpoint's replicas' or a service's tasks' (stopped
+    ones too), or one task's; each line of a service or task starts with its task id."""
+    kind, _, rest = name.partition("/")
+    if kind in ("service", "task") and rest:
+        _task_logs(f"/v1/{kind}s/{rest}/logs", tail, follow)
+        return
     if name.startswith("endpoint/"):
         _endpoint_logs(name.removeprefix("endpoint/"), tail)
         return
@@ -303,6 +310,18 @@ def logs(
     for item in api().stream("GET", f"/v1/training-jobs/{name}/logs"):
         if "line" in item:
             console.print(item["line"], markup=False, highlight=False)
+
+
+def _task_logs(path: str, tail: int, follow: bool) -> None:
+    """Lines of many tasks, each behind its task id (dim when the task has stopped)."""
+    params = {"tail": tail, "follow": "1" if follow else "0"}
+    try:
+        for item in api().stream("GET", path, params=params):
+            style = "dim" if item["stopped"] else "cyan"
+            console.print(f"[{style}]{item['prefix']}[/] ", end="", highlight=False)
+            console.print(item["line"], markup=False, highlight=False)
+    except KeyboardInterrupt:
+        return
 
 
 def _endpoint_logs(name: str, tail: int) -> None:

@@ -26,6 +26,7 @@ from dockyard.server.routes import (
     builds,
     endpoints,
     events,
+    logs,
     metrics,
     registry,
     schedules,
@@ -79,6 +80,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         autoscaling.router,
         secrets.router,
         schedules.router,
+        logs.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
