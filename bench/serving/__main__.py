@@ -40,6 +40,7 @@ CHART = REPO / "bench" / "results" / "serving.png"
 README = REPO / "bench" / "README.md"
 DEFAULT_ROUNDS = 3
 DEFAULT_DURATION = 10.0
+DEFAULT_TIMED = 5.0
 DEFAULT_C = (1, 8, 32, 128)
 GROUPS = ("server", "e2e")
 TOOLS = peers.Peer(
@@ -116,7 +117,7 @@ def measure(
     """Rounds by concurrencies by servers, the server order rotated every time (A/B/A/B)."""
     for target in targets:  # warm-up, not recorded
         try:
-            run_wrk(target.base_url, target.request, 8, args.warmup)
+            run_wrk(target.base_url, target.request, 8, args.warmup, 0)
         except LoadError as exc:
             print(f"  warm-up of {target.name} failed: {exc}", flush=True)
     step = 0
@@ -127,7 +128,9 @@ def measure(
             step += 1
             for target in order:
                 try:
-                    fig = run_wrk(target.base_url, target.request, c, args.duration)
+                    fig = run_wrk(
+                        target.base_url, target.request, c, args.duration, args.timed_duration
+                    )
                 except LoadError as exc:
                     print(f"  {group} r{rnd} c={c} {target.name}: {exc}", flush=True)
                     runs.append(
@@ -137,7 +140,7 @@ def measure(
                 runs.append({"round": rnd, "c": c, "target": target.name, **fig.as_dict()})
                 print(
                     f"  {group} r{rnd} c={c:<3} {target.name:<15} {fig.rps:>9,.0f} req/s  "
-                    f"p50 {fig.p50_ms:6.2f}  p99 {fig.p99_ms:7.2f} ms  "
+                    f"p50 {fig.p50_ms or 0:6.2f}  p99 {fig.p99_ms or 0:7.2f} ms  "
                     f"(corrected {fig.p99_corrected_ms:7.2f})  errors {fig.errors}",
                     flush=True,
                 )
@@ -202,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION, help="seconds")
+    parser.add_argument(
+        "--timed-duration",
+        type=float,
+        help="seconds of the uncorrected-latency pass (default: min(5, --duration); 0: skip)",
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per server, once")
     parser.add_argument(
         "--concurrency", default=",".join(map(str, DEFAULT_C)), help="comma-separated"
@@ -224,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.readme_section(doc, None))
         return 0
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+    if args.timed_duration is None:
+        args.timed_duration = min(DEFAULT_TIMED, args.duration)
     args.only = {n for n in args.only.split(",") if n}
     peer_names = [n for n in args.peers.split(",") if n]
     unknown = [n for n in peer_names if n not in peers.PEERS]
@@ -259,10 +269,15 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "concurrency": args.concurrency,
             "workers_per_server": peers.WORKERS,
-            "load": "wrk -t C -c C (one connection per thread), on 127.0.0.1",
-            "latency": "p50_ms/p99_ms uncorrected (timed per request by the Lua script); "
-            "*_corrected_ms are wrk's coordinated-omission-corrected percentiles",
-            "errors": "non-2xx responses + wrk socket errors (connect, read, write, timeout)",
+            "timed_duration_s": args.timed_duration,
+            "load": "per server and concurrency C, two wrk passes on 127.0.0.1: "
+            "1) wrk -t min(C,2) -c C -d duration, static request: rps, *_corrected_ms, errors; "
+            "2) wrk -t C -c C -d timed_duration (one connection per thread, per-request "
+            "Lua timing): p50_ms/p90_ms/p99_ms/p999_ms, timed_rps, errors",
+            "latency": "p50_ms/p99_ms are uncorrected (what requests saw, pass 2); "
+            "*_corrected_ms are wrk's coordinated-omission-corrected percentiles (pass 1)",
+            "errors": "pass 1: status >= 400 and socket errors (connect, read, write, "
+            "timeout); pass 2: non-2xx and socket errors; summed",
             "model": f"iris LogisticRegression, scikit-learn {model.sklearn_version}",
             "row": list(ROW),
         },

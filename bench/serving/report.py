@@ -25,13 +25,17 @@ def _runs(doc: dict[str, Any], group: str) -> list[dict[str, Any]]:
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """{target: {c: {metric: median over rounds}}}, errors summed."""
-    keys = ("rps", "p50_ms", "p99_ms", "p50_corrected_ms", "p99_corrected_ms")
+    keys = ("rps", "p50_ms", "p99_ms", "p50_corrected_ms", "p99_corrected_ms", "timed_rps")
     by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         by[(run["target"], run["c"])].append(run)
     out: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     for (target, c), items in sorted(by.items()):
-        figures = {k: round(statistics.median(r[k] for r in items), 3) for k in keys}
+        figures: dict[str, float] = {}
+        for k in keys:
+            values = [r[k] for r in items if r.get(k) is not None]
+            if values:
+                figures[k] = round(statistics.median(values), 3)
         figures["errors"] = sum(r["errors"] for r in items)
         figures["rounds"] = len(items)
         out[target][str(c)] = figures
@@ -44,7 +48,7 @@ def per_round_ratio(
     """Median over rounds of ``a[key] / b[key]`` at concurrency ``c``."""
     values: dict[int, dict[str, float]] = defaultdict(dict)
     for run in runs:
-        if run["c"] == c and run["target"] in (a, b):
+        if run["c"] == c and run["target"] in (a, b) and run.get(key) is not None:
             values[run["round"]][run["target"]] = run[key]
     ratios = [v[a] / v[b] for v in values.values() if a in v and b in v and v[b] > 0]
     return round(statistics.median(ratios), 3) if ratios else None
@@ -127,7 +131,7 @@ def table_markdown(doc: dict[str, Any], group: str) -> str:
             cells.append(
                 "—"
                 if m is None
-                else f"{_fmt(m['rps'])} ({_fmt(m['p50_ms'], 1)} / {_fmt(m['p99_ms'], 1)})"
+                else f"{_fmt(m['rps'])} ({_fmt(m.get('p50_ms'), 1)} / {_fmt(m.get('p99_ms'), 1)})"
                 + (f" **{m['errors']} err**" if m["errors"] else "")
             )
         rss = info.get("rss_total_mib")
@@ -141,7 +145,8 @@ def readme_section(doc: dict[str, Any], chart: str | None) -> str:
     parts = [
         f"### Results, {doc['date'][:10]}",
         "",
-        f"{doc['machine']['summary']}. {doc['settings']['rounds']} rounds \u00d7 "
+        f"{doc['machine']['summary']}. {doc['settings']['rounds']} round"
+        f"{'' if doc['settings']['rounds'] == 1 else 's'} \u00d7 "
         f"{doc['settings']['duration_s']:g} s per server and concurrency, servers "
         "alternated; one-row JSON iris; p50/p99 uncorrected (what requests saw); "
         f"took {doc['elapsed_s'] / 60:.0f} min.",
