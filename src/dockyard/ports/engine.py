@@ -22,6 +22,20 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class HealthCheck:
+    """A check the engine runs inside the container (Docker's HEALTHCHECK).
+
+    ``test`` is ``["CMD", ...]`` or ``["CMD-SHELL", "..."]``, as ECS writes it.
+    """
+
+    test: list[str]
+    interval_s: int = 30
+    timeout_s: int = 5
+    retries: int = 3
+    start_period_s: int = 0
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything needed to start one container.
 
@@ -31,6 +45,10 @@ class ContainerSpec:
     container's own address (:attr:`ContainerState.ip_address`), which only an engine
     that :attr:`Engine.routes_to_containers` makes reachable from this host.
     ``labels`` are how Dockyard finds its containers again after a restart.
+    ``network`` ``container:ID`` joins another container's network namespace (its
+    ports are then that container's). ``cpus`` is a hard quota, ``cpu_shares`` a
+    relative weight; ``memory_mib`` a hard limit, ``memory_reservation_mib`` a soft
+    one; ``cgroup_parent`` is what :meth:`Engine.task_cgroup` returned.
     """
 
     name: str
@@ -51,6 +69,10 @@ class ContainerSpec:
     working_dir: str | None = None
     stop_timeout: int = 30
     init: bool = False
+    cpu_shares: int | None = None
+    memory_reservation_mib: int | None = None
+    cgroup_parent: str | None = None
+    health_check: HealthCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,8 @@ class ContainerState:
     finished_at: str | None = None
     host_ports: dict[int, int] = field(default_factory=dict)
     ip_address: str | None = None
+    #: the engine's health check verdict: "starting", "healthy", "unhealthy" (None: no check)
+    health: str | None = None
 
     @property
     def running(self) -> bool:
@@ -146,6 +170,15 @@ class Engine(Protocol):
 
     def put_archive(self, container_id: str, path: str, tar_bytes: bytes) -> None: ...
     def get_archive(self, container_id: str, path: str) -> Iterator[bytes]: ...
+
+    # task cgroups
+    def task_cgroup(self, name: str, cpus: float | None, memory_mib: int | None) -> str | None:
+        """Make a cgroup that bounds a whole task (every container started with the
+        returned ``cgroup_parent``); None where this engine cannot (then the caller
+        bounds each container instead)."""
+
+    def remove_task_cgroup(self, name: str) -> None:
+        """Remove the task's cgroup once its containers are gone (idempotent)."""
 
     # networks
     def ensure_network(self, name: str, labels: dict[str, str]) -> None: ...

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from dockyard.control.task import ContainerObservation, engine_state
+from dockyard.control.task import ContainerObservation, HealthStatus, engine_state
+from dockyard.control.task_limits import container_limits
+from dockyard.control.task_volumes import VolumeError, VolumeKind, container_mounts
 from dockyard.errors import SpecError
-from dockyard.ports.engine import ContainerSpec, ContainerState, Mount
+from dockyard.ports.engine import ContainerSpec, ContainerState, HealthCheck, Mount
 from dockyard.records.placement import Placement
 from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.task_definition import TaskDefinition
@@ -28,7 +30,6 @@ OWNER_LABEL = "dockyard.owner"
 #: serve several daemons, and each may only sweep away its own containers
 INSTALLATION_LABEL = "dockyard.installation"
 DEFAULT_STOP_TIMEOUT = 30
-CPU_UNITS_PER_VCPU = 1024
 
 
 def new_task_id() -> str:
@@ -62,6 +63,7 @@ def container_spec(
     volumes_root: Path,
     *,
     publish: bool = True,
+    cgroup_parent: str | None = None,
     injected_env: Mapping[str, str] | None = None,
 ) -> ContainerSpec:
     """The engine's spec of one container of a task.
@@ -80,7 +82,7 @@ def container_spec(
             field=f"containerDefinitions[{container.name}].secrets",
             hint="store them with `dockyard secret put NAME`",
         )
-    cpu_units = container.cpu or definition.cpu_units or 0
+    limits = container_limits(definition, container, task_cgroup=cgroup_parent is not None)
     env = {pair.name: pair.value for pair in container.environment}
     env.update(placement.extra_env)
     env.update(injected)
@@ -108,8 +110,12 @@ def container_spec(
         network=placement.network,
         hostname=hostname,
         network_aliases=[hostname] if hostname and placement.network else [],
-        cpus=cpu_units / CPU_UNITS_PER_VCPU if cpu_units else None,
-        memory_mib=container.memory or definition.memory_mib,
+        cpus=limits.cpus,
+        cpu_shares=limits.cpu_shares,
+        memory_mib=limits.memory_mib,
+        memory_reservation_mib=limits.memory_reservation_mib,
+        cgroup_parent=cgroup_parent,
+        health_check=_health_check(container),
         user=container.user,
         working_dir=container.working_directory,
         stop_timeout=container.stop_timeout or DEFAULT_STOP_TIMEOUT,
@@ -124,20 +130,43 @@ def _mounts(
     placement: Placement,
     volumes_root: Path,
 ) -> list[Mount]:
-    """Mount points resolved to host paths; volumes without a source path are task-scoped."""
-    volumes = {volume.name: volume for volume in definition.volumes}
+    """Mount points (and ``volumesFrom``) resolved to host paths, as
+    :mod:`dockyard.control.task_volumes` decides; the directories Dockyard manages are
+    made here, open to any user (the container's user is the image's)."""
+    field = f"containerDefinitions[{container.name}].mountPoints"
+    try:
+        planned = container_mounts(definition, container, task_id, PurePosixPath(volumes_root))
+    except VolumeError as error:
+        raise SpecError(str(error), field=field) from None
     mounts: list[Mount] = []
-    for point in container.mount_points:
-        volume = volumes[point.source_volume]
-        source = volume.host.source_path if volume.host and volume.host.source_path else None
-        if source is None:
-            scratch = volumes_root / task_id / volume.name
-            scratch.mkdir(parents=True, exist_ok=True)
-            scratch.chmod(0o777)
-            source = str(scratch)
-        mounts.append(Mount(source, point.container_path, point.read_only))
+    for mount in planned:
+        source = Path(mount.source)
+        if mount.create and not source.is_dir():
+            source.mkdir(parents=True, exist_ok=True)
+            source.chmod(0o777)
+        elif not mount.create and not source.exists():
+            raise SpecError(
+                f"volume {mount.volume} does not exist ({source})",
+                field=field,
+                hint="a host.sourcePath must exist before the task starts"
+                if mount.kind is VolumeKind.HOST
+                else "create it, or set dockerVolumeConfiguration.autoprovision to true",
+            )
+        mounts.append(Mount(str(source), mount.target, mount.read_only))
     mounts.extend(placement.extra_mounts.get(container.name, ()))
     return mounts
+
+
+def _health_check(container: ContainerDefinition) -> HealthCheck | None:
+    check = container.health_check
+    if check is None:
+        return None
+    return HealthCheck(
+        list(check.command), check.interval, check.timeout, check.retries, check.start_period
+    )
+
+
+_HEALTH = {"healthy": HealthStatus.HEALTHY, "unhealthy": HealthStatus.UNHEALTHY}
 
 
 def observation(state: ContainerState) -> ContainerObservation:
@@ -146,5 +175,6 @@ def observation(state: ContainerState) -> ContainerObservation:
         container_id=state.id,
         exit_code=state.exit_code,
         oom_killed=state.oom_killed,
+        health=_HEALTH.get(state.health or "", HealthStatus.UNKNOWN) if state.health else None,
         error=state.error if state.status in ("created", "dead") and state.error else "",
     )

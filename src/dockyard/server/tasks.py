@@ -36,6 +36,8 @@ from dockyard.control.task import (
     observe,
     request_stop,
 )
+from dockyard.control.task_limits import task_size
+from dockyard.control.task_network import NAMESPACE_HOLDER
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import ContainerState, Engine
 from dockyard.ports.store import Store
@@ -53,6 +55,7 @@ from dockyard.server.containers import (
     observation,
 )
 from dockyard.server.task_env import TaskInjections
+from dockyard.server.task_network import TaskNamespaces, joined
 from dockyard.server.task_output import TaskOutput
 from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.task_definition import TaskDefinition
@@ -85,6 +88,8 @@ class TaskRunner:
         self._stopper = ThreadPoolExecutor(max_workers=8, thread_name_prefix="stop")
         self._stopping: set[str] = set()  # container ids with a stop in flight
         self._stopping_lock = threading.Lock()
+        #: the namespace a task of several containers shares (awsvpc)
+        self.namespaces = TaskNamespaces(engine, installation)
 
     def close(self) -> None:
         self._stopper.shutdown(wait=False, cancel_futures=True)
@@ -147,6 +152,7 @@ class TaskRunner:
         if record != before:
             record = self._put(record)
         self._stop_containers(record, held=held)
+        self.namespaces.release(record, seen)
         return record
 
     def request_stop(
@@ -169,8 +175,12 @@ class TaskRunner:
         """
         tails = {}
         for state in self.engine.list({TASK_LABEL: record.task.task_id}):
-            tails[state.labels.get(CONTAINER_LABEL, state.name)] = self.output.tail(state)
+            name = state.labels.get(CONTAINER_LABEL, state.name)
+            if name != NAMESPACE_HOLDER:
+                tails[name] = self.output.tail(state)
             self._remove_quietly(state.id)
+        with contextlib.suppress(DockyardError, OSError):
+            self.engine.remove_task_cgroup(record.task.task_id)
         for container, tail in tails.items():  # once removed: a kept log means it is gone
             if tail is not None:
                 self.output.keep(record.owner, record.task.task_id, container, tail)
@@ -211,11 +221,12 @@ class TaskRunner:
         }
         for name, error in record.start_errors.items():
             observations.setdefault(name, ContainerObservation(EngineState.EXITED, "", error=error))
+        holder = seen.get(NAMESPACE_HOLDER)  # where the task's ports are, when it has one
         addresses = tuple(
             address
             for name, state in sorted(seen.items())
-            if state.running
-            for address in self._addresses(name, state, record.definition.container(name))
+            if state.running and name != NAMESPACE_HOLDER
+            for address in self._addresses(name, holder or state, record.definition.container(name))
         )
         task = observe(record.task, observations, now)
         if addresses and addresses != record.addresses:
@@ -244,6 +255,9 @@ class TaskRunner:
             injected = self.injections.env_for(record, container) if self.injections else {}
             if record.placement.network:
                 self.engine.ensure_network(record.placement.network, {MANAGED: "1"})
+            size = task_size(definition)
+            cgroup = self.engine.task_cgroup(record.task.task_id, size.cpus, size.memory_mib)
+            network = self.namespaces.network_for(record, cgroup)
             spec = container_spec(
                 record.task.task_id,
                 record.owner,
@@ -253,9 +267,10 @@ class TaskRunner:
                 self.volumes_root,
                 publish=not self.engine.routes_to_containers,
                 injected_env=injected,
+                cgroup_parent=cgroup,
             )
             labels = {**spec.labels, INSTALLATION_LABEL: self.installation}
-            self.engine.run(replace(spec, labels=labels))
+            self.engine.run(replace(joined(spec, network), labels=labels))
         except DockyardError as error:
             errors = {**record.start_errors, name: error.message}
             record = self._put(replace(record, start_errors=errors))

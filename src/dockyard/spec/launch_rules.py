@@ -123,7 +123,7 @@ def _fargate_volumes(task: TaskDefinition) -> Rules:
                 hint='remove "sourcePath" to get a scratch volume shared by the containers',
                 at=("volumes", index, "host", "sourcePath"),
             )
-        if volume.aws_field("dockerVolumeConfiguration") is not None:
+        if volume.docker_volume_configuration is not None:
             yield SpecValueError(
                 "Docker volumes (dockerVolumeConfiguration) are not supported on Fargate",
                 hint="use an efsVolumeConfiguration, or a scratch volume (just a name)",

@@ -32,7 +32,15 @@ from dockyard.spec.aws_shape import check_shape
 from dockyard.spec.base import AWS_NAMES, EcsModel
 from dockyard.spec.container import ContainerDefinition
 from dockyard.spec.errors import InvalidDocument, PathItem, Problem, problems_of
-from dockyard.spec.fields import AbsolutePath, Int, count_between, in_range, one_of
+from dockyard.spec.fields import (
+    AbsolutePath,
+    Bool,
+    Int,
+    NonEmpty,
+    count_between,
+    in_range,
+    one_of,
+)
 from dockyard.spec.names import EcsName
 from dockyard.spec.task_rules import check_task_definition
 from dockyard.spec.task_size import parse_cpu, parse_memory
@@ -48,12 +56,31 @@ class HostVolumeProperties(EcsModel):
     source_path: AbsolutePath | None = None
 
 
+class DockerVolumeConfiguration(EcsModel):
+    """A Docker volume: ``scope`` task (gone with the task) or shared (kept, and shared
+    by every task that names it); ``autoprovision`` creates a missing shared one."""
+
+    aws_shape: ClassVar[str | None] = "DockerVolumeConfiguration"
+    scope: Annotated[str, one_of("ecs", "Scope")] | None = None
+    autoprovision: Bool | None = None
+
+
+class EfsVolumeConfiguration(EcsModel):
+    """An EFS file system (``fileSystemId``), mounted from ``rootDirectory`` down."""
+
+    aws_shape: ClassVar[str | None] = "EFSVolumeConfiguration"
+    file_system_id: NonEmpty
+    root_directory: str | None = None
+
+
 class Volume(EcsModel):
     """A named volume the task's containers mount (``mountPoints[].sourceVolume``)."""
 
     aws_shape: ClassVar[str | None] = "Volume"
     name: EcsName
     host: HostVolumeProperties | None = None
+    docker_volume_configuration: DockerVolumeConfiguration | None = None
+    efs_volume_configuration: EfsVolumeConfiguration | None = None
 
 
 def _normalize_cpu(text: str) -> str:

@@ -79,6 +79,8 @@ class Container:
     memory_bytes: int = 0
     usage_at: float | None = None  # when those were read (None: when asked)
     archives: dict[str, bytes] = field(default_factory=dict)
+    health: str | None = None  # the engine's health verdict (set by tests)
+    spec: ContainerSpec | None = None  # what it was started with
 
     def state(self) -> ContainerState:
         return ContainerState(
@@ -93,6 +95,7 @@ class Container:
             finished_at=self.finished_at,
             host_ports=dict(self.ports) if self.running else {},
             ip_address=self.ip_address if self.running else None,
+            health=self.health if self.running else None,
         )
 
     def end(self, code: int, oom: bool = False) -> bool:
@@ -174,6 +177,8 @@ class ContainerTable:
             exposed=frozenset(spec.ports),
             ip_address=f"172.17.{serial // 250}.{serial % 250 + 2}",
             serial=serial,
+            health="starting" if spec.health_check is not None else None,
+            spec=spec,
         )
         self._by_id[container.id] = container
         for label in container.labels.items():

@@ -78,6 +78,10 @@ class FakeEngine:
         self._images = ImageStore()
         self._failures: dict[str, str] = {}
         self._available = True
+        #: task cgroups made: name -> (cpus, memory MiB); ``task_cgroups_supported``
+        #: False plays an engine that cannot make them
+        self.task_cgroups: dict[str, tuple[float | None, int | None]] = {}
+        self.task_cgroups_supported = True
 
     # ------------------------------------------------------------------ test controls
 
@@ -92,6 +96,18 @@ class FakeEngine:
         """The container's process ends by itself with ``code`` (OOM-killed if ``oom``)."""
         with self._changed:
             self._end(self._containers.find(container_id), code, oom)
+
+    def set_health(self, container_id: str, health: str) -> None:
+        """What the container's health check says from now on (healthy, unhealthy...)."""
+        with self._changed:
+            self._containers.find(container_id).health = health
+
+    def spec(self, name: str) -> ContainerSpec:
+        """What the container called ``name`` was started with."""
+        with self._changed:
+            found = self._containers.find(name).spec
+        assert found is not None
+        return found
 
     def set_usage(
         self, container_id: str, *, cpu_used_ns: int, memory_bytes: int, at: float | None = None
@@ -157,7 +173,13 @@ class FakeEngine:
                 raise name_taken(spec.name)
             if self.require_images and self._images.find(spec.image) is None:
                 raise image_not_found(spec.image)
-            if spec.network and spec.network not in self._networks | _BUILTIN_NETWORKS:
+            joined = spec.network.removeprefix("container:") if spec.network else None
+            if spec.network and joined != spec.network:
+                holder = self._containers.find(joined or "")
+                if not holder.running:
+                    refusal = f"cannot join network of a non running container: {joined}"
+                    raise start_error(spec, docker.errors.APIError(refusal, explanation=refusal))
+            elif spec.network and spec.network not in self._networks | _BUILTIN_NETWORKS:
                 raise missing("container", spec.name, f"network {spec.network} not found")
             reason = self._failures.pop(spec.name, None) or self._failures.pop(spec.image, None)
             if reason is not None:
@@ -240,6 +262,19 @@ class FakeEngine:
         if tar is None:
             raise missing("path", f"{container_id}:{path}", f"Could not find the file {path}")
         return iter([tar])
+
+    # ------------------------------------------------------------------ task cgroups
+
+    def task_cgroup(self, name: str, cpus: float | None, memory_mib: int | None) -> str | None:
+        with self._call("task_cgroup", name):
+            if not self.task_cgroups_supported or (cpus is None and memory_mib is None):
+                return None
+            self.task_cgroups[name] = (cpus, memory_mib)
+            return f"/dockyard/{name}"
+
+    def remove_task_cgroup(self, name: str) -> None:
+        with self._call("remove_task_cgroup", name):
+            self.task_cgroups.pop(name, None)
 
     # ------------------------------------------------------------------ networks
 

@@ -28,6 +28,7 @@ import builtins
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import docker.types
 import requests.exceptions
 
 from dockyard.adapters.engine import libpod
+from dockyard.adapters.engine.cgroups import PARENT, TaskCgroups, support
 from dockyard.adapters.engine.images import build_events, reachable, registry_of, split_ref
 from dockyard.adapters.engine.reach import DataPath, routes_to_containers
 from dockyard.adapters.engine.translate import (
@@ -97,6 +99,8 @@ class DockerEngine:
         )
         self.kind = detect_kind(self.version)
         self.routes_to_containers = routes_to_containers(base_url, info, data_path)
+        cgroup_version = support(info, base_url)
+        self._cgroups = TaskCgroups(cgroup_version) if cgroup_version else None
 
     def __repr__(self) -> str:
         return f"DockerEngine({self.kind} at {self.base_url})"
@@ -159,13 +163,16 @@ class DockerEngine:
                 for m in spec.mounts
             ],
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            cpu_shares=spec.cpu_shares,
             mem_limit=spec.memory_mib * 1024 * 1024 if spec.memory_mib else None,
+            mem_reservation=_mib(spec.memory_reservation_mib),
+            cgroup_parent=spec.cgroup_parent,
             network_mode=spec.network,
             init=spec.init or None,
             log_config=LOG_ROTATION,
         )
         networking = None
-        if spec.network:
+        if spec.network and not spec.network.startswith("container:"):
             aliases = list(dict.fromkeys([*spec.network_aliases, *filter(None, [spec.hostname])]))
             networking = self._api.create_networking_config(
                 {spec.network: self._api.create_endpoint_config(aliases=aliases or None)}
@@ -184,6 +191,7 @@ class DockerEngine:
             "stop_timeout": spec.stop_timeout,
             "host_config": host_config,
             "networking_config": networking,
+            "healthcheck": _healthcheck(spec),
             "detach": True,
         }
 
@@ -210,7 +218,24 @@ class DockerEngine:
 
     def inspect(self, container_id: str) -> ContainerState:
         with translated(container_id):
-            return container_state(self._api.inspect_container(container_id))
+            doc = self._api.inspect_container(container_id)
+        state = container_state(doc)
+        return self._task_oom(state, str((doc.get("HostConfig") or {}).get("CgroupParent") or ""))
+
+    def _task_oom(self, state: ContainerState, cgroup_parent: str) -> ContainerState:
+        """A container SIGKILLed while its task cgroup recorded an OOM kill was OOM-killed.
+
+        Docker sees an OOM of the task's cgroup from each container's own; Podman only
+        watches the container's own limit, so the task cgroup's count tells it here.
+        """
+        prefix = f"/{PARENT}/"
+        if state.oom_killed or state.exit_code != 137 or self._cgroups is None:
+            return state
+        if not cgroup_parent.startswith(prefix):
+            return state
+        if self._cgroups.oom_kills(cgroup_parent.removeprefix(prefix)) == 0:
+            return state
+        return replace(state, oom_killed=True)
 
     def list(self, labels: dict[str, str]) -> list[ContainerState]:
         """Every container (running or not) carrying all of ``labels``."""
@@ -317,6 +342,22 @@ class DockerEngine:
         with translated(f"{container_id}:{path}", what="path"):
             chunks, _stat = self._api.get_archive(container_id, path)
         return self._guarded(chunks, f"{container_id}:{path}")
+
+    # ------------------------------------------------------------------ task cgroups
+
+    def task_cgroup(self, name: str, cpus: float | None, memory_mib: int | None) -> str | None:
+        """``/dockyard/NAME`` with the task's limits, where this host's cgroups allow
+        (see :mod:`cgroups`); None otherwise."""
+        if self._cgroups is None or (cpus is None and memory_mib is None):
+            return None
+        try:
+            return self._cgroups.create(name, cpus, memory_mib)
+        except OSError:
+            return None
+
+    def remove_task_cgroup(self, name: str) -> None:
+        if self._cgroups is not None:
+            self._cgroups.remove(name)
 
     # ------------------------------------------------------------------ networks
 
@@ -486,6 +527,25 @@ class DockerEngine:
         repo, tag = split_ref(target)
         with translated(source, what="image"):
             self._api.tag(source, repo, tag, force=True)
+
+
+def _mib(value: int | None) -> int | None:
+    return value * 1024 * 1024 if value else None
+
+
+def _healthcheck(spec: ContainerSpec) -> dict[str, Any] | None:
+    """The engine's ``Healthcheck``: durations in nanoseconds."""
+    check = spec.health_check
+    if check is None:
+        return None
+    second = 1_000_000_000
+    return {
+        "Test": list(check.test),
+        "Interval": check.interval_s * second,
+        "Timeout": check.timeout_s * second,
+        "Retries": check.retries,
+        "StartPeriod": check.start_period_s * second,
+    }
 
 
 def _auth_config(auth: RegistryAuth | None) -> dict[str, str] | None:

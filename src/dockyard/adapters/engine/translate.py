@@ -45,6 +45,7 @@ _STATUSES: dict[str, ContainerStatus] = {
     "unknown": "dead",
 }
 
+HEALTH_WORDS = ("starting", "healthy", "unhealthy")
 _ZERO_TIMES = ("", "0001-01-01T00:00:00Z")
 _COMMAND_ERRORS = ("executable file not found", "no such file or directory", "permission denied")
 _MOUNT_HINT = "a bind mount's host path must exist before the container starts"
@@ -147,7 +148,26 @@ def container_state(doc: dict[str, Any]) -> ContainerState:
         finished_at=_time(state.get("FinishedAt")),
         host_ports=host_ports(network_settings),
         ip_address=ip_address(network_settings),
+        health=_health((state.get("Health") or state.get("Healthcheck") or {}).get("Status")),
     )
+
+
+def _health(status: object) -> str | None:
+    """The health check's verdict in Docker's words, or None without a check."""
+    word = str(status or "").lower()
+    return word if word in HEALTH_WORDS else None
+
+
+def health_in_summary(status: str) -> str | None:
+    """The verdict inside a listing's ``Status`` ("Up 3 seconds (healthy)")."""
+    text = status.lower()
+    if "(unhealthy)" in text:
+        return "unhealthy"
+    if "(healthy)" in text:
+        return "healthy"
+    if "starting)" in text:
+        return "starting"
+    return None
 
 
 def running_state(summary: dict[str, Any]) -> ContainerState | None:
@@ -172,6 +192,7 @@ def running_state(summary: dict[str, Any]) -> ContainerState | None:
         labels=dict(summary.get("Labels") or {}),
         host_ports=published,
         ip_address=ip_address(summary.get("NetworkSettings") or {}),
+        health=health_in_summary(str(summary.get("Status") or "")),
     )
 
 
