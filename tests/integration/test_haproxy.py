@@ -607,6 +607,27 @@ def test_new_adapter_on_the_same_state_reads_back_the_same_targets(
     assert again.targets("churn") == [Target("b", b.address, "unhealthy")]
 
 
+def test_a_running_haproxy_with_another_configuration_is_replaced_keeping_its_targets(
+    lb: HAProxyLoadBalancer,
+    make_lb: Callable[..., HAProxyLoadBalancer],
+    make_target: Callable[[str], FakeTarget],
+) -> None:
+    """What an upgrade of Dockyard does: the new version's configuration takes over."""
+    a = make_target("a")
+    lb.register("iris", a.target())
+    before = lb.pid()
+    upgraded = make_lb(retries=1)
+
+    assert upgraded.ensure_running() is False  # targets kept: nothing to re-register
+    assert upgraded.pid() not in (None, before)
+    assert "    retries 1" in upgraded.paths.config.read_text()
+    assert upgraded.targets("iris") == [Target("a", a.address, "healthy")]
+    assert call(upgraded, "iris") == (200, {"id": "a", "path": "/invocations"})
+    again = upgraded.pid()
+    assert upgraded.ensure_running() is False
+    assert upgraded.pid() == again  # the same configuration: left alone
+
+
 def test_killed_haproxy_restarts_with_its_routes_and_targets_come_back_by_registering(
     lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
 ) -> None:

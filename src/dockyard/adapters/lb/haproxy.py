@@ -131,6 +131,10 @@ class HAProxyLoadBalancer:
 
         Returns True when a new process had to start: its routes came back from the
         map file, but its targets did not, and the caller must register them again.
+
+        A running HAProxy whose configuration is not the one this version of Dockyard
+        writes (an upgrade changed timeouts, logging, checks...) is replaced seamlessly,
+        keeping its routes and targets, as when its pool of slots grows.
         """
         binary = process.find_binary(self._binary)
         with self._locked():
@@ -138,6 +142,9 @@ class HAProxyLoadBalancer:
                 pid = int(self.api.info()["Pid"])
                 if processes.read_pid(self.paths.pidfile) != pid:
                     processes.write_pid(self.paths.pidfile, pid)
+                slots = self.slot_count()
+                if self._config_outdated(slots):
+                    self._grow(slots)
                 return False
             stale = processes.read_pid(self.paths.pidfile)
             if stale is not None:
@@ -168,6 +175,19 @@ class HAProxyLoadBalancer:
     def slot_count(self) -> int:
         """How many slots the running HAProxy has."""
         return sum(1 for name in self.api.backends() if slot_index(name) is not None)
+
+    def _config_outdated(self, slots: int) -> bool:
+        """Whether the running process's configuration differs from what this adapter
+        renders for ``slots`` slots, server lines aside (those change at runtime)."""
+        try:
+            running = self.paths.config.read_text()
+        except FileNotFoundError:
+            return True
+
+        def shape(text: str) -> list[str]:
+            return [line for line in text.splitlines() if not line.startswith("    server ")]
+
+        return shape(running) != shape(render_config(self._config(slots)))
 
     # -- routes -------------------------------------------------------------------------
 
