@@ -194,3 +194,71 @@ def test_an_endpoint_runs_an_image_pinned_by_digest_pulled_from_the_registry(
         assert engine.image(pinned) is not None  # pulled by the daemon, by digest
     finally:
         daemon.api("DELETE", f"/v1/endpoints/{name}")
+
+
+def test_an_ecs_service_runs_an_image_pulled_from_the_registry(
+    daemon: Daemon,
+    engine: DockerEngine,
+    base_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    repository = f"models/{unique_name('ecs-served')}"
+    daemon.api("POST", "/v1/repositories", json={"repositoryName": repository})
+    (tmp_path / "serve.py").write_text(SERVER)
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY serve.py /serve.py\nENTRYPOINT ["python3", "/serve.py"]\n'
+    )
+    local = f"{unique_name('ecs-local')}:v1"
+    for _ in engine.build(str(tmp_path), local):
+        pass
+    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
+    assert pushed.returncode == 0, pushed.stderr
+    remote = f"127.0.0.1:{daemon.registry_port}/{repository}:v1"
+    for ref in (local, remote):
+        info = engine.image(ref)
+        if info is not None:
+            engine._api.remove_image(info.id, force=True)  # only the registry has it now
+    assert engine.image(remote) is None
+    family = unique_name("from-registry")
+    daemon.api(
+        "POST",
+        "/v1/task-definitions",
+        json={
+            "family": family,
+            "containerDefinitions": [
+                {
+                    "name": "web",
+                    "image": remote,
+                    "portMappings": [{"containerPort": 8080}],
+                    "stopTimeout": 2,  # the test server ignores SIGTERM as PID 1
+                }
+            ],
+        },
+    )
+    service = unique_name("reg-svc")
+    created = daemon.api(
+        "POST",
+        "/v1/services",
+        json={
+            "serviceName": service,
+            "taskDefinition": family,
+            "desiredCount": 1,
+            "loadBalancers": [
+                {"loadBalancerName": service, "containerName": "web", "containerPort": 8080}
+            ],
+        },
+    )
+    try:
+        assert engine.image(remote) is not None  # pulled by the daemon when created
+        url = daemon.api("GET", f"/v1/services/{service}")["url"]
+
+        def answers() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.post(url, content=b"1,2", timeout=10).content == b"echo:1,2"
+            return False
+
+        wait_until(answers, timeout=120, what=f"{service} to answer")
+        assert created["service"]["serviceName"] == service
+    finally:
+        daemon.api("DELETE", f"/v1/services/{service}", params={"force": "true"})

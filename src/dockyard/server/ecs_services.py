@@ -48,6 +48,7 @@ from dockyard.server.ecs_shapes import (
     describe_task,
 )
 from dockyard.server.platform import Platform
+from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health
 from dockyard.spec.ecs_requests import (
     parse_create_service,
@@ -81,9 +82,19 @@ def _field(field: str) -> Iterator[None]:
 
 
 def launchable(platform: Platform, text: str, field: str) -> RegisteredTaskDefinition:
-    """The ACTIVE revision ``text`` names; errors name the request's ``field``."""
+    """The ACTIVE revision ``text`` names; errors name the request's ``field``.
+
+    Images its containers name in Dockyard's registry and the engine lacks are pulled
+    now, with a pull-only credential for their repository (as an ECS agent pulls with
+    the task execution role): tasks then start from the local image. Other missing
+    images are left to the task's start to report, as ECS reports CannotPullContainer.
+    """
     with _field(field):
-        return task_definitions.launchable(platform.store, text)
+        registered = task_definitions.launchable(platform.store, text)
+    for container in registered.definition.container_definitions:
+        if platform.engine.image(container.image) is None:
+            transfer.ensure_local(platform, container.image)
+    return registered
 
 
 def user_service(platform: Platform, name: str) -> ServiceRecord:
