@@ -32,6 +32,15 @@ def poll(condition: Callable[[], object], timeout: float = 30.0, what: str = "co
     pytest.fail(f"timed out waiting for {what}")
 
 
+def http_status(url: str) -> int:
+    """The status a GET of ``url`` answers with, or 0 while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except OSError:
+        return 0
+
+
 def run_python(
     engine: DockerEngine,
     name: str,
@@ -103,14 +112,7 @@ def test_published_port_answers_http_on_loopback(engine, base_image, unique_name
     )
     url = f"http://127.0.0.1:{state.host_ports[8000]}/"
 
-    def answers() -> int:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except OSError:
-            return 0
-
-    assert poll(answers, what=f"HTTP answer from {url}") == 200
+    assert poll(lambda: http_status(url), what=f"HTTP answer from {url}") == 200
 
 
 def test_an_unpublished_port_answers_on_the_container_address(
@@ -132,14 +134,7 @@ def test_an_unpublished_port_answers_on_the_container_address(
     assert state.ip_address
     url = f"http://{state.ip_address}:8000/"
 
-    def answers() -> int:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return int(response.status)
-        except OSError:
-            return 0
-
-    assert poll(answers, what=f"HTTP answer from {url}") == 200
+    assert poll(lambda: http_status(url), what=f"HTTP answer from {url}") == 200
 
 
 @pytest.mark.podman

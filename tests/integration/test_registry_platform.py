@@ -150,6 +150,29 @@ http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
 """
 
 
+def pushed_server(
+    daemon: Daemon, engine: DockerEngine, base_image: str, tmp_path: Path, repository: str
+) -> str:
+    """The echo server built locally, pushed to ``repository:v1`` and removed from the
+    engine again: only the registry has it. Its digest."""
+    daemon.api("POST", "/v1/repositories", json={"repositoryName": repository})
+    (tmp_path / "serve.py").write_text(SERVER)
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {base_image}\nCOPY serve.py /serve.py\nENTRYPOINT ["python3", "/serve.py"]\n'
+    )
+    local = f"{repository.replace('/', '-')}-local:v1"
+    for _ in engine.build(str(tmp_path), local):
+        pass
+    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
+    assert pushed.returncode == 0, pushed.stderr
+    (image,) = _images(daemon, repository)
+    for ref in (local, f"127.0.0.1:{daemon.registry_port}/{repository}:v1"):
+        info = engine.image(ref)
+        if info is not None:
+            engine._api.remove_image(info.id, force=True)  # only the registry has it now
+    return str(image["imageDigest"])
+
+
 @pytest.mark.podman
 def test_an_endpoint_runs_an_image_pinned_by_digest_pulled_from_the_registry(
     daemon: Daemon,
@@ -159,21 +182,8 @@ def test_an_endpoint_runs_an_image_pinned_by_digest_pulled_from_the_registry(
     tmp_path: Path,
 ) -> None:
     repository = f"models/{unique_name('served')}"
-    daemon.api("POST", "/v1/repositories", json={"repositoryName": repository})
-    (tmp_path / "serve.py").write_text(SERVER)
-    (tmp_path / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY serve.py /serve.py\nENTRYPOINT ["python3", "/serve.py"]\n'
-    )
-    local = f"{unique_name('served-local')}:v1"
-    for _ in engine.build(str(tmp_path), local):
-        pass
-    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
-    assert pushed.returncode == 0, pushed.stderr
-    (image,) = _images(daemon, repository)
-    pinned = f"127.0.0.1:{daemon.registry_port}/{repository}@{image['imageDigest']}"
-    info = engine.image(local)
-    assert info is not None
-    engine._api.remove_image(info.id, force=True)  # only the registry has it now
+    digest = pushed_server(daemon, engine, base_image, tmp_path, repository)
+    pinned = f"127.0.0.1:{daemon.registry_port}/{repository}@{digest}"
     assert engine.image(pinned) is None
 
     name = unique_name("from-registry")
@@ -204,21 +214,8 @@ def test_an_ecs_service_runs_an_image_pulled_from_the_registry(
     tmp_path: Path,
 ) -> None:
     repository = f"models/{unique_name('ecs-served')}"
-    daemon.api("POST", "/v1/repositories", json={"repositoryName": repository})
-    (tmp_path / "serve.py").write_text(SERVER)
-    (tmp_path / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY serve.py /serve.py\nENTRYPOINT ["python3", "/serve.py"]\n'
-    )
-    local = f"{unique_name('ecs-local')}:v1"
-    for _ in engine.build(str(tmp_path), local):
-        pass
-    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
-    assert pushed.returncode == 0, pushed.stderr
+    pushed_server(daemon, engine, base_image, tmp_path, repository)
     remote = f"127.0.0.1:{daemon.registry_port}/{repository}:v1"
-    for ref in (local, remote):
-        info = engine.image(ref)
-        if info is not None:
-            engine._api.remove_image(info.id, force=True)  # only the registry has it now
     assert engine.image(remote) is None
     family = unique_name("from-registry")
     daemon.api(

@@ -3,10 +3,12 @@ small resolutions several commands need."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from dockyard.cli.client import ApiClient
 from dockyard.cli.output import console
+from dockyard.errors import DockyardError
 from dockyard.settings import get_settings
 
 TRAINING_JOB_PREFIX = "training-job:"
@@ -24,6 +26,21 @@ def api() -> ApiClient:
                 client.ensure_daemon()
         _client = client
     return _client
+
+
+def wait_until_gone(path: str, what: str) -> None:
+    """Poll ``GET path`` until the daemon says the resource is gone (a deletion that
+    drains first: replicas, tasks, a route), with a status line meanwhile."""
+    client = api()
+    with console.status(f"Deleting {what}…"):
+        while True:
+            try:
+                client.request("GET", path)
+            except DockyardError as error:
+                if error.code == "ResourceNotFound":
+                    return
+                raise
+            time.sleep(0.2)
 
 
 def input_arg(text: str) -> str:

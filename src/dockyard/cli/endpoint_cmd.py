@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import typer
 
-from dockyard.cli.context import api, framework_image, input_arg
+from dockyard.cli.context import api, framework_image, input_arg, wait_until_gone
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import DockyardError, SpecError
 from dockyard.runtime.serve.config import MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS
@@ -232,15 +232,7 @@ def delete(
     client = api()
     client.request("DELETE", f"/v1/endpoints/{name}")
     if wait:
-        with console.status(f"Deleting {name}…"):
-            while True:
-                try:
-                    client.request("GET", f"/v1/endpoints/{name}")
-                except DockyardError as error:
-                    if error.code == "ResourceNotFound":
-                        break
-                    raise
-                time.sleep(0.2)
+        wait_until_gone(f"/v1/endpoints/{name}", name)
     console.print(f"[green]✓[/] deleted {name}")
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import typer
 
-from dockyard.cli.context import api
+from dockyard.cli.context import api, wait_until_gone
 from dockyard.cli.output import ago, console, table
-from dockyard.errors import DockyardError, SpecError
+from dockyard.errors import SpecError
 
 WAIT_TIMEOUT = 600.0
 SHOWN_EVENTS = 10
@@ -338,15 +338,7 @@ def delete(
     client = api()
     client.request("DELETE", f"/v1/services/{name}", params={"force": str(force).lower()})
     if wait:
-        with console.status(f"Deleting {name}…"):
-            while True:
-                try:
-                    client.request("GET", f"/v1/services/{name}")
-                except DockyardError as error:
-                    if error.code == "ResourceNotFound":
-                        break
-                    raise
-                time.sleep(0.2)
+        wait_until_gone(f"/v1/services/{name}", name)
         console.print(f"[green]✓[/] deleted {name}")
     else:
         console.print(f"[green]✓[/] {name} is DRAINING")

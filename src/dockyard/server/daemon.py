@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from dockyard.server.auth import TokenGuard, load_or_create_token
 from dockyard.server.aws.front import serve_in_thread as serve_aws_front
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.credentials_endpoint import serve as serve_credentials
+from dockyard.server.listeners import bind_tcp, serve_on_loopback
 from dockyard.server.platform import Platform
 from dockyard.server.registry.front import create_front
 from dockyard.settings import Settings
@@ -47,14 +47,6 @@ def _bind_unix(path: Path) -> socket.socket:
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
-    return sock
-
-
-def _bind_tcp(address: str) -> socket.socket:
-    host, _, port = address.rpartition(":")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host or "127.0.0.1", int(port)))
     return sock
 
 
@@ -80,39 +72,17 @@ def _serve_registry_front(platform: Platform) -> Callable[[], None] | None:
     the function that stops it, or None if it could not start (the daemon goes on)."""
     if platform.registry is None:
         return None
-    port = platform.settings.registry_port
-    try:
-        sock = _bind_tcp(f"127.0.0.1:{port}")
-        sock.listen(128)  # clients that come before the server is up wait, not fail
-    except OSError as exc:
-        log.error(
-            "registry front not started: 127.0.0.1:%d is unavailable (%s); "
-            "set DOCKYARD_REGISTRY_PORT to a free port and restart the daemon",
-            port,
-            exc.strerror or exc,
-        )
-        return None
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_front(platform),
-            # not "warning": docker tries TLS first on a loopback registry, and each
-            # such handshake would log "Invalid HTTP request received"
-            log_level="error",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+    stop = serve_on_loopback(
+        create_front(platform),
+        platform.settings.registry_port,
+        what="registry front",
+        setting="DOCKYARD_REGISTRY_PORT",
+        # not "warning": docker tries TLS first on a loopback registry, and each such
+        # handshake would log "Invalid HTTP request received"
+        log_level="error",
     )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="registry-front", daemon=True
-    )
-    thread.start()
-    log.info("registry on http://%s", platform.registry.public_host)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
+    if stop is not None:
+        log.info("registry on http://%s", platform.registry.public_host)
     return stop
 
 
@@ -130,7 +100,7 @@ def run_daemon(settings: Settings) -> None:
     if settings.api_tcp:
         token = load_or_create_token(settings.run_dir / "api-token", settings.api_token)
         app = TokenGuard(app, token)  # type: ignore[assignment]
-        sockets.append(_bind_tcp(settings.api_tcp))
+        sockets.append(bind_tcp(settings.api_tcp))
         log.info("API also on tcp://%s (token in %s)", settings.api_tcp, settings.run_dir)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
@@ -140,7 +110,7 @@ def run_daemon(settings: Settings) -> None:
     )
     control_plane.start()
     stop_registry_front = _serve_registry_front(platform)
-    stop_aws_front = serve_aws_front(platform, _bind_tcp)
+    stop_aws_front = serve_aws_front(platform)
     log.info("API on unix://%s", settings.api_socket)
     # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
     # with the default action that would kill the process before the cleanup below

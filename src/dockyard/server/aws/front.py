@@ -14,12 +14,9 @@ event loop; they write desired state and return, like Dockyard's own API.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,6 +40,7 @@ from dockyard.server.aws.protocol import (
 from dockyard.server.aws.service import AwsService, Call, Handler
 from dockyard.server.aws.shapes import documented_errors
 from dockyard.server.aws.sigv4 import SignedRequest, verify
+from dockyard.server.listeners import serve_on_loopback
 from dockyard.server.platform import Platform
 
 log = logging.getLogger("dockyard.aws")
@@ -144,40 +142,13 @@ def create_aws_front(platform: Platform) -> Starlette:
     )
 
 
-def serve_in_thread(
-    platform: Platform, bind: Callable[[str], socket.socket]
-) -> Callable[[], None] | None:
+def serve_in_thread(platform: Platform) -> Callable[[], None] | None:
     """Serve the front on 127.0.0.1:<aws_port> in a thread of its own; the function
     that stops it, or None when the port is taken (the daemon goes on without it)."""
     port = platform.settings.aws_port
-    try:
-        sock = bind(f"127.0.0.1:{port}")
-        sock.listen(128)
-    except OSError as exc:
-        log.error(
-            "AWS front not started: 127.0.0.1:%d is unavailable (%s); "
-            "set DOCKYARD_AWS_PORT to a free port and restart the daemon",
-            port,
-            exc.strerror or exc,
-        )
-        return None
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_aws_front(platform),
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+    stop = serve_on_loopback(
+        create_aws_front(platform), port, what="AWS front", setting="DOCKYARD_AWS_PORT"
     )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="aws-front", daemon=True
-    )
-    thread.start()
-    log.info("AWS APIs (sagemaker, sagemaker-runtime) on http://127.0.0.1:%d", port)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
+    if stop is not None:
+        log.info("AWS APIs (sagemaker, sagemaker-runtime) on http://127.0.0.1:%d", port)
     return stop
