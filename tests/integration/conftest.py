@@ -144,3 +144,26 @@ def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> It
         yield running
     finally:
         running.cleanup(engine)
+
+
+@pytest.fixture(scope="session")
+def script_image(
+    engine: DockerEngine,
+    base_image: str,
+    session_labels: dict[str, str],
+    unique_name: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], str]:
+    """Build an image that runs one Python script on the base image; returns its tag."""
+
+    def build(name: str, script: str) -> str:
+        context = tmp_path_factory.mktemp(name)
+        (context / "server.py").write_text(script)
+        (context / "Dockerfile").write_text(
+            f'FROM {base_image}\nCOPY server.py /server.py\nCMD ["python3", "/server.py"]\n'
+        )
+        tag = f"dockyard-test/{name}:{unique_name(name)}"
+        list(engine.build(str(context), tag, labels=session_labels))
+        return tag
+
+    return build

@@ -16,8 +16,6 @@ import pytest
 from dockyard_daemon import Daemon, wait_until
 from test_ecs_services import TIMEOUT, ok, register
 
-from dockyard.adapters.engine import DockerEngine
-
 pytestmark = pytest.mark.integration
 
 BURNER = """
@@ -47,21 +45,8 @@ ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
 
 
 @pytest.fixture(scope="module")
-def burner_image(
-    engine: DockerEngine,
-    base_image: str,
-    session_labels: dict[str, str],
-    unique_name: Callable[..., str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
-    context = tmp_path_factory.mktemp("burner")
-    (context / "server.py").write_text(BURNER)
-    (context / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY server.py /server.py\nCMD ["python3", "/server.py"]\n'
-    )
-    tag = f"dockyard-test/burner:{unique_name('burner')}"
-    list(engine.build(str(context), tag, labels=session_labels))
-    return tag
+def burner_image(script_image: Callable[[str, str], str]) -> str:
+    return script_image("burner", BURNER)
 
 
 def test_a_busy_service_gets_more_tasks_and_the_events_say_why(

@@ -21,8 +21,6 @@ import httpx
 import pytest
 from dockyard_daemon import Daemon, wait_until
 
-from dockyard.adapters.engine import DockerEngine
-
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 180.0
@@ -65,21 +63,8 @@ ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
 
 
 @pytest.fixture(scope="module")
-def web_image(
-    engine: DockerEngine,
-    base_image: str,
-    session_labels: dict[str, str],
-    unique_name: Callable[..., str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
-    context = tmp_path_factory.mktemp("ecs-web")
-    (context / "server.py").write_text(SERVER)
-    (context / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY server.py /server.py\nCMD ["python3", "/server.py"]\n'
-    )
-    tag = f"dockyard-test/ecs-web:{unique_name('web')}"
-    list(engine.build(str(context), tag, labels=session_labels))
-    return tag
+def web_image(script_image: Callable[[str, str], str]) -> str:
+    return script_image("ecs-web", SERVER)
 
 
 def task_definition(family: str, image: str, color: str) -> dict[str, Any]:
