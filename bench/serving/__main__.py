@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -201,7 +202,21 @@ def run_group(ctx: Context, group: str, args: argparse.Namespace, doc: dict[str,
             stack.close()
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so a killed run still stops its peers and endpoints.
+
+    Without it ``kill`` ends the interpreter at once and the ``finally`` blocks that stop
+    peer processes and delete the benchmark's endpoints never run.
+    """
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _exit_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__)
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION, help="seconds")
