@@ -114,6 +114,25 @@ class Settings(BaseSettings):
         default=8, description="Resources the control loop reconciles side by side."
     )
 
+    backend: Literal["local", "kubernetes"] = Field(
+        default="local",
+        description="Where workloads run: 'local' (this machine's engine) or 'kubernetes' "
+        "(a cluster, through `kubeconfig`; `dockyard export kubernetes` works either way).",
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Kubeconfig of the cluster Dockyard applies manifests to. Unset (the "
+        "default): Dockyard never talks to a cluster.",
+    )
+    kube_context: str | None = Field(
+        default=None, description="Context of `kubeconfig` to use (unset: its current one)."
+    )
+    kube_namespace: str = Field(
+        default="default",
+        description="Namespace of rendered endpoints, services and tasks (each training "
+        "job gets its own, so its hosts resolve as algo-1..N).",
+    )
+
     # Derived locations: one place that says where each thing lives.
     @property
     def db_path(self) -> Path:

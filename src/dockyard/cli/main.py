@@ -12,6 +12,7 @@ from dockyard.cli import (
     build_cmd,
     credentials_cmd,
     endpoint_cmd,
+    export_cmd,
     metrics_cmd,
     registry_cmd,
     schedule_cmd,
@@ -65,6 +66,7 @@ app.add_typer(registry_cmd.repo_app, name="repo")
 app.add_typer(credentials_cmd.credentials_app, name="credentials")
 app.add_typer(secret_cmd.secret_app, name="secret")
 app.add_typer(schedule_cmd.schedule_app, name="schedule")
+app.add_typer(export_cmd.export_app, name="export")
 app.add_typer(registry_cmd.registry_app, name="registry")
 app.command()(registry_cmd.push)
 app.command()(registry_cmd.pull)

@@ -26,6 +26,7 @@ from dockyard.server.routes import (
     builds,
     endpoints,
     events,
+    kubernetes,
     logs,
     metrics,
     registry,
@@ -81,6 +82,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         secrets.router,
         schedules.router,
         logs.router,
+        kubernetes.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

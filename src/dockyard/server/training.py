@@ -28,11 +28,8 @@ from dockyard.control.training import (
     UploadArtifacts,
     plan_training,
 )
-from dockyard.control.training_contract import (
-    ChannelInfo,
-    TrainingHostConfig,
-    hyperparameters_json,
-)
+from dockyard.control.training_channels import channel_infos
+from dockyard.control.training_contract import TrainingHostConfig, hyperparameters_json
 from dockyard.control.training_status import new_training_job
 from dockyard.errors import Conflict, DockyardError, SpecError
 from dockyard.ports.metrics import MetricStore
@@ -272,17 +269,7 @@ class TrainingReconciler:
         hyperparameters = hyperparameters_json(
             dict(script.user_hyperparameters), script.program, script.container_submit_dir
         )
-        channels = {
-            c.channel_name: ChannelInfo(
-                content_type=c.content_type,
-                input_mode=spec.input_mode(c),
-                s3_distribution_type=c.data_source.s3_data_source.s3_data_distribution_type
-                if c.data_source.s3_data_source
-                else "FullyReplicated",
-                record_wrapper_type=c.record_wrapper_type or "None",
-            )
-            for c in spec.input_data_config
-        }
+        channels = channel_infos(spec)
         for host in spec.hosts:
             layout.prepare_host(
                 TrainingHostConfig(

@@ -1,0 +1,1 @@
+"""Orchestrators Dockyard hands workloads to when one machine is not enough."""

@@ -1,0 +1,188 @@
+"""The Kubernetes API, through the official ``kubernetes`` client's typed API.
+
+Applies rendered manifests with **server-side apply** (``PATCH`` with
+``application/apply-patch+yaml``, ``fieldManager=dockyard``, ``force=true``: Dockyard
+owns the fields it renders and takes them back from a hand edit, while fields others
+own — an HPA's replica count, data a user put in a Secret — are left alone), and
+reads Deployments, Jobs and pods back as :mod:`dockyard.kube.status` values.
+
+Only used when a kubeconfig is configured (``DOCKYARD_KUBECONFIG``); the
+``kubernetes`` package is imported then, not before (``pip install
+'dockyard[kubernetes]'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import DockyardError, SpecError
+from dockyard.kube.names import KIND_LABEL, RESOURCE_LABEL
+from dockyard.kube.status import Condition, DeploymentStatus, JobStatus, Observation
+
+FIELD_MANAGER = "dockyard"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+#: (apiVersion, kind) → (typed API class name, its server-side apply method, namespaced)
+APPLY_METHODS: dict[tuple[str, str], tuple[str, str, bool]] = {
+    ("v1", "Namespace"): ("CoreV1Api", "patch_namespace", False),
+    ("v1", "ServiceAccount"): ("CoreV1Api", "patch_namespaced_service_account", True),
+    ("v1", "Secret"): ("CoreV1Api", "patch_namespaced_secret", True),
+    ("v1", "ConfigMap"): ("CoreV1Api", "patch_namespaced_config_map", True),
+    ("v1", "PersistentVolumeClaim"): (
+        "CoreV1Api",
+        "patch_namespaced_persistent_volume_claim",
+        True,
+    ),
+    ("v1", "Service"): ("CoreV1Api", "patch_namespaced_service", True),
+    ("apps/v1", "Deployment"): ("AppsV1Api", "patch_namespaced_deployment", True),
+    ("batch/v1", "Job"): ("BatchV1Api", "patch_namespaced_job", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): (
+        "AutoscalingV2Api",
+        "patch_namespaced_horizontal_pod_autoscaler",
+        True,
+    ),
+}
+
+
+class ClusterError(DockyardError):
+    """The cluster refused a request (or could not be reached)."""
+
+    status_code = 502
+
+
+class KubernetesCluster:
+    """A :class:`~dockyard.ports.cluster.Cluster` over one ``kubernetes.client.ApiClient``."""
+
+    def __init__(self, api_client: Any) -> None:
+        from kubernetes import client  # noqa: PLC0415 - only with a kubeconfig
+
+        self._client = client
+        self.api_client = api_client
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path, context: str | None = None) -> KubernetesCluster:
+        from kubernetes import config  # noqa: PLC0415 - only with a kubeconfig
+
+        if not path.is_file():
+            raise SpecError(
+                f"kubeconfig {path} does not exist",
+                field="DOCKYARD_KUBECONFIG",
+                hint="point DOCKYARD_KUBECONFIG at your cluster's kubeconfig, or unset it",
+            )
+        api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(path), context=context
+        )
+        return cls(api_client)
+
+    def _api(self, name: str) -> Any:
+        return getattr(self._client, name)(self.api_client)
+
+    def apply(self, manifests: Sequence[dict[str, Any]]) -> list[str]:
+        applied = []
+        for manifest in manifests:
+            key = (manifest["apiVersion"], manifest["kind"])
+            if key not in APPLY_METHODS:
+                raise SpecError(
+                    f"Dockyard does not apply {key[1]} ({key[0]}) objects",
+                    field="kind",
+                    hint=f"apply it with kubectl; Dockyard applies {sorted(APPLY_METHODS)}",
+                )
+            api_name, method, namespaced = APPLY_METHODS[key]
+            meta = manifest["metadata"]
+            call: Callable[..., Any] = getattr(self._api(api_name), method)
+            where = {"namespace": meta["namespace"]} if namespaced else {}
+            self._call(
+                call,
+                name=meta["name"],
+                body=manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY_PATCH,
+                **where,
+            )
+            applied.append(f"{key[1]}/{meta.get('namespace', '')}/{meta['name']}")
+        return applied
+
+    def observe(self, resource: str, manifests: Sequence[dict[str, Any]]) -> Observation:
+        deployments = []
+        jobs = []
+        namespace = ""
+        selector = ""
+        for manifest in manifests:
+            meta = manifest["metadata"]
+            if manifest["kind"] == "Deployment":
+                apps = self._api("AppsV1Api")
+                read = self._call(
+                    apps.read_namespaced_deployment_status,
+                    name=meta["name"],
+                    namespace=meta["namespace"],
+                )
+                deployments.append(_deployment(read))
+            elif manifest["kind"] == "Job":
+                batch = self._api("BatchV1Api")
+                read = self._call(
+                    batch.read_namespaced_job_status, name=meta["name"], namespace=meta["namespace"]
+                )
+                jobs.append(_job(read))
+            else:
+                continue
+            labels = meta["labels"]
+            namespace = meta["namespace"]
+            selector = (
+                f"{KIND_LABEL}={labels[KIND_LABEL]},{RESOURCE_LABEL}={labels[RESOURCE_LABEL]}"
+            )
+        phases: dict[str, int] = {}
+        if selector:
+            pods = self._call(
+                self._api("CoreV1Api").list_namespaced_pod,
+                namespace=namespace,
+                label_selector=selector,
+            )
+            for pod in pods.items:
+                phase = (pod.status.phase if pod.status else None) or "Unknown"
+                phases[phase] = phases.get(phase, 0) + 1
+        return Observation(resource, tuple(deployments), tuple(jobs), dict(sorted(phases.items())))
+
+    def _call(self, call: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return call(**kwargs)
+        except self._client.ApiException as error:
+            raise ClusterError(
+                f"the cluster answered {error.status} {error.reason}: {error.body or ''}".strip(),
+                hint="check the kubeconfig's user can manage these objects in the namespace",
+            ) from None
+        except OSError as error:  # urllib3's connection errors
+            raise ClusterError(
+                f"the cluster cannot be reached: {error}",
+                hint="check DOCKYARD_KUBECONFIG and that its server answers",
+            ) from None
+
+
+def _conditions(items: Any) -> tuple[Condition, ...]:
+    return tuple(Condition(c.type, c.status, c.reason or "", c.message or "") for c in items or ())
+
+
+def _deployment(read: Any) -> DeploymentStatus:
+    status = read.status
+    return DeploymentStatus(
+        name=read.metadata.name,
+        desired=read.spec.replicas if read.spec.replicas is not None else 1,
+        replicas=status.replicas or 0,
+        available=status.available_replicas or 0,
+        updated=status.updated_replicas or 0,
+        conditions=_conditions(status.conditions),
+    )
+
+
+def _job(read: Any) -> JobStatus:
+    status = read.status
+    return JobStatus(
+        name=read.metadata.name,
+        completions=read.spec.completions if read.spec.completions is not None else 1,
+        active=status.active or 0,
+        succeeded=status.succeeded or 0,
+        failed=status.failed or 0,
+        conditions=_conditions(status.conditions),
+    )
