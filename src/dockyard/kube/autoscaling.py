@@ -13,6 +13,11 @@ becomes one metric of one HPA bounded by ``MinCapacity``/``MaxCapacity``:
 * the longest ``ScaleInCooldown`` → the scale-down stabilization window;
   ``DisableScaleIn`` on every policy → scale-down disabled.
 
+The HPA measures ``Resource`` utilization against each container's *request*; a
+container without a request for the metric's resource leaves the HPA unable to compute
+it. :func:`hpa_warnings` names such containers so an export and an apply say so
+(an ECS container with no ``cpu``/``memoryReservation`` renders no request).
+
 Step-scaling policies have no HPA counterpart: they are named in the HPA's
 :data:`~dockyard.kube.names.NOT_RENDERED_ANNOTATION` instead.
 """
@@ -110,3 +115,38 @@ def _quantity(value: float) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{round(value * 1000)}m"
+
+
+def hpa_warnings(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per CPU/memory HPA metric whose target's containers lack that request."""
+    deployments = {
+        (m["metadata"].get("namespace", ""), m["metadata"]["name"]): m
+        for m in manifests
+        if m["kind"] == "Deployment"
+    }
+    warnings = []
+    for hpa in manifests:
+        if hpa["kind"] != "HorizontalPodAutoscaler":
+            continue
+        meta = hpa["metadata"]
+        target = deployments.get((meta.get("namespace", ""), hpa["spec"]["scaleTargetRef"]["name"]))
+        if target is None:
+            continue
+        containers = target["spec"]["template"]["spec"]["containers"]
+        for metric in hpa["spec"]["metrics"]:
+            if metric["type"] != "Resource":
+                continue
+            resource = metric["resource"]["name"]
+            missing = [
+                c["name"]
+                for c in containers
+                if resource not in c.get("resources", {}).get("requests", {})
+            ]
+            if missing:
+                field = "cpu" if resource == "cpu" else "memoryReservation"
+                warnings.append(
+                    f"HorizontalPodAutoscaler {meta['name']}: the {resource} target needs a "
+                    f"{resource} request on every container, and {', '.join(missing)} has "
+                    f"none: set `{field}` on it in the task definition"
+                )
+    return warnings

@@ -9,12 +9,17 @@ FailureReason), an ECS service's desired/running/pending counts, a task's lastSt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.control.endpoint import EndpointStatus
 from dockyard.control.task_state import TaskStatus
 from dockyard.control.training_status import SecondaryStatus, TrainingJobStatus
+from dockyard.kube.names import resource_labels
+
+#: the kinds the read-back asks the cluster about (the workloads; the rest has no status)
+WORKLOAD_KINDS = {"Deployment": "apps/v1", "Job": "batch/v1"}
 
 PROGRESS_DEADLINE_REASON = "ProgressDeadlineExceeded"
 DEADLINE_REASON = "DeadlineExceeded"
@@ -121,3 +126,43 @@ def task_status(job: JobStatus, pod_phases: Mapping[str, int]) -> TaskStatus:
     if pod_phases.get("Pending") or job.active:
         return TaskStatus.PENDING
     return TaskStatus.PROVISIONING
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """Desired, running (available) and pending replicas over a resource's Deployments."""
+
+    desired: int
+    running: int
+    pending: int
+
+
+def replica_counts(deployments: Sequence[DeploymentStatus]) -> Replicas:
+    """What ``describe`` shows as desired/healthy replicas for an endpoint or a service:
+    the sums of :func:`service_counts` over every Deployment."""
+    counts = [service_counts(d) for d in deployments]
+    return Replicas(
+        desired=sum(c["desiredCount"] for c in counts),
+        running=sum(c["runningCount"] for c in counts),
+        pending=sum(c["pendingCount"] for c in counts),
+    )
+
+
+def applied_workloads(resource: str, applied: Iterable[str]) -> list[dict[str, Any]]:
+    """The workloads among ``applied`` (``KIND/NAMESPACE/NAME``, as the cluster port's
+    ``apply`` returns them) as the stubs its ``observe`` reads: kind, name, namespace and
+    the labels that select the resource's pods (``resource`` is ``KIND/NAME``)."""
+    kind, _, name = resource.partition("/")
+    labels = resource_labels(kind, name)
+    stubs = []
+    for item in applied:
+        object_kind, namespace, object_name = item.split("/", 2)
+        if object_kind in WORKLOAD_KINDS:
+            stubs.append(
+                {
+                    "apiVersion": WORKLOAD_KINDS[object_kind],
+                    "kind": object_kind,
+                    "metadata": {"name": object_name, "namespace": namespace, "labels": labels},
+                }
+            )
+    return stubs

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from dockyard.control.endpoint import EndpointStatus
+from dockyard.records.cluster import ClusterState
 from dockyard.spec.endpoint import EndpointConfig, Model
 
 
@@ -61,6 +62,7 @@ class EndpointRecord:
     last_modified_at: float
     failure_reason: str | None = None
     rollback: EndpointRollback | None = None  # set while an update may still fail
+    cluster: ClusterState | None = None  # set once applied to a cluster (not local)
 
     @property
     def key(self) -> str:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from dockyard.control.deployments import Deployment, ServiceStatus
 from dockyard.control.service import ServiceState
+from dockyard.records.cluster import ClusterState
 from dockyard.records.placement import Placement
 from dockyard.spec.service import ServiceSpec
 
@@ -49,6 +50,7 @@ class ServiceRecord:
     target: LbTarget | None = None
     owner: str | None = None
     ecs: EcsService | None = None  # only services a user created (owner None) have one
+    cluster: ClusterState | None = None  # set once applied to a cluster (not local)
 
     @property
     def key(self) -> str:

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from dockyard.control.health import CheckHistory
 from dockyard.control.task import Task
+from dockyard.records.cluster import ClusterState
 from dockyard.records.placement import Placement
 from dockyard.spec.task_definition import TaskDefinition
 
@@ -53,6 +54,7 @@ class TaskRecord:
     start_errors: Mapping[str, str] = field(default_factory=dict)
     addresses: tuple[PortAddress, ...] = ()
     replica: ReplicaState = field(default_factory=ReplicaState)
+    cluster: ClusterState | None = None  # set once applied to a cluster (not local)
 
     @property
     def key(self) -> str:

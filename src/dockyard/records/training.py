@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dockyard.control.training_status import TrainingJobState
+from dockyard.records.cluster import ClusterState
 from dockyard.spec.training_job import TrainingJobSpec
 
 
@@ -45,6 +46,7 @@ class TrainingJobRecord:
     model_artifact: str | None = None
     output_artifact: str | None = None
     done: bool = False
+    cluster: ClusterState | None = None  # set once applied to a cluster (not local)
 
     @property
     def key(self) -> str:

@@ -7,10 +7,11 @@ the real adapters in the daemon and on in-memory fakes in fast tests and benchma
 
 from __future__ import annotations
 
+from dockyard.server.cluster_sync import ClusterSync
 from dockyard.server.containers import installation_id
 from dockyard.server.endpoint_reconciler import EndpointReconciler
 from dockyard.server.housekeeping import Housekeeping
-from dockyard.server.loop import ControlLoop
+from dockyard.server.loop import ControlLoop, Reconciler
 from dockyard.server.platform import Platform
 from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
@@ -60,18 +61,27 @@ class ControlPlane:
         self.registry = RegistryReconciler(
             platform, image_scanner(platform), settings.registry_lifecycle_interval
         )
+        reconcilers: list[Reconciler] = [
+            self.housekeeping,
+            self.services,
+            self.standalone,
+            self.endpoints,
+            self.training,
+            self.registry,
+            self.usage,
+            self.scaling,
+            self.schedules,
+        ]
+        if platform.cluster is not None:
+            # DOCKYARD_BACKEND=kubernetes: the cluster runs, restarts and scales the
+            # workloads (nothing of theirs starts on this machine); the sync reads back
+            # what it reports on the applied ones
+            local = {self.services, self.standalone, self.endpoints, self.training}
+            local |= {self.usage, self.scaling}
+            reconcilers = [r for r in reconcilers if r not in local]
+            reconcilers.append(ClusterSync(platform, platform.cluster))
         self.loop = ControlLoop(
-            [
-                self.housekeeping,
-                self.services,
-                self.standalone,
-                self.endpoints,
-                self.training,
-                self.registry,
-                self.usage,
-                self.scaling,
-                self.schedules,
-            ],
+            reconcilers,
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
             clock=platform.clock,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dockyard.control.deployments import DeploymentView
+from dockyard.control.task import Task
 from dockyard.ports.store import Event
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
@@ -73,7 +74,8 @@ def describe_task(record: TaskRecord) -> dict[str, Any]:
         "cpu": definition.cpu,
         "memory": definition.memory,
         "startedBy": task.started_by if standalone else record.owner,
-        "lastStatus": task.last_status,
+        # a task the cluster runs: what the cluster last reported
+        "lastStatus": (record.cluster.status if record.cluster else None) or task.last_status,
         "desiredStatus": task.desired_status,
         "healthStatus": task.health_status,
         "createdAt": task.created_at,
@@ -144,8 +146,7 @@ def describe_service(
         "clusterArn": CLUSTER_ARN,
         "status": record.ecs.status,
         "desiredCount": record.state.desired_count,
-        "runningCount": sum(1 for t in live if t.last_status == "RUNNING"),
-        "pendingCount": sum(1 for t in live if t.last_status != "RUNNING"),
+        **_counts(record, live),
         "launchType": spec.launch_type or "EC2",
         "taskDefinition": task_definition_arn(record.state.revision),
         "deploymentConfiguration": aws.get("deploymentConfiguration")
@@ -157,4 +158,15 @@ def describe_service(
         "events": describe_events(events),
         "createdAt": record.ecs.created_at,
         "createdBy": "dockyard",
+    }
+
+
+def _counts(record: ServiceRecord, live: Sequence[Task]) -> dict[str, int]:
+    """runningCount and pendingCount: the local tasks', or what the cluster last reported
+    for a service the cluster runs."""
+    if record.cluster is not None:
+        return {"runningCount": record.cluster.running, "pendingCount": record.cluster.pending}
+    return {
+        "runningCount": sum(1 for t in live if t.last_status == "RUNNING"),
+        "pendingCount": sum(1 for t in live if t.last_status != "RUNNING"),
     }

@@ -32,6 +32,7 @@ from dockyard.control.endpoint import (
     variant_services,
 )
 from dockyard.errors import Conflict, SpecError
+from dockyard.records.cluster import backend_of
 from dockyard.records.endpoint import (
     EndpointRecord,
     EndpointRollback,
@@ -312,7 +313,7 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
     rows = replicas(platform, record)
     container = record.model.primary_container
     config = record.config.to_aws()
-    return {
+    described: dict[str, Any] = {
         "EndpointName": name,
         "EndpointConfigName": record.config.endpoint_config_name,
         "EndpointStatus": record.status,
@@ -326,7 +327,12 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "HealthyReplicas": sum(1 for r in rows if r["Health"] == "healthy"),
         "Replicas": rows,
         "ProductionVariants": config["ProductionVariants"],
+        "Backend": backend_of(record),
     }
+    if record.cluster is not None:  # the cluster's replicas, as it last reported them
+        described["HealthyReplicas"] = record.cluster.running
+        described["PendingReplicas"] = record.cluster.pending
+    return described
 
 
 def list_endpoints(platform: Platform) -> list[dict[str, Any]]:

@@ -5,18 +5,25 @@ the store — an endpoint's variants and the task definitions their services run
 ECS service's current revision and its scaling, a training job, a standalone task —
 and resolves what only this machine knows: images the local backend pinned by id
 become the references they were tagged with, so a cluster can pull them.
+
+With ``DOCKYARD_BACKEND=kubernetes`` (:attr:`Platform.cluster` set), :func:`apply`
+renders the same objects *with* the values of the secrets they name, decrypted from
+Dockyard's secret store for that request only, applies them through the cluster port,
+and marks the records as run by the cluster (:class:`~dockyard.records.cluster.ClusterState`);
+the daemon's sync (:mod:`.cluster_sync`) reads their status back from then on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.errors import Conflict, NotFound, SpecError
 from dockyard.kube import KUBERNETES_VERSION
-from dockyard.kube.autoscaling import Scaling
+from dockyard.kube.autoscaling import Scaling, hpa_warnings
 from dockyard.kube.bundle import ordered
+from dockyard.kube.names import SOURCE_ANNOTATION
 from dockyard.kube.training import render_training_job
 from dockyard.kube.workloads import (
     RenderOptions,
@@ -26,22 +33,30 @@ from dockyard.kube.workloads import (
     render_task,
 )
 from dockyard.ports.store import Store
+from dockyard.records.cluster import ClusterState
 from dockyard.server.platform import Platform
+from dockyard.server.secrets import SecretBox, SecretUnavailable
 from dockyard.spec.task_definition import TaskDefinition
 
 KINDS = ("endpoint", "service", "training-job", "task")
+BACKEND = "kubernetes"
+#: the control loop's kind for the read-back (:mod:`.cluster_sync`)
+SYNC_KIND = "cluster"
 
 
 @dataclass(frozen=True)
 class Rendered:
     resource: str  # "endpoint/NAME"
     manifests: list[dict[str, Any]]
+    #: what will not work as the records mean it (e.g. an HPA without requests)
+    warnings: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         return {
             "Resource": self.resource,
             "KubernetesVersion": KUBERNETES_VERSION,
             "Manifests": self.manifests,
+            "Warnings": self.warnings,
         }
 
 
@@ -90,7 +105,12 @@ def _user_service(store: Store, name: str) -> bool:
 def render(
     platform: Platform, ref: str, *, secret_values: Mapping[str, str] | None = None
 ) -> Rendered:
-    """The manifests of the resource ``ref`` names, in apply order."""
+    """The manifests of the resource ``ref`` names, in apply order, and what to warn of."""
+    rendered = _render(platform, ref, secret_values)
+    return replace(rendered, warnings=hpa_warnings(rendered.manifests))
+
+
+def _render(platform: Platform, ref: str, secret_values: Mapping[str, str] | None) -> Rendered:
     store = platform.store
     kind, name = resolve(store, ref)
     options = RenderOptions(namespace=platform.settings.kube_namespace, secret_values=secret_values)
@@ -154,3 +174,115 @@ def _with_images(
         secret_values=options.secret_values,
         claim_size=options.claim_size,
     )
+
+
+# -- applying -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    resource: str
+    objects: list[str]  # KIND/NAMESPACE/NAME, in apply order
+    warnings: list[str]
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Resource": self.resource,
+            "Backend": BACKEND,
+            "Applied": self.objects,
+            "Warnings": self.warnings,
+        }
+
+
+def no_cluster(platform: Platform) -> Conflict:
+    """Why there is nothing to apply to, and the fix (the daemon picks its backend at start)."""
+    return Conflict(
+        f"this daemon runs workloads on this machine (DOCKYARD_BACKEND="
+        f"{platform.settings.backend}): there is no cluster to apply to",
+        field="DOCKYARD_BACKEND",
+        hint="restart the daemon with DOCKYARD_BACKEND=kubernetes and DOCKYARD_KUBECONFIG "
+        "(or KUBECONFIG) set to the cluster's kubeconfig; meanwhile `dockyard export "
+        "kubernetes NAME` writes the manifests for kubectl",
+    )
+
+
+def apply(platform: Platform, ref: str) -> Applied:
+    """Apply the resource ``ref`` names to the cluster, secrets filled in, and mark its
+    records as the cluster's. Nothing is marked unless the cluster took every object."""
+    cluster = platform.cluster
+    if cluster is None:
+        raise no_cluster(platform)
+    kind, name = resolve(platform.store, ref)
+    bare = render(platform, f"{kind}/{name}")
+    values = _secret_values(platform, bare.manifests)
+    rendered = render(platform, f"{kind}/{name}", secret_values=values)
+    objects = cluster.apply(rendered.manifests)
+    _mark(platform, kind, name, objects)
+    platform.store.add_event(
+        _EVENT_KINDS[kind], name, f"applied to {BACKEND}: {len(objects)} objects"
+    )
+    platform.wake(SYNC_KIND, rendered.resource)
+    return Applied(rendered.resource, objects, rendered.warnings)
+
+
+_EVENT_KINDS = {
+    "endpoint": "endpoint",
+    "service": "service",
+    "training-job": "training_job",
+    "task": "task",
+}
+
+
+def _secret_values(platform: Platform, manifests: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The value in clear of every Dockyard secret the manifests' Secrets stand for."""
+    names = sorted(
+        source.removeprefix("secret/")
+        for m in manifests
+        if m["kind"] == "Secret"
+        and (source := m["metadata"].get("annotations", {}).get(SOURCE_ANNOTATION, "")).startswith(
+            "secret/"
+        )
+    )
+    if not names:
+        return {}
+    box = SecretBox(platform.settings.run_dir)
+    values = {}
+    for name in names:
+        record = platform.store.secrets.get(name)
+        if record is None:
+            raise SecretUnavailable(
+                f"secret {name!r} does not exist, and the task definition refers to it",
+                resource=f"secret/{name}",
+                hint=f"store it with `dockyard secret put {name}`, then apply again",
+            )
+        values[name] = box.open(record.ciphertext)
+    return values
+
+
+def _mark(platform: Platform, kind: str, name: str, objects: list[str]) -> None:
+    """Set (or refresh) the records' ClusterState: the cluster runs them from now on."""
+    store = platform.store
+    now = platform.clock()
+
+    def state(old: ClusterState | None) -> ClusterState:
+        if old is None:
+            return ClusterState(BACKEND, now, tuple(objects))
+        return replace(old, backend=BACKEND, applied_at=now, objects=tuple(objects))
+
+    with store.transaction():
+        if kind == "endpoint":
+            endpoint = store.endpoints.require(name)
+            store.endpoints.put(replace(endpoint, cluster=state(endpoint.cluster)))
+            for variant in endpoint.variants:
+                service = store.services.get(variant.service_name)
+                if service is not None:
+                    store.services.put(replace(service, cluster=state(service.cluster)))
+        elif kind == "service":
+            service = store.services.require(name)
+            store.services.put(replace(service, cluster=state(service.cluster)))
+        elif kind == "training-job":
+            job = store.training_jobs.require(name)
+            store.training_jobs.put(replace(job, cluster=state(job.cluster)))
+        else:
+            task = store.tasks.require(name)
+            store.tasks.put(replace(task, cluster=state(task.cluster)))

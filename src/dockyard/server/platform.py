@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
+from dockyard.adapters.cluster.connect import connect as connect_cluster
 from dockyard.adapters.engine import connect
 from dockyard.adapters.lb.haproxy import HAProxyLoadBalancer
 from dockyard.adapters.probe import HttpHealthProbe
@@ -21,6 +22,7 @@ from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.control.training_status import TrainingJobStatus
 from dockyard.errors import Conflict
 from dockyard.ports.artifacts import ArtifactStore
+from dockyard.ports.cluster import Cluster
 from dockyard.ports.engine import Engine
 from dockyard.ports.lb import LoadBalancer
 from dockyard.ports.probe import HealthProbe
@@ -51,10 +53,13 @@ class Platform:
     clock: Callable[[], float] = time.time
     #: the image registry (None where none is set up, e.g. fast tests on fakes)
     registry: RegistryHandles | None = None
+    #: the cluster workloads run on (``DOCKYARD_BACKEND=kubernetes``); None: this machine
+    cluster: Cluster | None = None
 
     @classmethod
     def open(cls, settings: Settings, progress: Callable[[str], None] | None = None) -> Platform:
         """The real adapters: SQLite, the Docker-API engine, HAProxy, the local store."""
+        cluster = connect_cluster(settings)  # first: a backend without a kubeconfig stops here
         for directory in (settings.state_dir, settings.logs_dir, settings.artifacts_dir):
             directory.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(settings.db_path)
@@ -63,7 +68,16 @@ class Platform:
         lb.ensure_running()
         artifacts = LocalArtifactStore(settings.artifacts_dir)
         registry = RegistryHandles.open(settings)
-        return cls(settings, store, engine, lb, artifacts, HttpHealthProbe(), registry=registry)
+        return cls(
+            settings,
+            store,
+            engine,
+            lb,
+            artifacts,
+            HttpHealthProbe(),
+            registry=registry,
+            cluster=cluster,
+        )
 
     @property
     def inputs(self) -> InputResolver:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import DockyardError, SpecError
+from dockyard.errors import Conflict, DockyardError, SpecError
 from dockyard.kube.names import KIND_LABEL, RESOURCE_LABEL
 from dockyard.kube.status import Condition, DeploymentStatus, JobStatus, Observation
 
@@ -71,9 +71,17 @@ class KubernetesCluster:
                 field="DOCKYARD_KUBECONFIG",
                 hint="point DOCKYARD_KUBECONFIG at your cluster's kubeconfig, or unset it",
             )
-        api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(path), context=context
-        )
+        try:
+            api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=str(path), context=context
+            )
+        except config.ConfigException as error:
+            raise SpecError(
+                f"kubeconfig {path} cannot be used: {error}",
+                field="DOCKYARD_KUBECONFIG",
+                hint="check the file (`kubectl --kubeconfig PATH config view`) and "
+                "DOCKYARD_KUBE_CONTEXT",
+            ) from None
         return cls(api_client)
 
     def _api(self, name: str) -> Any:
@@ -95,6 +103,7 @@ class KubernetesCluster:
             where = {"namespace": meta["namespace"]} if namespaced else {}
             self._call(
                 call,
+                immutable=key[1] == "Job",
                 name=meta["name"],
                 body=manifest,
                 field_manager=FIELD_MANAGER,
@@ -145,10 +154,12 @@ class KubernetesCluster:
                 phases[phase] = phases.get(phase, 0) + 1
         return Observation(resource, tuple(deployments), tuple(jobs), dict(sorted(phases.items())))
 
-    def _call(self, call: Callable[..., Any], **kwargs: Any) -> Any:
+    def _call(self, call: Callable[..., Any], *, immutable: bool = False, **kwargs: Any) -> Any:
         try:
             return call(**kwargs)
         except self._client.ApiException as error:
+            if immutable and error.status == 422 and "immutable" in str(error.body or ""):
+                raise _job_changed(kwargs) from None
             raise ClusterError(
                 f"the cluster answered {error.status} {error.reason}: {error.body or ''}".strip(),
                 hint="check the kubeconfig's user can manage these objects in the namespace",
@@ -158,6 +169,20 @@ class KubernetesCluster:
                 f"the cluster cannot be reached: {error}",
                 hint="check DOCKYARD_KUBECONFIG and that its server answers",
             ) from None
+
+
+def _job_changed(request: dict[str, Any]) -> Conflict:
+    """A Job's pod template cannot change once created. Dockyard refuses rather than
+    deleting and recreating it: that would kill the pods of a training job or a task
+    that may be halfway through its work, and start it over."""
+    name, namespace = request["name"], request["namespace"]
+    return Conflict(
+        f"Job {namespace}/{name} already exists on the cluster with another pod template, "
+        "and a Job's template cannot change",
+        resource=f"Job/{namespace}/{name}",
+        hint=f"delete it (`kubectl delete job -n {namespace} {name}`: its pods stop) and "
+        "apply again, which starts it over",
+    )
 
 
 def _conditions(items: Any) -> tuple[Condition, ...]:
