@@ -89,7 +89,10 @@ class ControlLoop:
     # -- what the API calls ---------------------------------------------------------------
 
     def wake(self, kind: str, key: str | None = None) -> None:
-        """Reconcile ``key`` of ``kind`` now (every resource of the kind when None)."""
+        """Reconcile ``key`` of ``kind`` now (every resource of the kind when None).
+        A kind this loop does not run (another backend's) is nobody's to wake."""
+        if kind not in self.reconcilers:
+            return
         with self._cond:
             if key is None:
                 for name in self._keys(kind):

@@ -24,15 +24,17 @@ import urllib3
 sys.path.insert(0, str(Path(__file__).parents[1] / "kube"))
 import shapes
 
+from dockyard.adapters.cluster.connect import connect, kubeconfig_path
 from dockyard.adapters.cluster.kubernetes_api import ClusterError, KubernetesCluster
 from dockyard.control.endpoint import EndpointStatus
 from dockyard.control.task_state import TaskStatus
 from dockyard.control.training_status import SecondaryStatus, TrainingJobStatus
-from dockyard.errors import SpecError
+from dockyard.errors import Conflict, SpecError
 from dockyard.kube import status as kube_status
 from dockyard.kube.bundle import ordered
 from dockyard.kube.training import render_training_job
 from dockyard.kube.workloads import RenderOptions, render_endpoint
+from dockyard.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -277,3 +279,66 @@ def test_a_missing_kubeconfig_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="does not exist") as refused:
         KubernetesCluster.from_kubeconfig(tmp_path / "nope")
     assert refused.value.field == "DOCKYARD_KUBECONFIG"
+
+
+def test_a_job_whose_template_changed_is_refused_with_the_fix_not_recreated(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    namespace = "training-iris-train"
+    path = f"/apis/batch/v1/namespaces/{namespace}/jobs/iris-train"
+    invalid = {
+        "kind": "Status",
+        "reason": "Invalid",
+        "code": 422,
+        "message": 'Job.batch "iris-train" is invalid: spec.template: Invalid value: '
+        "field is immutable",
+    }
+    server.routes[("PATCH", path)] = (422, invalid)
+    manifests = ordered(render_training_job(shapes.training_job(2), RenderOptions()))
+    with pytest.raises(Conflict) as refused:
+        cluster.apply(manifests)
+    assert refused.value.resource == f"Job/{namespace}/iris-train"
+    assert f"kubectl delete job -n {namespace} iris-train" in (refused.value.hint or "")
+    assert all(s.method == "PATCH" for s in server.sent)  # nothing deleted
+
+
+def test_what_apply_returns_is_what_the_read_back_asks_about(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    """The records keep only apply's KIND/NAMESPACE/NAME list; the sync observes from it."""
+    applied = cluster.apply(endpoint_manifests())
+    server.sent.clear()
+    base = "/apis/apps/v1/namespaces/ml/deployments"
+    stubs = kube_status.applied_workloads("endpoint/iris", applied)
+    for stub in stubs:
+        name = stub["metadata"]["name"]
+        server.routes[("GET", f"{base}/{name}/status")] = (200, deployment_status(name, 1, 1))
+    server.routes[("GET", "/api/v1/namespaces/ml/pods")] = (200, {"kind": "PodList", "items": []})
+
+    observed = cluster.observe("endpoint/iris", stubs)
+    assert [s.method for s in server.sent] == ["GET", "GET", "GET"]
+    assert server.sent[-1].query["labelSelector"] == [
+        "dockyard.io/kind=endpoint,dockyard.io/resource=iris"
+    ]
+    assert kube_status.endpoint_status(observed.deployments) == (EndpointStatus.IN_SERVICE, None)
+    assert kube_status.replica_counts(observed.deployments) == kube_status.Replicas(2, 2, 0)
+
+
+def test_the_kubernetes_backend_needs_a_kubeconfig(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, backend="kubernetes")
+    with pytest.raises(SpecError) as refused:
+        connect(settings, environ={})
+    assert refused.value.field == "DOCKYARD_KUBECONFIG"
+    assert "DOCKYARD_KUBECONFIG" in (refused.value.hint or "")
+    assert connect(Settings(state_dir=tmp_path), environ={}) is None  # local: no cluster
+
+
+def test_the_standard_kubeconfig_variable_is_read_after_dockyards(
+    tmp_path: Path, kubeconfig: Path
+) -> None:
+    settings = Settings(state_dir=tmp_path, backend="kubernetes")
+    standard = {"KUBECONFIG": f"{kubeconfig}:{tmp_path / 'other'}"}
+    assert kubeconfig_path(settings, standard) == kubeconfig
+    assert isinstance(connect(settings, standard), KubernetesCluster)
+    own = settings.model_copy(update={"kubeconfig": tmp_path / "own"})
+    assert kubeconfig_path(own, standard) == tmp_path / "own"
