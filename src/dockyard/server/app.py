@@ -24,6 +24,7 @@ from dockyard.server.routes import (
     autoscaling,
     aws_credentials,
     builds,
+    cluster,
     endpoints,
     events,
     logs,
@@ -81,6 +82,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         secrets.router,
         schedules.router,
         logs.router,
+        cluster.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
