@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         "on this Linux host), published elsewhere (Docker Desktop, Podman machine, "
         "rootless or remote engines).",
     )
+    backend: Literal["local", "swarm", "kubernetes"] = Field(
+        default="local",
+        description="Where tasks run: 'local' on the one engine; 'swarm' as services of "
+        "the Docker swarm whose manager is the engine (`dockyard cluster init`); "
+        "'kubernetes' on a Kubernetes cluster, through `kubeconfig` (`dockyard export "
+        "kubernetes` works whatever the backend).",
+    )
     lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
     lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")
     registry_port: int = Field(
@@ -114,11 +121,6 @@ class Settings(BaseSettings):
         default=8, description="Resources the control loop reconciles side by side."
     )
 
-    backend: Literal["local", "kubernetes"] = Field(
-        default="local",
-        description="Where workloads run: 'local' (this machine's engine) or 'kubernetes' "
-        "(a cluster, through `kubeconfig`; `dockyard export kubernetes` works either way).",
-    )
     kubeconfig: Path | None = Field(
         default=None,
         description="Kubeconfig of the cluster Dockyard applies manifests to. Unset (the "

@@ -24,6 +24,7 @@ from dockyard.server.routes import (
     autoscaling,
     aws_credentials,
     builds,
+    cluster,
     endpoints,
     events,
     kubernetes,
@@ -83,6 +84,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         schedules.router,
         logs.router,
         kubernetes.router,
+        cluster.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
