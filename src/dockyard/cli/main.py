@@ -10,6 +10,7 @@ from dockyard import __version__
 from dockyard.cli import (
     autoscaling_cmd,
     build_cmd,
+    console_cmd,
     credentials_cmd,
     endpoint_cmd,
     metrics_cmd,
@@ -71,6 +72,7 @@ app.command()(registry_cmd.pull)
 app.command()(registry_cmd.images)
 app.command()(registry_cmd.scan)
 app.command()(registry_cmd.login)
+app.command()(console_cmd.console)
 
 
 @app.command()
