@@ -23,7 +23,7 @@
       if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
       else el.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       el.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -32,7 +32,7 @@
 
   function fill(el, ...children) {
     el.replaceChildren();
-    for (const child of children.flat()) if (child) el.append(child);
+    for (const child of children.flat(Infinity)) if (child) el.append(child);
   }
 
   function when(seconds) {
@@ -201,8 +201,8 @@
         {
           width,
           height: CHART_HEIGHT,
-          scales: { x: { time: true } },
-          series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 2, dash: DASHES[i % DASHES.length], spanGaps: true, points: { show: false } }))],
+          scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
+          series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 2, dash: DASHES[i % DASHES.length], spanGaps: true }))],
           axes: [{}, { label: unit, size: 60 }],
         },
         data,
@@ -352,7 +352,7 @@
       }
       const stopped = d.Replicas.filter((r) => r.Status === "STOPPED").length;
       fill(summary, facts([
-        ["Status", status(d.EndpointStatus)], ["URL", d.Url], ["Image", short(d.Image, 19)], ["Model data", d.ModelDataUrl],
+        ["Status", status(d.EndpointStatus)], ["URL", d.Url], ["Image", d.Image], ["Model data", d.ModelDataUrl],
         ["Healthy / desired replicas", `${d.HealthyReplicas} / ${d.DesiredReplicas}`],
         ["Replicas stopped and replaced (still listed)", String(stopped)],
         ["Created", when(d.CreationTime)], ["Last modified", when(d.LastModifiedTime)],
