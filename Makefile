@@ -22,7 +22,7 @@ quickstart: setup
 	DOCKYARD=$(DY) bash examples/iris/quickstart.sh
 
 setup-test: install
-	$(DY) setup --podman
+	$(DY) setup --podman --browser
 
 lint: install
 	$(PY) -m ruff check src tests bench examples

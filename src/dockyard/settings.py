@@ -28,6 +28,12 @@ def _default_state_dir() -> Path:
     return base / "dockyard"
 
 
+def _default_share_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "dockyard"
+
+
 def _default_ca_bundle() -> Path | None:
     for candidate in HOST_CA_BUNDLES:
         if Path(candidate).is_file():
@@ -94,6 +100,16 @@ class Settings(BaseSettings):
         description="Port of the task-role credentials endpoint on 169.254.170.2 (the "
         "address ECS serves them on; containers reach it through their gateway). A "
         "taken port falls back to a free one; 0 always picks a free one.",
+    )
+    console_port: int = Field(
+        default=9070,
+        description="Port of the web console on 127.0.0.1 (`dockyard console` prints its "
+        "address with the token).",
+    )
+    share_dir: Path = Field(
+        default_factory=_default_share_dir,
+        description="Files installed once per user and shared by every state directory: "
+        "the console's chart library (`dockyard setup` installs it here).",
     )
     registry_lifecycle_interval: float = Field(
         default=3600.0,

@@ -11,6 +11,7 @@ from dockyard.cli import (
     autoscaling_cmd,
     build_cmd,
     cluster_cmd,
+    console_cmd,
     credentials_cmd,
     endpoint_cmd,
     export_cmd,
@@ -75,6 +76,7 @@ app.command()(registry_cmd.pull)
 app.command()(registry_cmd.images)
 app.command()(registry_cmd.scan)
 app.command()(registry_cmd.login)
+app.command()(console_cmd.console)
 
 
 @app.command()

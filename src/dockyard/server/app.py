@@ -66,6 +66,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
             "Engine": platform.engine.kind,
             "LoadBalancer": f"http://{platform.settings.lb_host}:{platform.settings.lb_port}",
             "StateDir": str(platform.settings.state_dir),
+            "Console": getattr(app.state, "console_url", None),
         }
 
     routers = (
