@@ -201,7 +201,7 @@
         {
           width,
           height: CHART_HEIGHT,
-          scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
+          scales: { x: { time: true, range: xRange } },
           series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 2, dash: DASHES[i % DASHES.length], spanGaps: true }))],
           axes: [{}, { label: unit, size: 60 }],
         },
@@ -212,6 +212,15 @@
     const entry = { figure, update, resize: () => state.plot && state.plot.setSize({ width: Math.max(200, holder.clientWidth), height: CHART_HEIGHT }), destroy: () => state.plot && state.plot.destroy() };
     charts.push(entry);
     return entry;
+  }
+
+  // The time axis spans the points themselves: with a single point uPlot would widen the
+  // axis to a thousand days (min + 86400 s in its own units), so one minute either side.
+  function xRange(u) {
+    const xs = u.data[0];
+    if (!xs || !xs.length) return [Date.now() / 1000 - 60, Date.now() / 1000];
+    const lo = xs[0], hi = xs[xs.length - 1];
+    return lo === hi ? [lo - 60, hi + 60] : [lo, hi];
   }
 
   // lines differ in dash as well as colour, so they tell apart without colour
