@@ -157,6 +157,7 @@ def update_service(call: Call) -> Mapping[str, Any]:
             "ServiceNotActiveException",
             f"Service was not ACTIVE: {record.name} is {record.ecs.status} (being deleted)",
         )
+    doc["service"] = record.name  # ECS takes the ARN too; Dockyard's request, the name
     return {"service": ecs_services.update(call.platform, record.name, doc)["service"]}
 
 

@@ -78,16 +78,17 @@ def from_dockyard(
 ) -> AwsError:
     """Dockyard's error as the operation's AWS error.
 
-    ``documented`` are the error shapes botocore's model lists for the operation. An
-    error whose own code the operation documents keeps it (``ResourceNotFound`` in
+    ``documented`` are the error shapes botocore's model lists for the operation. Bad
+    input is the service's validation error; a missing or conflicting resource whose
+    own code the operation documents keeps it (``ResourceNotFound`` in
     SageMaker's DescribeTrainingJob, ``RepositoryNotFoundException`` in ECR's
     DescribeImages); others take the service's names (``names``).
     """
     message = str(error)
-    if isinstance(error, SpecError | NotFound | Conflict) and error.code in documented:
-        return AwsError(error.code, message)
     if isinstance(error, SpecError):
         return validation(message, names.invalid)
+    if isinstance(error, NotFound | Conflict) and error.code in documented:
+        return AwsError(error.code, message)
     if isinstance(error, NotFound):
         return AwsError(names.missing, message)
     if isinstance(error, Conflict):
