@@ -465,7 +465,9 @@ def test_ecr_repository_images_login_and_delete(
     (login,) = ecr.get_authorization_token()["authorizationData"]
     user, _, password = base64.b64decode(login["authorizationToken"]).decode().partition(":")
     assert (user, login["proxyEndpoint"]) == ("AWS", f"http://127.0.0.1:{daemon.registry_port}")
-    assert password
+    # the engine logs in with it, as `docker login -u AWS` does with ECR's token
+    logged_in = engine._api.login(user, password, registry=login["proxyEndpoint"], reauth=True)
+    assert logged_in["Status"] == "Login Succeeded"
 
     with pytest.raises(ClientError) as raised:
         ecr.delete_repository(repositoryName=repository)
