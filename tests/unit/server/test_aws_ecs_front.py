@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aws_client import REGION, client
 from botocore.exceptions import ClientError, WaiterError
+from fastapi.testclient import TestClient
 
 from dockyard.server import ecs_services
+from dockyard.server.app import create_app
 from dockyard.server.aws.credentials import AccessKey, AccessKeys
 from dockyard.server.aws.front import AwsFront
 from dockyard.server.registry import operations
@@ -467,3 +469,26 @@ def test_lifecycle_policies_and_missing_repositories(ecr: Any, world: World) -> 
     assert error_of(raised) == ("InvalidParameterException", 400)
     ecr.delete_repository(repositoryName="models/iris")
     assert ecr.describe_repositories()["repositories"] == []
+
+
+def test_dockyards_api_and_the_ecr_front_share_one_registry_state(ecr: Any, world: World) -> None:
+    ecr.create_repository(repositoryName="shared/one")
+    with TestClient(create_app(world.platform, world.control_plane)) as api:
+        listed = api.get("/v1/repositories").json()["repositories"]
+        assert [r["repositoryName"] for r in listed] == ["shared/one"]
+        response = api.delete("/v1/repositories", params={"repository": "shared/one"})
+        assert response.status_code == 200, response.text
+    assert ecr.describe_repositories()["repositories"] == []
+
+
+def test_a_token_no_list_handed_out_is_refused_and_arns_of_any_region_are_read(
+    ecs: Any, world: World
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        ecs.list_task_definitions(nextToken="not-a-token")
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    register(ecs)
+    create_service(ecs, count=1)
+    other_region = "arn:aws:ecs:us-west-2:000000000000:service/default/web"
+    (service,) = ecs.describe_services(services=[other_region])["services"]
+    assert service["serviceArn"] == f"{ARN}:service/default/web"

@@ -183,6 +183,8 @@ def describe_services(call: Call) -> Mapping[str, Any]:
 def list_services(call: Call) -> Mapping[str, Any]:
     _cluster(call)
     launch_type = call.params.get("launchType")
+    if call.params.get("schedulingStrategy") == "DAEMON":  # every service here is REPLICA
+        return {"serviceArns": []}
     arns = [
         service_arn(record.name)
         for record in call.platform.store.services.list()
