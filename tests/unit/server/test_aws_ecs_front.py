@@ -492,3 +492,30 @@ def test_a_token_no_list_handed_out_is_refused_and_arns_of_any_region_are_read(
     other_region = "arn:aws:ecs:us-west-2:000000000000:service/default/web"
     (service,) = ecs.describe_services(services=[other_region])["services"]
     assert service["serviceArn"] == f"{ARN}:service/default/web"
+
+
+def test_image_scans_start_and_answer_their_status(ecr: Any, world: World) -> None:
+    ecr.create_repository(repositoryName="models/iris")
+    digest = "sha256:" + "b" * 64
+    operations.record_push(
+        world.store,
+        "models/iris",
+        tag="v1",
+        digest=digest,
+        size=10,
+        media_type="application/vnd.oci.image.manifest.v1+json",
+        now=world.clock(),
+    )
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_image_scan_findings(repositoryName="models/iris", imageId={"imageTag": "v1"})
+    assert error_of(raised) == ("ScanNotFoundException", 400)
+
+    started = ecr.start_image_scan(repositoryName="models/iris", imageId={"imageTag": "v1"})
+    assert started["imageScanStatus"]["status"] == "PENDING"
+    assert started["imageId"]["imageDigest"] == digest
+    found = ecr.describe_image_scan_findings(
+        repositoryName="models/iris", imageId={"imageDigest": digest}
+    )
+    assert found["imageScanStatus"]["status"] == "PENDING"
+    assert found["imageScanFindings"]["findings"] == []
+    assert world.store.images.get(f"models/iris@{digest}").scan.status == "PENDING"

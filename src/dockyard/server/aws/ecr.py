@@ -184,6 +184,44 @@ def batch_delete_image(call: Call) -> Mapping[str, Any]:
     return {"imageIds": deleted, "failures": failures}
 
 
+# -- scans --------------------------------------------------------------------------------
+
+
+def _reference(call: Call) -> str:
+    image_id = call.params["imageId"]
+    reference = image_id.get("imageDigest") or image_id.get("imageTag")
+    if not reference:
+        raise AwsError(INVALID, "imageId needs an imageDigest or an imageTag")
+    return str(reference)
+
+
+def start_image_scan(call: Call) -> Mapping[str, Any]:
+    started = repositories.start_scan(call.platform, _name(call), _reference(call))
+    return {**started, "registryId": ACCOUNT_ID}
+
+
+def describe_image_scan_findings(call: Call) -> Mapping[str, Any]:
+    """The scan's findings, one page of them; ScanNotFoundException for an image never
+    scanned (as ECR answers)."""
+    name, reference = _name(call), _reference(call)
+    if operations.image_by_reference(call.platform.store, name, reference).scan is None:
+        raise AwsError(
+            "ScanNotFoundException",
+            f"Image scan does not exist for the image with '{reference}' in the repository "
+            f"with name '{name}' (start one with StartImageScan or `dockyard scan`)",
+        )
+    found = repositories.scan_findings(call.platform, name, reference)
+    report = dict(found["imageScanFindings"])
+    findings = token_page(
+        report.pop("findings"), call.params, "findings", default_size=PAGE, invalid=INVALID
+    )
+    report["findings"] = findings["findings"]
+    answer = {**found, "imageScanFindings": report, "registryId": ACCOUNT_ID}
+    if "nextToken" in findings:
+        answer["nextToken"] = findings["nextToken"]
+    return answer
+
+
 # -- logins and lifecycle policies ----------------------------------------------------------
 
 
@@ -232,6 +270,8 @@ HANDLERS: dict[str, Handler] = {
     "DescribeImages": describe_images,
     "ListImages": list_images,
     "BatchDeleteImage": batch_delete_image,
+    "StartImageScan": start_image_scan,
+    "DescribeImageScanFindings": describe_image_scan_findings,
     "GetAuthorizationToken": get_authorization_token,
     "PutLifecyclePolicy": put_lifecycle_policy,
     "GetLifecyclePolicy": get_lifecycle_policy,

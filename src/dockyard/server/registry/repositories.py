@@ -9,11 +9,12 @@ SetupError on a daemon started without one; records alone are read from the stor
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
-from dockyard.control.scan import summarize
+from dockyard.control.scan import Severity, summarize
 from dockyard.errors import SetupError
-from dockyard.records.registry import ImageRecord, RepositoryRecord
+from dockyard.records.registry import ImageRecord, RepositoryRecord, ScanResult
 from dockyard.server.platform import Platform
 from dockyard.server.registry import operations
 from dockyard.server.registry.credentials import FULL_ACCESS, issue_login
@@ -94,6 +95,54 @@ def delete_repository(platform: Platform, name: str, *, force: bool) -> Reposito
     platform.store.repositories.delete(name)
     platform.store.add_event(operations.KIND, name, "deleted")
     return record
+
+
+def start_scan(platform: Platform, repository: str, reference: str) -> dict[str, Any]:
+    """StartImageScan: queue a scan of the image (tag or digest); the reconciler runs it."""
+    image = operations.image_by_reference(platform.store, repository, reference)
+    platform.store.images.put(replace(image, scan=ScanResult("PENDING")))
+    platform.wake("registry", repository)
+    return {
+        "repositoryName": repository,
+        "imageId": {"imageDigest": image.digest},
+        "imageScanStatus": {"status": "PENDING"},
+    }
+
+
+def scan_findings(platform: Platform, repository: str, reference: str) -> dict[str, Any]:
+    """DescribeImageScanFindings, most severe first (plus Dockyard's ``sbom`` and
+    ``packages``); status NOT_SCANNED for an image never scanned."""
+    image = operations.image_by_reference(platform.store, repository, reference)
+    scan = image.scan or ScanResult("NOT_SCANNED", "no scan yet: `dockyard scan` starts one")
+    findings = sorted(scan.findings, key=lambda f: -Severity(f.severity).rank)
+    return {
+        "repositoryName": repository,
+        "imageId": {"imageDigest": image.digest, "imageTag": reference},
+        "imageScanStatus": {"status": scan.status, "description": scan.description},
+        "imageScanFindings": {
+            "imageScanCompletedAt": scan.completed_at,
+            "findingSeverityCounts": dict(summarize(scan.findings).finding_severity_counts()),
+            "findings": [
+                {
+                    "name": f.name,
+                    "severity": f.severity,
+                    "description": f.description,
+                    "attributes": [
+                        {"key": key, "value": value}
+                        for key, value in (
+                            ("package", f.package),
+                            ("location", f.location),
+                            ("fixed_version", f.fixed_version or ""),
+                        )
+                        if value
+                    ],
+                }
+                for f in findings
+            ],
+            "sbom": scan.sbom_path,
+            "packages": scan.packages,
+        },
+    }
 
 
 def login(platform: Platform) -> dict[str, Any]:

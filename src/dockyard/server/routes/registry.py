@@ -8,14 +8,11 @@ engine and the registry stream their progress as JSON lines, like builds.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from starlette.responses import StreamingResponse
 
-from dockyard.control.scan import Severity, summarize
-from dockyard.records.registry import ScanResult
 from dockyard.server.deps import PlatformDep
 from dockyard.server.registry import operations, repositories, transfer
 from dockyard.server.registry.reconciler import apply_lifecycle
@@ -110,50 +107,13 @@ def apply_lifecycle_policy(platform: PlatformDep, repository: Repository) -> dic
 @router.post("/scans", status_code=202)
 def start_scan(platform: PlatformDep, repository: Repository, reference: str) -> dict[str, Any]:
     """StartImageScan: queue a scan of the image (tag or digest)."""
-    image = operations.image_by_reference(platform.store, repository, reference)
-    platform.store.images.put(replace(image, scan=ScanResult("PENDING")))
-    platform.wake("registry", repository)
-    return {
-        "repositoryName": repository,
-        "imageId": {"imageDigest": image.digest},
-        "imageScanStatus": {"status": "PENDING"},
-    }
+    return repositories.start_scan(platform, repository, reference)
 
 
 @router.get("/scans")
 def scan_findings(platform: PlatformDep, repository: Repository, reference: str) -> dict[str, Any]:
     """DescribeImageScanFindings."""
-    image = operations.image_by_reference(platform.store, repository, reference)
-    scan = image.scan or ScanResult("NOT_SCANNED", "no scan yet: `dockyard scan` starts one")
-    findings = sorted(scan.findings, key=lambda f: -Severity(f.severity).rank)
-    return {
-        "repositoryName": repository,
-        "imageId": {"imageDigest": image.digest, "imageTag": reference},
-        "imageScanStatus": {"status": scan.status, "description": scan.description},
-        "imageScanFindings": {
-            "imageScanCompletedAt": scan.completed_at,
-            "findingSeverityCounts": dict(summarize(scan.findings).finding_severity_counts()),
-            "findings": [
-                {
-                    "name": f.name,
-                    "severity": f.severity,
-                    "description": f.description,
-                    "attributes": [
-                        {"key": key, "value": value}
-                        for key, value in (
-                            ("package", f.package),
-                            ("location", f.location),
-                            ("fixed_version", f.fixed_version or ""),
-                        )
-                        if value
-                    ],
-                }
-                for f in findings
-            ],
-            "sbom": scan.sbom_path,
-            "packages": scan.packages,
-        },
-    }
+    return repositories.scan_findings(platform, repository, reference)
 
 
 @router.post("/registry/login")
