@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     aws_port: int = Field(
         default=9090,
         description="Port of the AWS-protocol front on 127.0.0.1: boto3 and the AWS CLI "
-        "reach sagemaker and sagemaker-runtime with endpoint_url http://127.0.0.1:<this port>.",
+        "reach sagemaker, sagemaker-runtime, ecs, ecr and application-autoscaling with "
+        "endpoint_url http://127.0.0.1:<this port>.",
     )
     credentials_port: int = Field(
         default=51679,
