@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving clean
+	bench-control-plane bench-serving bench-swarm clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -22,7 +22,7 @@ quickstart: setup
 	DOCKYARD=$(DY) bash examples/iris/quickstart.sh
 
 setup-test: install
-	$(DY) setup --podman
+	$(DY) setup --podman --browser
 
 lint: install
 	$(PY) -m ruff check src tests bench examples
@@ -50,6 +50,9 @@ bench-control-plane: setup
 
 bench-serving: setup
 	$(PY) -m bench.serving
+
+bench-swarm: setup
+	cd bench && PYTHONPATH=$(CURDIR)/src:. $(CURDIR)/$(PY) swarm.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

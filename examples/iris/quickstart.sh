@@ -30,3 +30,4 @@ printf '5.1,3.5,1.4,0.2\n6.7,3.1,4.7,1.5\n7.7,3.0,6.1,2.3\n' |
 
 echo
 echo "The endpoint keeps running: 'dockyard endpoints' lists it, 'dockyard delete iris' removes it."
+echo "See it all in a browser: $dy console   (prints the address of the web console)"

@@ -77,6 +77,13 @@ class Unauthorized(DockyardError):
     code = "Unauthorized"
 
 
+class Forbidden(DockyardError):
+    """The caller is known, but this request may not be made this way."""
+
+    status_code = 403
+    code = "Forbidden"
+
+
 class EngineUnavailable(DockyardError):
     """No container engine answers, and none could be started."""
 

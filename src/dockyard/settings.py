@@ -28,6 +28,12 @@ def _default_state_dir() -> Path:
     return base / "dockyard"
 
 
+def _default_share_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "dockyard"
+
+
 def _default_ca_bundle() -> Path | None:
     for candidate in HOST_CA_BUNDLES:
         if Path(candidate).is_file():
@@ -70,6 +76,13 @@ class Settings(BaseSettings):
         "on this Linux host), published elsewhere (Docker Desktop, Podman machine, "
         "rootless or remote engines).",
     )
+    backend: Literal["local", "swarm", "kubernetes"] = Field(
+        default="local",
+        description="Where tasks run: 'local' on the one engine; 'swarm' as services of "
+        "the Docker swarm whose manager is the engine (`dockyard cluster init`); "
+        "'kubernetes' on a Kubernetes cluster, through `kubeconfig` (`dockyard export "
+        "kubernetes` works whatever the backend).",
+    )
     lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
     lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")
     registry_port: int = Field(
@@ -80,13 +93,24 @@ class Settings(BaseSettings):
     aws_port: int = Field(
         default=9090,
         description="Port of the AWS-protocol front on 127.0.0.1: boto3 and the AWS CLI "
-        "reach sagemaker and sagemaker-runtime with endpoint_url http://127.0.0.1:<this port>.",
+        "reach sagemaker, sagemaker-runtime, ecs, ecr and application-autoscaling with "
+        "endpoint_url http://127.0.0.1:<this port>.",
     )
     credentials_port: int = Field(
         default=51679,
         description="Port of the task-role credentials endpoint on 169.254.170.2 (the "
         "address ECS serves them on; containers reach it through their gateway). A "
         "taken port falls back to a free one; 0 always picks a free one.",
+    )
+    console_port: int = Field(
+        default=9070,
+        description="Port of the web console on 127.0.0.1 (`dockyard console` prints its "
+        "address with the token).",
+    )
+    share_dir: Path = Field(
+        default_factory=_default_share_dir,
+        description="Files installed once per user and shared by every state directory: "
+        "the console's chart library (`dockyard setup` installs it here).",
     )
     registry_lifecycle_interval: float = Field(
         default=3600.0,
@@ -114,11 +138,6 @@ class Settings(BaseSettings):
         default=8, description="Resources the control loop reconciles side by side."
     )
 
-    backend: Literal["local", "kubernetes"] = Field(
-        default="local",
-        description="Where workloads run: 'local' (this machine's engine) or 'kubernetes' "
-        "(a cluster, through `kubeconfig`; `dockyard export kubernetes` works either way).",
-    )
     kubeconfig: Path | None = Field(
         default=None,
         description="Kubeconfig of the cluster Dockyard applies manifests to. Unset (the "

@@ -8,25 +8,37 @@ CreateEndpointConfig, CreateEndpoint, the ``endpoint_in_service`` waiter, predic
 through InvokeEndpoint, a ModelError for a row the model cannot read, DeleteEndpoint
 and the ``endpoint_deleted`` waiter. Bad requests (missing member, wrong enum, wrong
 type, bad signature) get AWS's error names and leave no record and no container.
+
+The ECS flow runs a one-script HTTP server image: RegisterTaskDefinition,
+CreateService behind the load balancer, ``services_stable``, UpdateService to a new
+revision (the URL then answers the new one), a scalable target and a target-tracking
+policy on it, DeleteService; RunTask, ``tasks_running``, StopTask, ``tasks_stopped``.
+ECR: CreateRepository, an image pushed with ``dockyard push``, DescribeImages,
+ListImages, GetAuthorizationToken, BatchDeleteImage, DeleteRepository. The AWS CLI
+(``pip install awscli``) answers from the same daemon where it is installed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from dockyard_daemon import Daemon, free_port
+from dockyard_daemon import Daemon, free_port, wait_until
+from test_ecs_services import SERVER, TIMEOUT
 
 from dockyard.adapters.engine import DockerEngine
 
@@ -246,17 +258,37 @@ def test_a_wrong_secret_is_refused_with_invalid_signature(
     assert error_of(raised) == ("MissingAuthenticationToken", 403)
 
 
-@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
-def test_the_aws_cli_lists_endpoints(daemon: AwsDaemon, keys: dict[str, str]) -> None:
+def aws_cli() -> str | None:
+    """The ``aws`` command: on PATH, or installed beside this Python (the venv)."""
+    beside = Path(sys.executable).parent / "aws"
+    return shutil.which("aws") or (str(beside) if beside.exists() else None)
+
+
+@pytest.mark.skipif(aws_cli() is None, reason="the AWS CLI is not installed (pip install awscli)")
+@pytest.mark.parametrize(
+    ("command", "key"),
+    [
+        (["sagemaker", "list-endpoints"], "Endpoints"),
+        (["ecs", "list-clusters"], "clusterArns"),
+        (["ecr", "describe-repositories"], "repositories"),
+        (
+            ["application-autoscaling", "describe-scalable-targets", "--service-namespace", "ecs"],
+            "ScalableTargets",
+        ),
+    ],
+    ids=["sagemaker", "ecs", "ecr", "application-autoscaling"],
+)
+def test_the_aws_cli_answers_from_dockyard(
+    daemon: AwsDaemon, keys: dict[str, str], command: list[str], key: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
     env.update(
         AWS_ACCESS_KEY_ID=keys["AccessKeyId"],
         AWS_SECRET_ACCESS_KEY=keys["SecretAccessKey"],
         AWS_DEFAULT_REGION=REGION,
     )
-    aws = shutil.which("aws") or "aws"
     done = subprocess.run(
-        [aws, "sagemaker", "list-endpoints", "--endpoint-url", daemon.aws_url],
+        [aws_cli() or "aws", *command, "--endpoint-url", daemon.aws_url, "--output", "json"],
         env=env,
         capture_output=True,
         text=True,
@@ -264,4 +296,252 @@ def test_the_aws_cli_lists_endpoints(daemon: AwsDaemon, keys: dict[str, str]) ->
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "Endpoints" in json.loads(done.stdout)
+    assert key in json.loads(done.stdout)
+
+
+# -- ecs, application-autoscaling, ecr --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web_image(script_image: Callable[[str, str], str]) -> str:
+    """The one-script server of the ECS tests: /ping, and /invocations answers $COLOR."""
+    return script_image("aws-ecs-web", SERVER)
+
+
+@pytest.fixture(scope="module")
+def ecs(daemon: AwsDaemon, keys: dict[str, str]) -> Any:
+    return aws_client(daemon, keys, "ecs")
+
+
+@pytest.fixture(scope="module")
+def aas(daemon: AwsDaemon, keys: dict[str, str]) -> Any:
+    return aws_client(daemon, keys, "application-autoscaling")
+
+
+@pytest.fixture(scope="module")
+def ecr(daemon: AwsDaemon, keys: dict[str, str]) -> Any:
+    return aws_client(daemon, keys, "ecr")
+
+
+def container_definitions(image: str, color: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "web",
+            "image": image,
+            "memory": 128,
+            "portMappings": [{"containerPort": 8080}],
+            "environment": [{"name": "COLOR", "value": color}],
+            "stopTimeout": 5,
+        }
+    ]
+
+
+def answers(url: str, expected: str) -> bool:
+    try:
+        response = httpx.post(url, content=b"x", timeout=10)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.text == expected
+
+
+def test_the_ecs_flow_serves_rolls_scales_and_deletes(
+    daemon: AwsDaemon,
+    ecs: Any,
+    aas: Any,
+    engine: DockerEngine,
+    web_image: str,
+    unique_name: Callable[..., str],
+) -> None:
+    family, name = unique_name("aws-web"), unique_name("aws-svc")
+    arn = f"arn:aws:ecs:{REGION}:000000000000"
+    first = ecs.register_task_definition(
+        family=family, containerDefinitions=container_definitions(web_image, "blue")
+    )["taskDefinition"]
+    assert first["taskDefinitionArn"] == f"{arn}:task-definition/{family}:1"
+    created = ecs.create_service(
+        cluster="default",
+        serviceName=name,
+        taskDefinition=family,
+        desiredCount=1,
+        loadBalancers=[{"targetGroupArn": name, "containerName": "web", "containerPort": 8080}],
+    )["service"]
+    assert created["serviceArn"] == f"{arn}:service/default/{name}"
+    try:
+        ecs.get_waiter("services_stable").wait(services=[name], WaiterConfig=FAST)
+        url = daemon.api("GET", f"/v1/services/{name}")["url"]  # Dockyard's own API: one state
+        wait_until(lambda: answers(url, "blue"), timeout=TIMEOUT, what="blue answers")
+
+        ecs.register_task_definition(
+            family=family, containerDefinitions=container_definitions(web_image, "green")
+        )
+        updated = ecs.update_service(service=created["serviceArn"], taskDefinition=f"{family}:2")
+        assert updated["service"]["taskDefinition"] == f"{arn}:task-definition/{family}:2"
+        ecs.get_waiter("services_stable").wait(services=[name], WaiterConfig=FAST)
+        (service,) = ecs.describe_services(services=[name])["services"]
+        assert service["deployments"][0]["taskDefinition"].endswith(f"{family}:2")
+        wait_until(lambda: answers(url, "green"), timeout=TIMEOUT, what="green answers")
+
+        target = {
+            "ServiceNamespace": "ecs",
+            "ResourceId": f"service/default/{name}",
+            "ScalableDimension": "ecs:service:DesiredCount",
+        }
+        aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=3)
+        aas.put_scaling_policy(
+            **target,
+            PolicyName="cpu50",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 50.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                },
+            },
+        )
+        (registered,) = aas.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[target["ResourceId"]]
+        )["ScalableTargets"]
+        assert (registered["MinCapacity"], registered["MaxCapacity"]) == (1, 3)
+        (policy,) = aas.describe_scaling_policies(
+            ServiceNamespace="ecs", ResourceId=target["ResourceId"]
+        )["ScalingPolicies"]
+        assert policy["PolicyName"] == "cpu50"
+        scaling = daemon.api("GET", f"/v1/autoscaling/services/{name}")
+        assert [p["PolicyName"] for p in scaling["ScalingPolicies"]] == ["cpu50"]
+        aas.deregister_scalable_target(**target)
+    finally:
+        ecs.delete_service(service=name, force=True)
+    wait_until(
+        lambda: ecs.describe_services(services=[name])["failures"],
+        timeout=TIMEOUT,
+        what=f"{name} gone",
+    )
+    assert engine.list({"dockyard.service": name}) == []
+
+
+def test_run_task_waits_running_and_stop_task_waits_stopped(
+    ecs: Any, web_image: str, unique_name: Callable[..., str]
+) -> None:
+    family = unique_name("aws-task")
+    ecs.register_task_definition(
+        family=family, containerDefinitions=container_definitions(web_image, "red")
+    )
+    (task,) = ecs.run_task(taskDefinition=family, startedBy="aws-front-test")["tasks"]
+    assert re.fullmatch(rf"arn:aws:ecs:{REGION}:000000000000:task/default/\S+", task["taskArn"])
+    ecs.get_waiter("tasks_running").wait(tasks=[task["taskArn"]], WaiterConfig=FAST)
+    assert task["taskArn"] in ecs.list_tasks(startedBy="aws-front-test")["taskArns"]
+
+    ecs.stop_task(task=task["taskArn"], reason="done with it")
+    ecs.get_waiter("tasks_stopped").wait(tasks=[task["taskArn"]], WaiterConfig=FAST)
+    (stopped,) = ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"]
+    assert (stopped["stopCode"], stopped["stoppedReason"]) == ("UserInitiated", "done with it")
+
+
+def test_ecr_repository_images_login_and_delete(
+    daemon: AwsDaemon,
+    ecr: Any,
+    engine: DockerEngine,
+    base_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    repository = f"models/{unique_name('aws-repo')}"
+    created = ecr.create_repository(repositoryName=repository)["repository"]
+    assert created["repositoryArn"] == f"arn:aws:ecr:{REGION}:000000000000:repository/{repository}"
+    assert created["repositoryUri"] == f"127.0.0.1:{daemon.registry_port}/{repository}"
+
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\nENV MODE=aws-front\n")
+    local = f"{unique_name('aws-img')}:v1"
+    for _ in engine.build(str(tmp_path), local):
+        pass
+    pushed = daemon.cli("push", f"{repository}:v1", "--source", local)
+    assert pushed.returncode == 0, pushed.stderr
+
+    (image,) = ecr.describe_images(repositoryName=repository)["imageDetails"]
+    assert image["imageTags"] == ["v1"] and image["imageSizeInBytes"] > 0
+    assert ecr.list_images(repositoryName=repository)["imageIds"] == [
+        {"imageDigest": image["imageDigest"], "imageTag": "v1"}
+    ]
+    (login,) = ecr.get_authorization_token()["authorizationData"]
+    user, _, password = base64.b64decode(login["authorizationToken"]).decode().partition(":")
+    assert (user, login["proxyEndpoint"]) == ("AWS", f"http://127.0.0.1:{daemon.registry_port}")
+    # the engine logs in with it, as `docker login -u AWS` does with ECR's token
+    logged_in = engine._api.login(user, password, registry=login["proxyEndpoint"], reauth=True)
+    assert logged_in["Status"] == "Login Succeeded"
+
+    with pytest.raises(ClientError) as raised:
+        ecr.delete_repository(repositoryName=repository)
+    assert error_of(raised) == ("RepositoryNotEmptyException", 400)
+    deleted = ecr.batch_delete_image(
+        repositoryName=repository, imageIds=[{"imageDigest": image["imageDigest"]}]
+    )
+    assert (deleted["imageIds"], deleted["failures"]) == (
+        [{"imageDigest": image["imageDigest"], "imageTag": "v1"}],
+        [],
+    )
+    assert ecr.list_images(repositoryName=repository)["imageIds"] == []
+    assert daemon.api("GET", "/v1/images", params={"repository": repository})["imageDetails"] == []
+    ecr.delete_repository(repositoryName=repository)
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_repositories(repositoryNames=[repository])
+    assert error_of(raised) == ("RepositoryNotFoundException", 400)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.pop("serviceName"),
+        lambda r: r.update(launchType="MOON"),
+        lambda r: r.update(desiredCount="two"),
+    ],
+    ids=["missing-required", "wrong-enum", "wrong-type"],
+)
+def test_bad_ecs_requests_get_ecs_errors_and_change_nothing(
+    daemon: AwsDaemon,
+    keys: dict[str, str],
+    engine: DockerEngine,
+    web_image: str,
+    unique_name: Callable[..., str],
+    change: Callable[[dict[str, Any]], Any],
+) -> None:
+    loose = aws_client(daemon, keys, "ecs", parameter_validation=False)
+    family, name = unique_name("aws-bad"), unique_name("aws-bad-svc")
+    loose.register_task_definition(
+        family=family, containerDefinitions=container_definitions(web_image, "x")
+    )
+    request = {"serviceName": name, "taskDefinition": family, "desiredCount": 1}
+    change(request)
+    with pytest.raises(ClientError) as raised:
+        loose.create_service(**request)
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    assert loose.describe_services(services=[name])["failures"][0]["reason"] == "MISSING"
+    assert engine.list({"dockyard.service": name}) == []
+
+
+def test_bad_autoscaling_ecr_and_signatures_get_aws_errors(
+    daemon: AwsDaemon, keys: dict[str, str], unique_name: Callable[..., str]
+) -> None:
+    loose = aws_client(daemon, keys, "application-autoscaling", parameter_validation=False)
+    with pytest.raises(ClientError) as raised:
+        loose.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId="service/default/nothing",
+            ScalableDimension="ecs:service:Sideways",
+        )
+    assert error_of(raised) == ("ValidationException", 400)
+    assert loose.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
+
+    repository = unique_name("Aws-Bad")  # uppercase: not an ECR name
+    loose_ecr = aws_client(daemon, keys, "ecr", parameter_validation=False)
+    with pytest.raises(ClientError) as raised:
+        loose_ecr.create_repository(repositoryName=repository)
+    assert error_of(raised) == ("InvalidParameterException", 400)
+
+    forged = aws_client(daemon, {**keys, "SecretAccessKey": "x" * 40}, "ecs")
+    name = unique_name("aws-forged-svc")
+    with pytest.raises(ClientError) as raised:
+        forged.create_service(serviceName=name, taskDefinition="nothing", desiredCount=1)
+    assert error_of(raised) == ("InvalidSignatureException", 403)
+    with pytest.raises(ClientError) as raised:
+        aws_client(daemon, {**keys, "SecretAccessKey": "x" * 40}, "ecr").describe_repositories()
+    assert error_of(raised) == ("InvalidSignatureException", 403)

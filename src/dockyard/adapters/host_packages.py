@@ -76,6 +76,24 @@ PACKAGES = {
             "apt-get install skopeo / brew install skopeo / dnf install skopeo",
         ),
         HostPackage(
+            "npm",
+            "npm (installs the console's chart library)",
+            ("npm",),
+            "nodejs.org / brew install node",
+        ),
+        HostPackage(
+            "chromium",
+            "Chromium (the console's browser tests)",
+            ("chromium", "chromium-browser"),
+            "apt-get install chromium / brew install --cask chromium",
+        ),
+        HostPackage(
+            "chromium-driver",
+            "ChromeDriver (drives Chromium in the browser tests)",
+            ("chromedriver",),
+            "apt-get install chromium-driver / brew install --cask chromedriver",
+        ),
+        HostPackage(
             "catatonit",
             "catatonit (Podman's init for --init containers)",
             ("catatonit",),
@@ -191,7 +209,8 @@ def ensure_host_packages(
     """Make the programs of ``want`` (Debian package names) available; return those installed.
 
     Known names: docker.io, haproxy, debootstrap, podman, runc, catatonit,
-    docker-registry, skopeo; podman brings its companions (:data:`COMPANIONS`).
+    docker-registry, skopeo, npm, chromium, chromium-driver; podman brings its
+    companions (:data:`COMPANIONS`).
     Idempotent: returns ``[]`` without running apt when everything is there.
     """
     say = progress or (lambda _line: None)

@@ -10,6 +10,8 @@ from dockyard import __version__
 from dockyard.cli import (
     autoscaling_cmd,
     build_cmd,
+    cluster_cmd,
+    console_cmd,
     credentials_cmd,
     endpoint_cmd,
     export_cmd,
@@ -68,11 +70,13 @@ app.add_typer(secret_cmd.secret_app, name="secret")
 app.add_typer(schedule_cmd.schedule_app, name="schedule")
 app.add_typer(export_cmd.export_app, name="export")
 app.add_typer(registry_cmd.registry_app, name="registry")
+app.add_typer(cluster_cmd.cluster_app, name="cluster")
 app.command()(registry_cmd.push)
 app.command()(registry_cmd.pull)
 app.command()(registry_cmd.images)
 app.command()(registry_cmd.scan)
 app.command()(registry_cmd.login)
+app.command()(console_cmd.console)
 
 
 @app.command()

@@ -22,6 +22,9 @@ def setup(
     rebuild_base: bool = typer.Option(
         False, "--rebuild-base", help="Rebuild the base image even when it exists."
     ),
+    browser: bool = typer.Option(
+        False, "--browser", help="Also install Chromium and its driver (console browser tests)."
+    ),
     frameworks: list[str] = typer.Option(
         ["sklearn"], "--framework", help="Framework images to prepare (repeatable)."
     ),
@@ -48,6 +51,8 @@ def setup(
         want.add("debootstrap")  # the offline base image, for when nothing can be pulled
     if podman:
         want.add("podman")
+    if browser:
+        want |= {"chromium", "chromium-driver"}
     with console.status("Checking host packages…"):
         installed = ensure_host_packages(want, progress=step)
     summary = f"{', '.join(installed)} installed" if installed else "present"
@@ -64,6 +69,7 @@ def setup(
         with console.status(f"Preparing the {framework} framework image…"):
             ref = ensure_framework_image(engine, settings, framework, progress=step)
         console.print(f"[green]✓[/] framework image: {ref}")
+    _chart_library(settings)
     console.print(
         f"[bold]Ready[/] in {time.monotonic() - started:.1f} s. State: {settings.state_dir}"
     )
@@ -81,4 +87,24 @@ def _mark_registry_for_podman(settings: Settings, step: Callable[[str], None]) -
     step(
         f"could not write to {drop_in_dir()}: `podman pull` by hand needs --tls-verify=false "
         f"for 127.0.0.1:{port} (pulls through Dockyard are unaffected)"
+    )
+
+
+def _chart_library(settings: Settings) -> None:
+    """The console's charts; without them the console still works, so a failure warns."""
+    from dockyard.adapters.chart_library import VERSION, ensure_chart_library, install_dir
+    from dockyard.adapters.host_packages import ensure_host_packages
+    from dockyard.errors import DockyardError
+
+    try:
+        with console.status("Installing the console's chart library…"):
+            ensure_host_packages({"npm"})
+            installed = ensure_chart_library(settings.share_dir)
+    except DockyardError as error:
+        console.print(f"[yellow]![/] console charts unavailable: {error}")
+        return
+    where = install_dir(settings.share_dir)
+    console.print(
+        f"[green]✓[/] console chart library: uPlot {VERSION} "
+        f"({'installed in' if installed else 'present in'} {where})"
     )

@@ -93,6 +93,9 @@ class ContainerState:
     ip_address: str | None = None
     #: the engine's health check verdict: "starting", "healthy", "unhealthy" (None: no check)
     health: str | None = None
+    #: where ``host_ports`` are published: None for this host's loopback; a node's
+    #: address where the engine runs the container on another machine (swarm)
+    host_address: str | None = None
 
     @property
     def running(self) -> bool:

@@ -24,6 +24,7 @@ from dockyard.server.routes import (
     autoscaling,
     aws_credentials,
     builds,
+    cluster,
     endpoints,
     events,
     kubernetes,
@@ -65,6 +66,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
             "Engine": platform.engine.kind,
             "LoadBalancer": f"http://{platform.settings.lb_host}:{platform.settings.lb_port}",
             "StateDir": str(platform.settings.state_dir),
+            "Console": getattr(app.state, "console_url", None),
         }
 
     routers = (
@@ -83,6 +85,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         schedules.router,
         logs.router,
         kubernetes.router,
+        cluster.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -25,6 +25,7 @@ from dockyard.errors import Conflict, DockyardError
 from dockyard.server.app import create_app
 from dockyard.server.auth import TokenGuard, load_or_create_token
 from dockyard.server.aws.front import serve_in_thread as serve_aws_front
+from dockyard.server.console.app import serve as serve_console
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.credentials_endpoint import serve as serve_credentials
 from dockyard.server.listeners import bind_tcp, serve_on_loopback
@@ -96,9 +97,10 @@ def run_daemon(settings: Settings) -> None:
     platform = Platform.open(settings, progress=log.info)
     control_plane = ControlPlane(platform)
     app = create_app(platform, control_plane)
+    api = app
+    token = load_or_create_token(settings.run_dir / "api-token", settings.api_token)
     sockets = [_bind_unix(settings.api_socket)]
     if settings.api_tcp:
-        token = load_or_create_token(settings.run_dir / "api-token", settings.api_token)
         app = TokenGuard(app, token)  # type: ignore[assignment]
         sockets.append(bind_tcp(settings.api_tcp))
         log.info("API also on tcp://%s (token in %s)", settings.api_tcp, settings.run_dir)
@@ -111,6 +113,10 @@ def run_daemon(settings: Settings) -> None:
     control_plane.start()
     stop_registry_front = _serve_registry_front(platform)
     stop_aws_front = serve_aws_front(platform)
+    stop_console = serve_console(api, token, settings.share_dir, settings.console_port)
+    if stop_console is not None:
+        api.state.console_url = f"http://127.0.0.1:{settings.console_port}/"
+        log.info("console on %s (`dockyard console` prints its link)", api.state.console_url)
     log.info("API on unix://%s", settings.api_socket)
     # uvicorn handles SIGTERM itself, then re-raises it once it has stopped serving;
     # with the default action that would kill the process before the cleanup below
@@ -120,6 +126,8 @@ def run_daemon(settings: Settings) -> None:
     try:
         server.run(sockets=sockets)
     finally:
+        if stop_console is not None:
+            stop_console()
         if stop_aws_front is not None:
             stop_aws_front()
         if stop_registry_front is not None:

@@ -302,6 +302,7 @@ def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]
                     "Status": task.task.last_status,
                     "Health": replica_label(task.task, health),
                     "Address": next((a.address for a in task.addresses if a.port == 8080), None),
+                    "Image": task.definition.container_definitions[0].image,
                     "StoppedReason": task.task.stopped_reason,
                 }
             )
@@ -326,13 +327,26 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "DesiredReplicas": record.desired_replicas,
         "HealthyReplicas": sum(1 for r in rows if r["Health"] == "healthy"),
         "Replicas": rows,
-        "ProductionVariants": config["ProductionVariants"],
+        "ProductionVariants": [
+            _variant_summary(v, record, rows) for v in config["ProductionVariants"]
+        ],
         "Backend": backend_of(record),
     }
     if record.cluster is not None:  # the cluster's replicas, as it last reported them
         described["HealthyReplicas"] = record.cluster.running
         described["PendingReplicas"] = record.cluster.pending
     return described
+
+
+def _variant_summary(
+    variant: dict[str, Any], record: EndpointRecord, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The configured variant, with its desired and healthy replica counts now (as
+    SageMaker's ProductionVariantSummary: DesiredInstanceCount, CurrentInstanceCount)."""
+    name = variant["VariantName"]
+    desired = next((v.desired for v in record.variants if v.variant_name == name), None)
+    current = sum(1 for r in rows if r["Variant"] == name and r["Health"] == "healthy")
+    return {**variant, "DesiredInstanceCount": desired, "CurrentInstanceCount": current}
 
 
 def list_endpoints(platform: Platform) -> list[dict[str, Any]]:

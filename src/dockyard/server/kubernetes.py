@@ -197,8 +197,8 @@ class Applied:
 def no_cluster(platform: Platform) -> Conflict:
     """Why there is nothing to apply to, and the fix (the daemon picks its backend at start)."""
     return Conflict(
-        f"this daemon runs workloads on this machine (DOCKYARD_BACKEND="
-        f"{platform.settings.backend}): there is no cluster to apply to",
+        f"this daemon runs the {platform.settings.backend} backend (DOCKYARD_BACKEND="
+        f"{platform.settings.backend}): there is no Kubernetes cluster to apply to",
         field="DOCKYARD_BACKEND",
         hint="restart the daemon with DOCKYARD_BACKEND=kubernetes and DOCKYARD_KUBECONFIG "
         "(or KUBECONFIG) set to the cluster's kubeconfig; meanwhile `dockyard export "

@@ -16,6 +16,7 @@ from pathlib import Path
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.cluster.connect import connect as connect_cluster
 from dockyard.adapters.engine import connect
+from dockyard.adapters.engine.swarm import SwarmEngine
 from dockyard.adapters.lb.haproxy import HAProxyLoadBalancer
 from dockyard.adapters.probe import HttpHealthProbe
 from dockyard.adapters.store.sqlite import SqliteStore
@@ -63,7 +64,9 @@ class Platform:
         for directory in (settings.state_dir, settings.logs_dir, settings.artifacts_dir):
             directory.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(settings.db_path)
-        engine = connect(settings, progress=progress)
+        local = connect(settings, progress=progress)
+        # with the swarm backend the engine is (or becomes) a swarm's manager
+        engine: Engine = SwarmEngine(local) if settings.backend == "swarm" else local
         lb = HAProxyLoadBalancer.from_settings(settings)
         lb.ensure_running()
         artifacts = LocalArtifactStore(settings.artifacts_dir)

@@ -237,13 +237,15 @@ class TaskRunner:
     def _addresses(
         name: str, state: ContainerState, container: ContainerDefinition
     ) -> list[PortAddress]:
-        """Where each of the container's ports answers: its published loopback port, or
-        its own address where the port is not published (see ``container_spec``)."""
+        """Where each of the container's ports answers: its published port (on the
+        loopback, or on the node that runs it), or its own address where the port is
+        not published (see ``container_spec``)."""
         found = []
         for mapping in container.port_mappings:
             port = mapping.container_port
             if port in state.host_ports:
-                found.append(PortAddress(name, port, f"127.0.0.1:{state.host_ports[port]}"))
+                host = state.host_address or "127.0.0.1"
+                found.append(PortAddress(name, port, f"{host}:{state.host_ports[port]}"))
             elif state.ip_address:
                 found.append(PortAddress(name, port, f"{state.ip_address}:{port}"))
         return found

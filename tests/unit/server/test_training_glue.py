@@ -14,9 +14,11 @@ import tarfile
 from typing import TYPE_CHECKING
 
 import pytest
+from fastapi.testclient import TestClient
 
 from dockyard.adapters.artifacts.local import parse_uri
 from dockyard.server import task_definitions, training, training_metrics
+from dockyard.server.app import create_app
 from dockyard.server.routes.tasks import describe_task
 from dockyard.server.training import network_of
 
@@ -275,3 +277,25 @@ def test_a_job_without_metric_definitions_keeps_no_series(world: World, data_dir
 
     assert "FinalMetricDataList" not in job
     assert training_metrics.metric_series(world.store.metrics, JOB) == []
+
+
+@pytest.mark.parametrize(
+    ("regex", "words"),
+    [("loss: ([0-9", "not a valid regular expression"), ("loss: [0-9.]+", "no capturing group")],
+    ids=["does-not-compile", "no-group"],
+)
+def test_create_training_job_with_a_bad_metric_regex_is_a_400_and_stores_nothing(
+    world: World, data_dir: Path, regex: str, words: str
+) -> None:
+    request = world.training_request(JOB, data_dir)
+    request["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "loss", "Regex": regex}]
+    with TestClient(create_app(world.platform, world.control_plane)) as client:
+        answer = client.post("/v1/training-jobs", json=request)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert error["field"] == "AlgorithmSpecification.MetricDefinitions[0].Regex"
+    assert words in error["message"]
+    assert "first group captures the value" in error["hint"] or "parentheses" in error["hint"]
+    assert world.store.training_jobs.list() == []
+    assert world.store.tasks.list() == []

@@ -11,6 +11,7 @@ says it raises it and ``ValidationException`` where AWS has no such name.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dockyard.errors import Conflict, DockyardError, EngineUnavailable, NotFound, SpecError
@@ -47,26 +48,51 @@ class AwsError(Exception):
         return {"x-amzn-ErrorType": self.code}
 
 
-def validation(message: str) -> AwsError:
-    return AwsError("ValidationException", message)
+def validation(message: str, code: str = "ValidationException") -> AwsError:
+    return AwsError(code, message)
 
 
-def from_dockyard(error: DockyardError, documented: Collection[str] = ()) -> AwsError:
+@dataclass(frozen=True)
+class ErrorNames:
+    """What a service calls the errors every operation may meet.
+
+    AWS's services do not agree: SageMaker and Application Auto Scaling answer a bad
+    request with ValidationException, ECS and ECR with InvalidParameterException; a
+    missing resource is ECS's ClientException and AAS's ObjectNotFoundException. Each
+    service module declares its names, read from the errors its operations document.
+    """
+
+    invalid: str = "ValidationException"  # input the model or Dockyard's rules refuse
+    missing: str = "ValidationException"  # a named resource that does not exist
+    conflict: str = "ValidationException"  # a name in use, a state that forbids it
+    server: str = "InternalFailure"  # a bug or an unusable daemon (HTTP 500)
+
+
+SAGEMAKER_ERRORS = ErrorNames()
+
+
+def from_dockyard(
+    error: DockyardError,
+    documented: Collection[str] = (),
+    names: ErrorNames = SAGEMAKER_ERRORS,
+) -> AwsError:
     """Dockyard's error as the operation's AWS error.
 
-    ``documented`` are the error shapes botocore's model lists for the operation: a
-    missing resource is ``ResourceNotFound`` and a name in use ``ResourceInUse`` only
-    where the operation documents them; elsewhere AWS answers ValidationException.
+    ``documented`` are the error shapes botocore's model lists for the operation. Bad
+    input is the service's validation error; a missing or conflicting resource whose
+    own code the operation documents keeps it (``ResourceNotFound`` in
+    SageMaker's DescribeTrainingJob, ``RepositoryNotFoundException`` in ECR's
+    DescribeImages); others take the service's names (``names``).
     """
     message = str(error)
     if isinstance(error, SpecError):
-        return validation(message)
+        return validation(message, names.invalid)
+    if isinstance(error, NotFound | Conflict) and error.code in documented:
+        return AwsError(error.code, message)
     if isinstance(error, NotFound):
-        code = "ResourceNotFound" if "ResourceNotFound" in documented else "ValidationException"
-        return AwsError(code, message)
+        return AwsError(names.missing, message)
     if isinstance(error, Conflict):
-        code = "ResourceInUse" if "ResourceInUse" in documented else "ValidationException"
-        return AwsError(code, message)
+        return AwsError(names.conflict, message)
     if isinstance(error, EngineUnavailable):
         return AwsError("ServiceUnavailable", message, 503)
-    return AwsError("InternalFailure", message, 500)
+    return AwsError(names.server, message, 500)

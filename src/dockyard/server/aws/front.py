@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dockyard.errors import DockyardError
-from dockyard.server.aws import runtime, sagemaker
+from dockyard.server.aws import application_autoscaling, ecr, ecs, runtime, sagemaker
 from dockyard.server.aws.credentials import AccessKeys
-from dockyard.server.aws.errors import AwsError, from_dockyard
+from dockyard.server.aws.errors import SAGEMAKER_ERRORS, AwsError, from_dockyard
 from dockyard.server.aws.protocol import (
     Answer,
     error_answer,
@@ -46,7 +46,13 @@ from dockyard.server.platform import Platform
 log = logging.getLogger("dockyard.aws")
 
 #: every service the front answers (one module each)
-SERVICES: tuple[AwsService, ...] = (sagemaker.SERVICE, runtime.SERVICE)
+SERVICES: tuple[AwsService, ...] = (
+    sagemaker.SERVICE,
+    runtime.SERVICE,
+    ecs.SERVICE,
+    ecr.SERVICE,
+    application_autoscaling.SERVICE,
+)
 
 
 class AwsFront:
@@ -67,6 +73,7 @@ class AwsFront:
 
     def _answer(self, request: SignedRequest) -> Answer:
         operation = None
+        service: AwsService | None = None
         content_type = "application/x-amz-json-1.1"
         try:
             caller = verify(request, self.keys)
@@ -75,11 +82,9 @@ class AwsFront:
                 service, name = json_operation(self.by_target, target)
                 operation = service.model.operation_model(name)
                 handler = self._handler(service, name)
-                params = json_input(operation, request.body)
-                output = handler(
-                    Call(self.platform, operation, params, caller, service.arn_namespace)
-                )
-                return json_answer(operation, output)
+                params = json_input(operation, request.body, service.errors.invalid)
+                call = Call(self.platform, operation, params, caller, service.arn_namespace)
+                return json_answer(operation, call.regional(handler(call)))
             content_type = "application/json"
             found = rest_operation(self.rest, request.method, request.raw_path)
             if found is None:
@@ -100,12 +105,12 @@ class AwsFront:
             return error_answer(error, content_type)
         except DockyardError as error:
             documented = documented_errors(operation) if operation is not None else frozenset()
-            return error_answer(from_dockyard(error, documented), content_type)
+            names = service.errors if service is not None else SAGEMAKER_ERRORS
+            return error_answer(from_dockyard(error, documented, names), content_type)
         except Exception as exc:  # a bug must not look like success, nor kill the front
             log.exception("AWS front: %s %s failed", request.method, request.raw_path)
-            return error_answer(
-                AwsError("InternalFailure", f"internal error: {exc}", 500), content_type
-            )
+            server = service.errors.server if service is not None else "InternalFailure"
+            return error_answer(AwsError(server, f"internal error: {exc}", 500), content_type)
 
     @staticmethod
     def _handler(service: AwsService, name: str) -> Handler:
@@ -150,5 +155,6 @@ def serve_in_thread(platform: Platform) -> Callable[[], None] | None:
         create_aws_front(platform), port, what="AWS front", setting="DOCKYARD_AWS_PORT"
     )
     if stop is not None:
-        log.info("AWS APIs (sagemaker, sagemaker-runtime) on http://127.0.0.1:%d", port)
+        names = ", ".join(s.name for s in SERVICES)
+        log.info("AWS APIs (%s) on http://127.0.0.1:%d", names, port)
     return stop

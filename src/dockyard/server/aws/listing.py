@@ -76,9 +76,31 @@ def _matches(row: Row, params: Mapping[str, Any]) -> bool:
     return True
 
 
-def _offset(token: object) -> int:
+def _offset(token: object, invalid: str = "ValidationException") -> int:
     if token is None or token == "":
         return 0
     if isinstance(token, str) and token.isdigit():
         return int(token)
-    raise validation(f"NextToken {token!r} is not a token this list returned")
+    raise validation(f"NextToken {token!r} is not a token this list returned", invalid)
+
+
+def token_page(
+    items: Sequence[Any],
+    params: Mapping[str, Any],
+    key: str,
+    *,
+    default_size: int,
+    token: str = "nextToken",
+    size: str = "maxResults",
+    invalid: str = "ValidationException",
+) -> dict[str, Any]:
+    """One page of ``items`` for the ECS, ECR and Application Auto Scaling lists:
+    ``{key: [...], token: …}`` (their members are ``nextToken``/``maxResults``, or
+    ``NextToken``/``MaxResults`` for AAS). The token is the next page's offset, as in
+    :func:`page`; one this list did not hand out is refused as ``invalid``."""
+    start = _offset(params.get(token), invalid)
+    count = int(params.get(size) or default_size)
+    answer: dict[str, Any] = {key: list(items[start : start + count])}
+    if start + count < len(items):
+        answer[token] = str(start + count)
+    return answer

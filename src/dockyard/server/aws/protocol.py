@@ -1,7 +1,7 @@
 """The wire protocols: JSON 1.1 (``X-Amz-Target``) and REST-JSON, as botocore's models
 define them.
 
-JSON 1.1 (sagemaker, and later ecs, ecr, application-autoscaling): ``POST /`` with
+JSON 1.1 (sagemaker, ecs, ecr, application-autoscaling): ``POST /`` with
 ``X-Amz-Target: <targetPrefix>.<Operation>`` and a JSON body holding the input; the
 answer is the output as JSON, ``Content-Type: application/x-amz-json-1.1``.
 
@@ -59,15 +59,18 @@ def json_operation(services: Mapping[str, AwsService], target: str) -> tuple[Aws
     return service, name
 
 
-def json_input(operation: OperationModel, body: bytes) -> dict[str, Any]:
-    """The request's input, validated against the operation's input shape."""
+def json_input(
+    operation: OperationModel, body: bytes, code: str = "ValidationException"
+) -> dict[str, Any]:
+    """The request's input, validated against the operation's input shape; a refusal
+    is the service's validation error ``code``."""
     try:
         doc = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise AwsError("SerializationException", f"the body is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise AwsError("SerializationException", "the body must be a JSON object")
-    validate(operation.input_shape, from_wire(operation.input_shape, doc))
+    validate(operation.input_shape, from_wire(operation.input_shape, doc), code)
     return doc
 
 

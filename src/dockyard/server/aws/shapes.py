@@ -65,8 +65,11 @@ def from_wire(shape: Shape | None, value: Any) -> Any:
     return value
 
 
-def validate(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
-    """Refuse ``params`` with AWS's ValidationException listing every problem found."""
+def validate(
+    shape: StructureShape | None, params: Mapping[str, Any], code: str = "ValidationException"
+) -> None:
+    """Refuse ``params`` with the service's validation error (``code``: SageMaker's
+    ValidationException, ECS's InvalidParameterException…) listing every problem."""
     if shape is None:
         return
     problems: list[str] = []
@@ -77,7 +80,7 @@ def validate(shape: StructureShape | None, params: Mapping[str, Any]) -> None:
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
-        raise validation(f"{count} validation {noun} detected: " + "; ".join(problems))
+        raise validation(f"{count} validation {noun} detected: " + "; ".join(problems), code)
 
 
 def _constraints(shape: Shape, value: Any, path: str) -> Iterator[str]:
@@ -187,11 +190,24 @@ def to_wire(shape: Shape | None, value: Any) -> Any:
         return {str(k): to_wire(shape.value, v) for k, v in value.items()}
     if kind == "timestamp" and isinstance(value, dt.datetime):
         return value.timestamp()
+    if kind == "timestamp" and isinstance(value, str):
+        return _epoch(value)
     if kind == "blob" and isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     if isinstance(value, str):
         return str(value)  # a StrEnum as its plain value
     return value
+
+
+def _epoch(text: str) -> float | str:
+    """An ISO 8601 time as epoch seconds (what JSON protocols send); other text as is."""
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
 
 
 def require_operation(service: ServiceModel, name: str) -> OperationModel:

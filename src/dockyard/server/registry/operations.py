@@ -40,6 +40,10 @@ class ImageNotFound(NotFound):
     code = "ImageNotFoundException"
 
 
+class LifecyclePolicyNotFound(NotFound):
+    code = "LifecyclePolicyNotFoundException"
+
+
 def create_repository(store: Store, request: Mapping[str, Any], now: float) -> RepositoryRecord:
     """CreateRepository: validated, then recorded; a taken name is ECR's error."""
     spec = parse_repository(request)
@@ -162,3 +166,19 @@ def lifecycle_preview(
     policy = parse_lifecycle_policy_text(policy_text)
     found = [RegistryImage(i.digest, i.tags, i.pushed_at, i.size) for i in store.images.list(name)]
     return preview_lifecycle(policy, found, now)
+
+
+def delete_lifecycle_policy(store: Store, name: str) -> str:
+    """DeleteLifecyclePolicy: the repository keeps its images and loses its policy; the
+    policy's text, or NotFound when it had none."""
+    with store.transaction():
+        record = repository(store, name)
+        if record.lifecycle_policy is None:
+            raise LifecyclePolicyNotFound(
+                f"Lifecycle policy does not exist for the repository with name '{name}'",
+                resource=f"repository/{name}",
+                hint=f"set one with `dockyard repo lifecycle {name} policy.json`",
+            )
+        store.repositories.put(replace(record, lifecycle_policy=None))
+    store.add_event(KIND, name, "lifecycle policy deleted")
+    return record.lifecycle_policy

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from dockyard.server import endpoints
+from dockyard.server import endpoint_capacity, endpoints
 from dockyard.server.deps import ControlPlaneDep, PlatformDep
 
 router = APIRouter(tags=["endpoints"])
@@ -49,6 +49,19 @@ def describe_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
 def delete_endpoint(name: str, platform: PlatformDep) -> dict[str, Any]:
     endpoints.delete(platform, name)
     return {"EndpointName": name, "EndpointStatus": "Deleting"}
+
+
+@router.post("/endpoints/{name}/capacity")
+def update_capacity(
+    name: str,
+    platform: PlatformDep,
+    request: Any = Body(  # noqa: B008
+        ..., description='{"DesiredInstanceCount": N, "VariantName": "AllTraffic"}'
+    ),
+) -> dict[str, Any]:
+    """Resize a variant in place (UpdateEndpointWeightsAndCapacities' instance count):
+    replicas are added or drained; nothing else changes."""
+    return endpoint_capacity.update_capacity(platform, name, request)
 
 
 @router.get("/endpoints/{name}/logs")

@@ -7,73 +7,21 @@ engine and the registry stream their progress as JSON lines, like builds.
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from starlette.responses import StreamingResponse
 
-from dockyard.control.scan import Severity, summarize
-from dockyard.errors import SetupError
-from dockyard.records.registry import ImageRecord, RepositoryRecord, ScanResult
 from dockyard.server.deps import PlatformDep
-from dockyard.server.platform import Platform
-from dockyard.server.registry import operations, transfer
-from dockyard.server.registry.credentials import FULL_ACCESS, issue_login
-from dockyard.server.registry.handles import RegistryHandles
+from dockyard.server.registry import operations, repositories, transfer
 from dockyard.server.registry.reconciler import apply_lifecycle
+from dockyard.server.registry.repositories import describe_image, describe_repository
 from dockyard.server.streaming import ndjson
 
 router = APIRouter(tags=["registry"])
 
 Repository = Annotated[str, Query(description="Repository name, e.g. models/iris.")]
-
-
-def _handles(platform: Platform) -> RegistryHandles:
-    if platform.registry is None:
-        raise SetupError(
-            "this daemon runs without a registry",
-            hint="install docker-registry (`dockyard setup`) and restart the daemon",
-        )
-    return platform.registry
-
-
-def describe_repository(platform: Platform, record: RepositoryRecord) -> dict[str, Any]:
-    """DescribeRepositories' ``repository`` object (no ARN, times as epoch seconds)."""
-    described = record.spec.to_aws()
-    described.setdefault("imageTagMutability", record.spec.image_tag_mutability)
-    described["imageScanningConfiguration"] = {"scanOnPush": record.spec.scan_on_push}
-    described["createdAt"] = record.created_at
-    if platform.registry is not None:
-        described["repositoryUri"] = f"{platform.registry.public_host}/{record.name}"
-    described["hasLifecyclePolicy"] = record.lifecycle_policy is not None
-    return described
-
-
-def describe_image(image: ImageRecord) -> dict[str, Any]:
-    """DescribeImages' ``imageDetails`` entry."""
-    detail: dict[str, Any] = {
-        "repositoryName": image.repository,
-        "imageDigest": image.digest,
-        "imageTags": list(image.tags),
-        "imageSizeInBytes": image.size,
-        "imagePushedAt": image.pushed_at,
-        "imageManifestMediaType": image.media_type,
-    }
-    if image.scan is not None:
-        detail["imageScanStatus"] = {
-            "status": image.scan.status,
-            "description": image.scan.description,
-        }
-        if image.scan.status == "COMPLETE":
-            counts = summarize(image.scan.findings).finding_severity_counts()
-            detail["imageScanFindingsSummary"] = {
-                "imageScanCompletedAt": image.scan.completed_at,
-                "findingSeverityCounts": dict(counts),
-            }
-    return detail
 
 
 @router.post("/repositories", status_code=201)
@@ -97,23 +45,7 @@ def delete_repository(
     platform: PlatformDep, repository: Repository, force: bool = False
 ) -> dict[str, Any]:
     """DeleteRepository: refused while it holds images, unless ``force``."""
-    record = operations.repository(platform.store, repository)
-    images = platform.store.images.list(repository)
-    if images and not force:
-        raise operations.RepositoryNotEmpty(
-            f"The repository with name '{repository}' cannot be deleted because it "
-            "still contains images",
-            resource=f"repository/{repository}",
-            hint="delete with --force to remove its images too",
-        )
-    if images:
-        with _handles(platform).client() as client:
-            for image in images:
-                client.delete_manifest(repository, image.digest)
-    for image in images:
-        platform.store.images.delete(image.key)
-    platform.store.repositories.delete(repository)
-    platform.store.add_event(operations.KIND, repository, "deleted")
+    record = repositories.delete_repository(platform, repository, force=force)
     return {"repository": describe_repository(platform, record)}
 
 
@@ -166,7 +98,7 @@ def preview_lifecycle_policy(
 @router.post("/lifecycle-policy/apply")
 def apply_lifecycle_policy(platform: PlatformDep, repository: Repository) -> dict[str, Any]:
     """Apply the repository's lifecycle policy now (it also runs on a schedule)."""
-    _handles(platform)
+    repositories.handles(platform)
     record = operations.repository(platform.store, repository)
     expired = apply_lifecycle(platform, record, platform.clock())
     return {"repositoryName": repository, "expiredImageDigests": expired}
@@ -175,87 +107,39 @@ def apply_lifecycle_policy(platform: PlatformDep, repository: Repository) -> dic
 @router.post("/scans", status_code=202)
 def start_scan(platform: PlatformDep, repository: Repository, reference: str) -> dict[str, Any]:
     """StartImageScan: queue a scan of the image (tag or digest)."""
-    image = operations.image_by_reference(platform.store, repository, reference)
-    platform.store.images.put(replace(image, scan=ScanResult("PENDING")))
-    platform.wake("registry", repository)
-    return {
-        "repositoryName": repository,
-        "imageId": {"imageDigest": image.digest},
-        "imageScanStatus": {"status": "PENDING"},
-    }
+    return repositories.start_scan(platform, repository, reference)
 
 
 @router.get("/scans")
 def scan_findings(platform: PlatformDep, repository: Repository, reference: str) -> dict[str, Any]:
     """DescribeImageScanFindings."""
-    image = operations.image_by_reference(platform.store, repository, reference)
-    scan = image.scan or ScanResult("NOT_SCANNED", "no scan yet: `dockyard scan` starts one")
-    findings = sorted(scan.findings, key=lambda f: -Severity(f.severity).rank)
-    return {
-        "repositoryName": repository,
-        "imageId": {"imageDigest": image.digest, "imageTag": reference},
-        "imageScanStatus": {"status": scan.status, "description": scan.description},
-        "imageScanFindings": {
-            "imageScanCompletedAt": scan.completed_at,
-            "findingSeverityCounts": dict(summarize(scan.findings).finding_severity_counts()),
-            "findings": [
-                {
-                    "name": f.name,
-                    "severity": f.severity,
-                    "description": f.description,
-                    "attributes": [
-                        {"key": key, "value": value}
-                        for key, value in (
-                            ("package", f.package),
-                            ("location", f.location),
-                            ("fixed_version", f.fixed_version or ""),
-                        )
-                        if value
-                    ],
-                }
-                for f in findings
-            ],
-            "sbom": scan.sbom_path,
-            "packages": scan.packages,
-        },
-    }
+    return repositories.scan_findings(platform, repository, reference)
 
 
 @router.post("/registry/login")
 def login(platform: PlatformDep) -> dict[str, Any]:
     """GetAuthorizationToken: a short-lived password for ``docker login -u AWS``."""
-    handles = _handles(platform)
-    credentials = issue_login(handles.issuer, FULL_ACCESS, now=platform.clock())
-    token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
-    return {
-        "authorizationData": [
-            {
-                "authorizationToken": token,
-                "expiresAt": credentials.expires_at,
-                "proxyEndpoint": f"http://{handles.public_host}",
-            }
-        ]
-    }
+    return {"authorizationData": [repositories.login(platform)]}
 
 
 @router.post("/registry/push", response_class=StreamingResponse)
 def push(platform: PlatformDep, image: str, repository: Repository, tag: str) -> StreamingResponse:
     """Push a local engine image to ``repository:tag``; progress lines, then the result."""
-    handles = _handles(platform)
+    handles = repositories.handles(platform)
     return ndjson(lambda say: transfer.push(platform, handles, image, repository, tag, say))
 
 
 @router.post("/registry/pull", response_class=StreamingResponse)
 def pull(platform: PlatformDep, repository: Repository, reference: str) -> StreamingResponse:
     """Pull ``repository:reference`` into the engine (tagged ``repository:tag`` locally too)."""
-    handles = _handles(platform)
+    handles = repositories.handles(platform)
     return ndjson(lambda say: transfer.pull(platform, handles, repository, reference, say))
 
 
 @router.post("/registry/gc")
 def garbage_collect(platform: PlatformDep) -> dict[str, Any]:
     """Free the blobs no manifest references (pulls go on; pushes wait meanwhile)."""
-    report = _handles(platform).process.garbage_collect(delete_untagged=False)
+    report = repositories.handles(platform).process.garbage_collect(delete_untagged=False)
     return {
         "BytesBefore": report.bytes_before,
         "BytesAfter": report.bytes_after,

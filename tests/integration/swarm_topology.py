@@ -1,0 +1,221 @@
+"""A real two-node Docker swarm on one machine, in network namespaces made here.
+
+Layout (every name carries a per-run suffix, so parallel runs do not meet)::
+
+    host ── veth ──┐ hub namespace: bridge br0
+                   ├── veth ── node n1 namespace: dockerd (manager)  10.213.S.11
+                   └── veth ── node n2 namespace: dockerd (worker)   10.213.S.12
+
+The bridge lives in a namespace of its own because the host's iptables belong to
+the shared engine: its FORWARD policy is DROP and the host bridges' frames pass
+through it (br_netfilter), so a bridge on the host would carry nothing. The host
+keeps one leg on the bridge (10.213.S.1): the Dockyard daemon and its HAProxy run
+on the host, as they would on the manager's machine, and reach the nodes there. The
+nodes have no default route: nothing they send leaves these namespaces.
+
+Each dockerd is entered into its namespace with ``nsenter --net`` (``ip netns exec``
+also remounts /sys, which hides the cgroup hierarchies and dockerd refuses to
+start), in a UTS namespace of its own so that each node has its own hostname, with
+its own data root, exec root, pid file and socket. No image can be pulled: images
+are copied into each node's engine (``docker save`` | ``docker load`` through the
+API), and ``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1`` makes the nodes use them without
+first asking a registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+NEEDED = ("ip", "nsenter", "unshare", "dockerd")
+
+
+def missing_requirements() -> str | None:
+    """Why the topology cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, dockerd)"
+    absent = [tool for tool in NEEDED if shutil.which(tool) is None]
+    if absent:
+        return f"needs {', '.join(absent)}"
+    return None
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, text=True)
+
+
+@dataclass
+class Node:
+    name: str
+    netns: str
+    address: str
+    root: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "docker.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "dockerd.log"
+
+    def client(self) -> docker.APIClient:
+        return docker.APIClient(base_url=self.url, version="auto", timeout=120)
+
+    def start(self) -> None:
+        """dockerd in the node's namespaces; returns once it answers."""
+        command = [
+            "nsenter",
+            f"--net=/var/run/netns/{self.netns}",
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            f'hostname {self.name} && exec dockerd --host "{self.url}" '
+            f'--data-root "{self.root}/data" --exec-root "{self.root}/exec" '
+            f'--pidfile "{self.root}/dockerd.pid"',
+        ]
+        env = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.socket.exists():
+                with contextlib.suppress(Exception):
+                    client = self.client()
+                    client.ping()
+                    client.close()
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"dockerd of {self.name} did not start:\n{self.tail()}")
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        """SIGTERM dockerd (it stops its containers), wait; returns when it was sent."""
+        sent = time.monotonic()
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return sent
+
+    def tail(self, lines: int = 20) -> str:
+        if not self.log.exists():
+            return "(no log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Topology:
+    """Two nodes on one bridge, with a leg for the host; :meth:`down` undoes it all."""
+
+    root: Path
+    suffix: str = field(default_factory=lambda: f"{os.getpid() % 10000:04d}")
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def subnet(self) -> str:
+        return f"10.213.{int(self.suffix) % 250}"
+
+    @property
+    def hub(self) -> str:
+        return f"dysw{self.suffix}-hub"
+
+    @property
+    def host_leg(self) -> str:
+        return f"dysw{self.suffix}h"
+
+    @property
+    def host_address(self) -> str:
+        return f"{self.subnet}.1"
+
+    def up(self) -> Topology:
+        hub = self.hub
+        _sh("ip", "netns", "add", hub)
+        _sh("ip", "-n", hub, "link", "set", "lo", "up")
+        _sh("ip", "-n", hub, "link", "add", "br0", "type", "bridge")
+        _sh("ip", "-n", hub, "link", "set", "br0", "up")
+        _sh("ip", "link", "add", self.host_leg, "type", "veth", "peer", "name", "uplink")
+        _sh("ip", "link", "set", "uplink", "netns", hub)
+        _sh("ip", "-n", hub, "link", "set", "uplink", "master", "br0", "up")
+        _sh("ip", "addr", "add", f"{self.host_address}/24", "dev", self.host_leg)
+        _sh("ip", "link", "set", self.host_leg, "up")
+        for index in (1, 2):
+            netns = f"dysw{self.suffix}-n{index}"
+            _sh("ip", "netns", "add", netns)
+            _sh("ip", "-n", hub, "link", "add", f"v{index}", "type", "veth", "peer", "name", "eth0")
+            _sh("ip", "-n", hub, "link", "set", "eth0", "netns", netns)
+            _sh("ip", "-n", hub, "link", "set", f"v{index}", "master", "br0", "up")
+            address = f"{self.subnet}.1{index}"
+            _sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
+            _sh("ip", "-n", netns, "link", "set", "eth0", "up")
+            _sh("ip", "-n", netns, "link", "set", "lo", "up")
+            root = self.root / f"n{index}"
+            root.mkdir(parents=True, exist_ok=True)
+            self.nodes.append(Node(f"node{index}", netns, address, root))
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def load_image(self, source: docker.APIClient, ref: str) -> None:
+        """Copy image ``ref`` from ``source`` into every node's engine."""
+        tar = self.root / "image.tar"
+        with tar.open("wb") as out:
+            for chunk in source.get_image(ref):
+                out.write(chunk)
+        for node in self.nodes:
+            client = node.client()
+            try:
+                with tar.open("rb") as data:
+                    list(client.load_image(data))
+            finally:
+                client.close()
+        tar.unlink()
+
+    def down(self) -> None:
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.stop()
+        for netns in [node.netns for node in self.nodes] + [self.hub]:
+            subprocess.run(["ip", "netns", "del", netns], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", self.host_leg], check=False, capture_output=True)
+        for node in self.nodes:
+            for mount in _mounts_under(node.root):
+                subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+            shutil.rmtree(node.root, ignore_errors=True)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points left under ``root`` (a dockerd killed mid-way leaves some)."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith(str(root)):
+            found.append(point)
+    return sorted(found, reverse=True)
