@@ -25,6 +25,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from test_ecs_services import SERVER, register, task_definition
 from test_platform import (
     EXAMPLE,
     IRIS_METRICS,
@@ -101,6 +102,34 @@ def endpoint(
     )
     yield wait_in_service(daemon, name, replicas=1)
     daemon.api("DELETE", f"/v1/endpoints/{name}")
+
+
+@pytest.fixture(scope="module")
+def service(
+    daemon: Daemon,
+    script_image: Callable[[str, str], str],
+    unique_name: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """An ECS service of 2 tasks of the one-script web server, behind the load balancer."""
+    image = script_image("ecs-web", SERVER)
+    family = unique_name("console-td")
+    name = unique_name("console-svc")
+    revision = register(
+        daemon, tmp_path_factory.mktemp("td"), task_definition(family, image, "blue")
+    )
+    created = daemon.cli(
+        "service", "create", name, "--task-definition", revision, "--desired-count", "2",
+        "--load-balancer", "web:8080",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    wait_until(
+        lambda: daemon.api("GET", f"/v1/services/{name}")["service"]["runningCount"] == 2,
+        timeout=PAGE_TIMEOUT * 3,
+        what=f"service {name} running 2 tasks",
+    )
+    yield name
+    daemon.raw("DELETE", f"/v1/services/{name}?force=true")
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +339,60 @@ def test_a_training_job_metric_chart_shows_the_points_its_log_printed(
         what="the log tail",
     )
     screenshot(signed_in, "training-job")
+
+
+def test_a_service_page_charts_its_requests_and_scales_it_after_confirmation(
+    signed_in: WebDriver, daemon: Daemon, service: str
+) -> None:
+    signed_in.get(signed_in.current_url.split("#", 1)[0] + f"#/services/{service}")
+    wait_until(
+        lambda: "2 / 2" in text_of(signed_in, "#summary-body"),
+        timeout=PAGE_TIMEOUT,
+        what="the service page with 2 running tasks",
+    )
+    url = daemon.api("GET", f"/v1/services/{service}")["url"]
+    before = points(signed_in, "Requests")
+    stop = threading.Event()
+
+    def send() -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                assert client.post(url, content=b"x").status_code == 200
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        wait_until(
+            lambda: points(signed_in, "Requests") > max(before, 1),
+            timeout=PAGE_TIMEOUT,
+            what="the service's request chart to grow",
+        )
+    finally:
+        stop.set()
+        sender.join(30)
+    assert "RUNNING" in text_of(signed_in, "#tasks-body")
+    screenshot(signed_in, "service")
+
+    count = signed_in.find_element(By.ID, "scale-count")
+    count.clear()
+    count.send_keys("1")
+    signed_in.find_element(By.XPATH, "//form//button[text()='Scale']").click()
+    wait_until(lambda: _alert(signed_in), timeout=PAGE_TIMEOUT, what="the confirmation")
+    alert = signed_in.switch_to.alert
+    assert f"{service}'s desired count to 1" in alert.text
+    alert.accept()
+
+    wait_until(
+        lambda: "Desired count is now 1." in text_of(signed_in, ".ok-message"),
+        timeout=PAGE_TIMEOUT,
+        what="the console to report the new desired count",
+    )
+    assert daemon.api("GET", f"/v1/services/{service}")["service"]["desiredCount"] == 1
+
+
+def _alert(browser: WebDriver) -> bool:
+    try:
+        browser.switch_to.alert  # noqa: B018 - raises until the confirmation is up
+    except Exception:
+        return False
+    return True
