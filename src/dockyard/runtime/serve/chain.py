@@ -162,7 +162,8 @@ class HandlerChain:
     def load_model(self) -> None:
         """Run model_fn once (before the server accepts, so /ping is honest)."""
         handler = self.handlers["model_fn"]
-        self.model = handler(self.model_dir, context=Context(self.model_dir))
+        with self.defaults.loading():
+            self.model = handler(self.model_dir, context=Context(self.model_dir))
         width = getattr(self.model, "n_features_in_", None)
         self._n_features = int(width) if isinstance(width, int | np.integer) else None
 

@@ -21,9 +21,11 @@ sized the native thread pools.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,12 @@ class FrameworkDefaults:
     ``straight`` says the scikit-learn fast path applies (``model.predict`` on the
     codec's rows, no per-call handler dispatch); ``batchable`` that the default
     ``predict_fn`` can take several requests' rows stacked together.
+
+    ``loading`` wraps ``model_fn`` (the user's or the default). The model is loaded once
+    in the server's first process, which then forks the workers; a framework whose
+    OpenMP thread pool is started before a fork hangs in the child (GNU OpenMP cannot
+    follow a fork), so a framework built on it loads with one thread and leaves the
+    workers their share (:func:`thread_share`) to start their own pools with.
     """
 
     name: str
@@ -60,6 +68,7 @@ class FrameworkDefaults:
     accepts: tuple[str, ...]
     straight: bool = False
     batchable: bool = False
+    loading: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def handlers(self) -> dict[str, Callable[..., Any]]:
         """Handler name -> default function, in the chain's order."""
@@ -88,6 +97,14 @@ def framework_defaults(name: str | None = None) -> FrameworkDefaults:
     module = importlib.import_module(_MODULES[chosen])
     defaults: FrameworkDefaults = module.DEFAULTS
     return defaults
+
+
+def thread_share() -> int:
+    """Native threads per worker: ``OMP_NUM_THREADS`` as the server set it, else all CPUs."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return max(1, len(os.sched_getaffinity(0)))
 
 
 def check_framework(raw: str | None) -> str:

@@ -23,8 +23,10 @@ Only the CPU build of torch is in the image; nothing here asks for a GPU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,8 +55,9 @@ def default_model_fn(model_dir: str) -> Any:
     import torch  # noqa: PLC0415 - the framework is imported only when a model is loaded
 
     path = find_model_file(model_dir)
+    jit: Any = torch.jit  # TorchScript's loader is untyped
     try:
-        model = torch.jit.load(path, map_location=torch.device("cpu"))
+        model = jit.load(path, map_location=torch.device("cpu"))
     except RuntimeError as exc:
         raise ModelLoadError(
             f"{path} is not a TorchScript model ({str(exc).splitlines()[0]}). The default "
@@ -165,6 +168,23 @@ def to_numpy(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def single_threaded_loading() -> Iterator[None]:
+    """Run model_fn with one intra-op thread, then give the workers their share.
+
+    The default model_fn runs no operator, but a user's may (a warm-up pass): with
+    more than one thread that starts an OpenMP pool the forked workers inherit without
+    its threads, and their first forward pass waits for those forever.
+    """
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(frameworks.thread_share())
+
+
 DEFAULTS = frameworks.FrameworkDefaults(
     name="pytorch",
     model_fn=default_model_fn,
@@ -173,4 +193,5 @@ DEFAULTS = frameworks.FrameworkDefaults(
     output_fn=default_output_fn,
     content_types=(JSON, CSV, NPY, NPZ),
     accepts=tuple(ENCODERS),
+    loading=single_threaded_loading,
 )

@@ -25,8 +25,10 @@ user's handlers over defaults that decode to a ``DMatrix``. Here the two are one
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -190,6 +192,23 @@ def decode_libsvm(body: bytes | str) -> Any:
     )
 
 
+@contextlib.contextmanager
+def single_threaded_loading() -> Iterator[None]:
+    """Run model_fn with one XGBoost thread, then give the workers their share.
+
+    Loading a booster runs OpenMP loops; with more than one thread they start a thread
+    pool that the forked workers inherit without its threads, and their first
+    prediction waits for those forever. XGBoost's global ``nthread`` sets the size.
+    """
+    import xgboost  # noqa: PLC0415
+
+    xgboost.set_config(nthread=1)
+    try:
+        yield
+    finally:
+        xgboost.set_config(nthread=frameworks.thread_share())
+
+
 _DENSE = (CSV, JSON, NPY)
 DEFAULTS = frameworks.FrameworkDefaults(
     name="xgboost",
@@ -199,4 +218,5 @@ DEFAULTS = frameworks.FrameworkDefaults(
     output_fn=default_output_fn,
     content_types=(CSV, LIBSVM, X_LIBSVM, JSON, NPY),
     accepts=tuple(ENCODERS),
+    loading=single_threaded_loading,
 )
