@@ -162,9 +162,9 @@ def test_xgboost_endpoint_writes_csv_and_refuses_other_types(
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.headers["content-type"] == "text/csv"
     assert len(as_csv.text.split()) == 2
-    protobuf = _post(url, b"\x0a\xd7\x23\xce", "application/x-recordio-protobuf", "*/*")
-    assert protobuf.status_code == 415
-    assert "text/libsvm" in protobuf.json()["message"]
+    parquet = _post(url, b"PAR1", "application/x-parquet", "*/*")
+    assert parquet.status_code == 415
+    assert "text/libsvm" in parquet.json()["message"]
     assert _post(url, _csv(features[:1]), "text/csv", "application/xml").status_code == 406
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from dockyard.runtime.serve.errors import (
     UnsupportedMediaTypeError,
 )
 from dockyard.runtime.serve.frameworks import framework_defaults
+from dockyard.runtime.serve.recordio import decode_recordio_protobuf
 from dockyard.runtime.serve.xgboost_defaults import decode_libsvm, default_model_fn
 
 if TYPE_CHECKING:
@@ -167,7 +169,7 @@ def test_default_accept_comes_from_the_setting(model_dir: Path) -> None:
 
 def test_unsupported_content_type_is_415_listing_what_is_read(model_dir: Path) -> None:
     with pytest.raises(UnsupportedMediaTypeError) as raised:
-        _chain(model_dir).invoke(b"\x00", "application/x-recordio-protobuf", None, [])
+        _chain(model_dir).invoke(b"\x00", "application/x-parquet", None, [])
     assert raised.value.status == 415
     assert "text/libsvm" in raised.value.message
     assert "input_fn" in raised.value.message
@@ -196,6 +198,73 @@ def test_malformed_libsvm_is_a_400_naming_the_line(body: str) -> None:
         decode_libsvm(body)
 
 
+# RecordIO-protobuf, written here from the format's definition (see recordio.py)
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, number = number & 0x7F, number >> 7
+        out.append(byte | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _record(values: list[float], keys: list[int] | None = None, width: int = 0) -> bytes:
+    tensor = _field(1, np.asarray(values, dtype="<f4").tobytes())
+    if keys is not None:
+        tensor += _field(2, b"".join(_varint(k) for k in keys)) + _field(3, _varint(width))
+    label = _field(1, b"values") + _field(2, _field(2, _field(1, b"\x00\x00\x80\x3f")))
+    entry = _field(1, b"values") + _field(2, _field(2, tensor))
+    payload = _field(1, entry) + _field(2, label)
+    return struct.pack("<II", 0xCED7230A, len(payload)) + payload + b"\x00" * (-len(payload) % 4)
+
+
+def test_recordio_protobuf_known_record_decodes() -> None:
+    """One record, features {"values": Float32Tensor([1, 2])}, spelled out byte by byte."""
+    body = bytes.fromhex(
+        "0a23d7ce" "18000000"  # RecordIO magic, payload length 24
+        "0a16"  # Record.features (field 1), an entry of 22 bytes
+        "0a0676616c756573"  # entry key (field 1): "values"
+        "120c"  # entry value (field 2): a Value of 12 bytes
+        "120a"  # Value.float32_tensor (field 2): 10 bytes
+        "0a08" "0000803f" "00000040"  # Float32Tensor.values (field 1), packed: 1.0, 2.0
+    )  # fmt: skip
+    assert decode_recordio_protobuf(body).tolist() == [[1.0, 2.0]]
+
+
+def test_recordio_protobuf_rows_predict_like_the_booster(
+    model_dir: Path, expected: np.ndarray
+) -> None:
+    body = b"".join(_record(row) for row in ROWS)
+    reply = _chain(model_dir).invoke(body, "application/x-recordio-protobuf", None, [])
+    assert reply.status == 200
+    np.testing.assert_allclose(json.loads(reply.body), expected, rtol=1e-5)
+
+
+def test_sparse_recordio_protobuf_records_become_a_sparse_matrix() -> None:
+    matrix = decode_recordio_protobuf(_record([0.5, 2.0], [1, 3], 5) + _record([1.0], [0], 5))
+    assert matrix.shape == (2, 5)
+    assert matrix.toarray().tolist() == [[0, 0.5, 0, 2, 0], [1, 0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\x00" * 8, "magic number"),
+        (struct.pack("<II", 0xCED7230A, 100) + b"\x0a", "past the body's end"),
+        (struct.pack("<II", 0xCED7230A, 4) + _field(2, b"\x01\x02"), "no 'values' feature"),
+    ],
+)
+def test_malformed_recordio_protobuf_is_a_400(body: bytes, message: str) -> None:
+    with pytest.raises(BadRequestError, match=message):
+        decode_recordio_protobuf(body)
+
+
 def test_the_xgboost_chain_does_not_batch(model_dir: Path) -> None:
     assert "one request at a time" in (_chain(model_dir).batch_refusal() or "")
 
@@ -211,7 +280,7 @@ def test_server_in_an_xgboost_image_serves_the_booster_with_no_code(
     response = server.invoke(LIBSVM_ROWS, "text/libsvm", "application/json")
     assert response.status_code == 200, response.text
     np.testing.assert_allclose(response.json(), expected, rtol=1e-6)
-    refused = server.invoke(b"{}", "application/x-recordio-protobuf")
+    refused = server.invoke(b"{}", "application/x-parquet")
     assert refused.status_code == 415
     assert refused.json()["error"] == "UnsupportedMediaType"
 

@@ -13,11 +13,10 @@ user's handlers over defaults that decode to a ``DMatrix``. Here the two are one
   answers are the booster's (class probabilities, not labels).
 * ``default_input_fn(body, content_type)``: ``text/csv`` (no header, no label column;
   empty cells are missing values), ``text/libsvm`` and ``text/x-libsvm`` (a leading
-  label, if any, is ignored; indices are column numbers as written), and, beyond the AWS
-  container, ``application/json`` (a row or rows of numbers) and ``application/x-npy``.
-  Each becomes a ``DMatrix``. ``application/x-recordio-protobuf`` is not read: it needs
-  the protobuf record format's library, which the image does not carry; define
-  ``input_fn`` to accept it.
+  label, if any, is ignored; indices are column numbers as written),
+  ``application/x-recordio-protobuf`` (dense or sparse ``values`` tensors; ``recordio.py``)
+  and, beyond the AWS container, ``application/json`` (a row or rows of numbers) and
+  ``application/x-npy``. Each becomes a ``DMatrix``.
 * ``default_predict_fn(data, model)``: ``model.predict(data, validate_features=False)``,
   as the AWS container calls it; rows wider than the booster's features are a 400.
 * ``default_output_fn(prediction, accept)``: JSON, CSV or NPY, like every Dockyard image.
@@ -42,6 +41,7 @@ from dockyard.runtime.serve.errors import (
     UnsupportedMediaTypeError,
 )
 from dockyard.runtime.serve.media import CSV, JSON, NPY, media_type
+from dockyard.runtime.serve.recordio import decode_recordio_protobuf
 
 #: The file the AWS XGBoost container's training writes and its serving loads.
 MODEL_FILE = "xgboost-model"
@@ -49,6 +49,7 @@ MODEL_FILE = "xgboost-model"
 MODEL_SUFFIXES = (".json", ".ubj", ".bst", ".model", ".pkl", ".pickle")
 LIBSVM = "text/libsvm"
 X_LIBSVM = "text/x-libsvm"
+RECORDIO_PROTOBUF = "application/x-recordio-protobuf"
 _PICKLE_MARK = b"\x80"  # every pickle of protocol 2 or later starts with PROTO
 
 
@@ -120,6 +121,8 @@ def default_input_fn(input_data: bytes | str, content_type: str) -> Any:
     media = media_type(content_type)
     if media in (LIBSVM, X_LIBSVM):
         return xgboost.DMatrix(decode_libsvm(input_data))
+    if media == RECORDIO_PROTOBUF:
+        return xgboost.DMatrix(decode_recordio_protobuf(input_data))
     if media in _DENSE:
         return xgboost.DMatrix(as_rows(DECODERS[media](input_data)))
     raise UnsupportedMediaTypeError(DEFAULTS.unsupported_content_type(media))
@@ -216,7 +219,7 @@ DEFAULTS = frameworks.FrameworkDefaults(
     input_fn=default_input_fn,
     predict_fn=default_predict_fn,
     output_fn=default_output_fn,
-    content_types=(CSV, LIBSVM, X_LIBSVM, JSON, NPY),
+    content_types=(CSV, LIBSVM, X_LIBSVM, RECORDIO_PROTOBUF, JSON, NPY),
     accepts=tuple(ENCODERS),
     loading=single_threaded_loading,
 )
