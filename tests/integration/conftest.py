@@ -129,6 +129,20 @@ def framework_image(engine: DockerEngine, shared_settings: Settings) -> str:
     return ensure_framework_image(engine, shared_settings, "sklearn", progress=_progress)
 
 
+@pytest.fixture(scope="session")
+def framework_image_of(engine: DockerEngine, shared_settings: Settings) -> Callable[[str], str]:
+    """``framework_image_of("xgboost")``: that framework's image, built once per session
+    (then cached across sessions by its build digest), shared by every module."""
+    built: dict[str, str] = {}
+
+    def get(name: str) -> str:
+        if name not in built:
+            built[name] = ensure_framework_image(engine, shared_settings, name, progress=_progress)
+        return built[name]
+
+    return get
+
+
 @pytest.fixture(scope="module")
 def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """A real ``dockyard server`` on a fresh state directory, on the session's engine.

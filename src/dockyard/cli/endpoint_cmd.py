@@ -43,7 +43,9 @@ def deploy(
     name: str = typer.Argument(..., help="Endpoint name."),
     image: str | None = typer.Option(None, help="Inference image (e.g. from `dockyard build`)."),
     framework: str | None = typer.Option(
-        None, help="Serve --model-data on a pre-built framework image instead (e.g. sklearn)."
+        None,
+        help="Serve --model-data on a pre-built framework image instead: sklearn, xgboost "
+        "or pytorch.",
     ),
     model_data: str | None = typer.Option(
         None,

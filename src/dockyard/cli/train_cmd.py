@@ -126,7 +126,9 @@ def _request(
 def train(
     name: str = typer.Argument(..., help="Training job name (unique, 1-63 chars)."),
     image: str | None = typer.Option(None, help="Your own training image."),
-    framework: str | None = typer.Option(None, help="Pre-built framework image, e.g. sklearn."),
+    framework: str | None = typer.Option(
+        None, help="Pre-built framework image: sklearn, xgboost or pytorch."
+    ),
     source_dir: Path | None = typer.Option(
         None, exists=True, file_okay=False, help="Directory with the training code."
     ),

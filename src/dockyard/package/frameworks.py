@@ -2,13 +2,18 @@
 
 A framework is one entry in :data:`FRAMEWORKS`: the pinned pip requirements its image
 holds (on top of the runtime's own), the file suffixes that identify a model saved by
-it, and the version that goes into the image tag. Adding XGBoost or PyTorch is adding
-one :class:`Framework` value; nothing else in the build path knows framework names.
+it, and the version that goes into the image tag. Adding a framework is adding one
+:class:`Framework` value (and, inside images, its default handlers in
+``dockyard.runtime.serve.frameworks``); nothing else in the build path knows framework
+names.
 
 Versions are pinned exactly so that the image is reproducible and so that a model
-pickled on the host with the same version unpickles in the container. PyTorch, when it
-is added, must pin the CPU wheel (``torch==<version>+cpu``): an unpinned ``torch``
-pulls several gigabytes of CUDA packages.
+pickled on the host with the same version unpickles in the container. Two pins keep
+GPU libraries out of the CPU images: XGBoost comes from ``xgboost-cpu`` (the same
+``xgboost`` module, without the CUDA kernels and the ``nvidia-nccl-cu12`` dependency of
+the plain wheel), and PyTorch from the CPU build (``torch==<version>+cpu``, a local
+version only the CPU wheel carries): an unpinned ``torch`` pulls several gigabytes of
+CUDA packages, and with the ``+cpu`` pin a missing CPU wheel fails the build instead.
 """
 
 from __future__ import annotations
@@ -59,7 +64,10 @@ class Framework:
     ``version`` is the framework's own version (the image tag starts with it);
     ``requirements`` are exact pins installed into the image next to
     :data:`RUNTIME_REQUIREMENTS`; ``model_suffixes`` recognise a model file saved by
-    the framework (``model.joblib`` → sklearn) when no framework is named.
+    the framework (``model.joblib`` → sklearn) when no framework is named. ``prune``
+    lists paths (shell globs, relative to site-packages) that the wheels ship but no
+    model ever imports, left out of the image: C++ headers, test binaries, and sources
+    only a newer Python can compile.
     """
 
     name: str
@@ -67,6 +75,7 @@ class Framework:
     requirements: tuple[str, ...]
     model_suffixes: tuple[str, ...]
     summary: str = ""
+    prune: tuple[str, ...] = ()
 
     @property
     def repository(self) -> str:
@@ -102,8 +111,39 @@ SKLEARN = Framework(
     summary="scikit-learn estimators saved with joblib or pickle",
 )
 
+XGBOOST = Framework(
+    name="xgboost",
+    version="3.2.0",
+    requirements=(
+        "xgboost-cpu==3.2.0",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+    ),
+    model_suffixes=("xgboost-model", ".ubj", ".bst"),
+    summary="XGBoost boosters saved as xgboost-model (pickle, JSON or UBJSON)",
+)
+
+PYTORCH = Framework(
+    name="pytorch",
+    version="2.13.0",
+    requirements=(
+        "torch==2.13.0+cpu",
+        "numpy==2.4.6",
+    ),
+    model_suffixes=(".pt", ".pth"),
+    summary="PyTorch models saved with TorchScript as model.pt (CPU build)",
+    prune=(
+        "torch/include",  # C++ headers, for compiling extensions (about 60 MB)
+        "torch/test",  # C++ test executables (about 80 MB)
+        "torch/bin/test_*",
+        "torch/bin/*Test",
+        "torch/bin/protoc*",
+        "torch/testing/_internal/py312_intrinsics.py",  # Python 3.12 syntax
+    ),
+)
+
 #: Every framework Dockyard can build, by the name users type (``--framework``).
-FRAMEWORKS: dict[str, Framework] = {fw.name: fw for fw in (SKLEARN,)}
+FRAMEWORKS: dict[str, Framework] = {fw.name: fw for fw in (SKLEARN, XGBOOST, PYTORCH)}
 
 
 def known_names() -> str:

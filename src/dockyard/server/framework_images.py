@@ -37,7 +37,7 @@ from dockyard.server.build_steps import (
 from dockyard.settings import Settings
 
 #: Bump when the framework Dockerfile's recipe changes in a way the digest cannot see.
-FRAMEWORK_RECIPE = 1
+FRAMEWORK_RECIPE = 2
 
 
 def runtime_sources() -> list[tuple[str, Path]]:
@@ -55,7 +55,8 @@ def framework_digest(
 ) -> str:
     """Changes whenever anything that goes into the framework image changes."""
     digest = hashlib.sha256()
-    for part in (str(FRAMEWORK_RECIPE), base_id, *framework.all_requirements, *target.tags):
+    parts = (str(FRAMEWORK_RECIPE), base_id, *framework.all_requirements, *framework.prune)
+    for part in (*parts, *target.tags):
         digest.update(part.encode() + b"\0")
     for rel, path in sources:
         digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())

@@ -167,3 +167,23 @@ def test_rendering_a_byoc_plan_as_a_model_image_is_a_programming_error():
 
     with pytest.raises(ValueError):
         render_model_dockerfile(plan)
+
+
+def test_each_framework_image_names_its_framework_for_the_default_handlers():
+    from dockyard.package.frameworks import FRAMEWORKS  # noqa: PLC0415
+
+    for framework in FRAMEWORKS.values():
+        text = render_framework_dockerfile(framework, "base", build_digest="d")
+        env = next(line for line in final_stage(text) if line.startswith("ENV "))
+        assert f"DOCKYARD_FRAMEWORK={framework.name}" in env
+
+
+def test_what_a_framework_prunes_is_removed_before_compiling_in_the_build_stage():
+    from dockyard.package.frameworks import PYTORCH  # noqa: PLC0415
+
+    lines = instructions(render_framework_dockerfile(PYTORCH, "base", build_digest="d"))
+    prune = next(line for line in lines if line.startswith("RUN rm -rf"))
+    assert "/opt/dockyard/site/torch/include" in prune
+    assert prune.index("rm -rf") < prune.index("compileall")
+    assert lines.index(prune) < lines.index(final_stage("\n".join(lines))[0])
+    assert not any(line.startswith("RUN rm -rf") for line in instructions(framework_text()))

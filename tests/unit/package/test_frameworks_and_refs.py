@@ -85,3 +85,47 @@ def test_invalid_image_refs_name_the_field(text: str):
         parse_image_ref(text, field="tag")
 
     assert raised.value.field == "tag"
+
+
+# --- XGBoost and PyTorch ---------------------------------------------------------------
+
+
+def test_every_framework_has_default_handlers_in_the_runtime():
+    from dockyard.package.frameworks import FRAMEWORKS  # noqa: PLC0415
+    from dockyard.runtime.serve.frameworks import KNOWN_FRAMEWORKS  # noqa: PLC0415
+
+    assert set(FRAMEWORKS) == set(KNOWN_FRAMEWORKS)
+
+
+@pytest.mark.parametrize(
+    ("name", "ref"),
+    [
+        ("xgboost", "dockyard/xgboost:3.2.0-dockyard0.1.0"),
+        ("pytorch", "dockyard/pytorch:2.13.0-dockyard0.1.0"),
+    ],
+)
+def test_xgboost_and_pytorch_images_are_named_like_sklearn_s(name: str, ref: str):
+    assert get_framework(name).image_ref("0.1.0") == ref
+
+
+def test_the_cpu_images_pin_builds_without_gpu_libraries():
+    """xgboost-cpu, not xgboost (which needs nvidia-nccl-cu12); torch's +cpu build only."""
+    xgboost_pins = {requirement_name(r) for r in get_framework("xgboost").all_requirements}
+    assert "xgboost-cpu" in xgboost_pins
+    assert "xgboost" not in xgboost_pins
+    torch_pins = [r for r in get_framework("pytorch").all_requirements if r.startswith("torch")]
+    assert torch_pins == ["torch==2.13.0+cpu"]
+    for framework in ("sklearn", "xgboost", "pytorch"):
+        assert not any(
+            "nvidia" in r or "cuda" in r for r in get_framework(framework).all_requirements
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("xgboost-model", "xgboost"), ("model.pt", "pytorch"), ("net.pth", "pytorch")],
+)
+def test_saved_models_name_their_framework(path: str, name: str):
+    from dockyard.package.frameworks import frameworks_for_files  # noqa: PLC0415
+
+    assert [fw.name for fw in frameworks_for_files((path,))] == [name]

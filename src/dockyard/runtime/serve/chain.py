@@ -1,8 +1,9 @@
 """The handler chain: ``model_fn`` once, then per request ``input_fn`` -> ``predict_fn`` ->
 ``output_fn``, or one ``transform_fn`` -- the SageMaker inference toolkit's contract.
 
-Each function comes from the user's module when it defines it, else from ``defaults``.
-As in the toolkit:
+Each function comes from the user's module when it defines it, else from the image's
+framework defaults (``frameworks.py``: scikit-learn, XGBoost or PyTorch). As in the
+toolkit:
 
 * ``transform_fn`` together with any of input/predict/output_fn is refused at start;
 * a function declaring one parameter more than its usual signature gets a ``Context``
@@ -45,6 +46,7 @@ from dockyard.runtime.serve.errors import (
     error_body,
     user_error_status,
 )
+from dockyard.runtime.serve.frameworks import FrameworkDefaults, framework_defaults
 from dockyard.runtime.serve.loader import UserCodeError
 from dockyard.runtime.serve.media import ANY, JSON, TEXT_TYPES, AcceptNegotiator, media_type
 
@@ -56,12 +58,7 @@ SIGNATURES = {
     "output_fn": ("prediction", "accept"),
     "transform_fn": ("model", "input_data", "content_type", "accept"),
 }
-_DEFAULTS: dict[str, Callable[..., Any]] = {
-    "model_fn": defaults.default_model_fn,
-    "input_fn": defaults.default_input_fn,
-    "predict_fn": defaults.default_predict_fn,
-    "output_fn": defaults.default_output_fn,
-}
+_STEPS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 _CODEC_CONTENT_TYPES = {media: media.encode() for media in ENCODERS}
 _OCTET_STREAM = "application/octet-stream"
 _JSON = b"application/json"
@@ -108,7 +105,11 @@ class Handler:
 
 
 class HandlerChain:
-    """The model and the functions that serve it; ``invoke`` answers one request."""
+    """The model and the functions that serve it; ``invoke`` answers one request.
+
+    ``defaults`` is the framework's handler set; None means the image's own
+    (``$DOCKYARD_FRAMEWORK``), so every chain built inside a framework image gets it.
+    """
 
     def __init__(
         self,
@@ -116,7 +117,9 @@ class HandlerChain:
         default_accept: str,
         module: ModuleType | None = None,
         source: str = "",
+        defaults: FrameworkDefaults | None = None,
     ) -> None:
+        self.defaults = defaults if defaults is not None else framework_defaults()
         self.model_dir = model_dir
         self.default_accept = default_accept
         self.source = source
@@ -127,37 +130,40 @@ class HandlerChain:
         self._check_combination()
         self.handlers = {
             name: Handler(name, found.get(name, fallback), name in found, source)
-            for name, fallback in _DEFAULTS.items()
+            for name, fallback in self.defaults.handlers().items()
         }
         transform = found.get("transform_fn")
         self.transform = Handler("transform_fn", transform, True, source) if transform else None
-        self.straight = self.transform is None and not (
-            {"input_fn", "predict_fn", "output_fn"} & set(self.user_functions)
+        self.straight = (
+            self.defaults.straight
+            and self.transform is None
+            and not ({"input_fn", "predict_fn", "output_fn"} & set(self.user_functions))
         )
         self.wants_context = any(
             h.wants_context for name, h in self.handlers.items() if name != "model_fn"
         ) or bool(self.transform and self.transform.wants_context)
-        self.negotiator = AcceptNegotiator(tuple(ENCODERS), default_accept)
+        self.negotiator = AcceptNegotiator(self.defaults.accepts, default_accept)
         self._check_default_accept()
 
     def describe(self) -> str:
         """One line for the start log: where each handler comes from."""
-        used = [n for n in (*_DEFAULTS, "transform_fn") if n in self.user_functions]
+        used = [n for n in (*_STEPS, "transform_fn") if n in self.user_functions]
         if self.transform is not None:
             fallback = ["model_fn"] if "model_fn" not in self.user_functions else []
         else:
-            fallback = [n for n in _DEFAULTS if n not in self.user_functions]
+            fallback = [n for n in _STEPS if n not in self.user_functions]
         parts = []
         if self.source:
             parts.append(f"{self.source} ({', '.join(used) or 'no handler functions'})")
         if fallback:
-            parts.append(f"defaults for {', '.join(fallback)}")
+            parts.append(f"{self.defaults.name} defaults for {', '.join(fallback)}")
         return "; ".join(parts)
 
     def load_model(self) -> None:
         """Run model_fn once (before the server accepts, so /ping is honest)."""
         handler = self.handlers["model_fn"]
-        self.model = handler(self.model_dir, context=Context(self.model_dir))
+        with self.defaults.loading():
+            self.model = handler(self.model_dir, context=Context(self.model_dir))
         width = getattr(self.model, "n_features_in_", None)
         self._n_features = int(width) if isinstance(width, int | np.integer) else None
 
@@ -202,13 +208,13 @@ class HandlerChain:
             result = self.transform(self.model, payload, content_type, accept, context=context)
             return _reply(result, accept, context)
         handlers = self.handlers
-        if not handlers["input_fn"].user and media not in DECODERS:
-            raise UnsupportedMediaTypeError(defaults.unsupported_content_type(media))
+        if not handlers["input_fn"].user and media not in self.defaults.content_types:
+            raise UnsupportedMediaTypeError(self.defaults.unsupported_content_type(media))
         output_accept = accept
         if not handlers["output_fn"].user:
             chosen = self.negotiator.choose(accept)
             if chosen is None:
-                raise NotAcceptableError(defaults.not_acceptable(accept))
+                raise NotAcceptableError(self.defaults.not_acceptable(accept))
             output_accept = chosen
         data = handlers["input_fn"](payload, content_type, context=context)
         if not handlers["input_fn"].user and not handlers["predict_fn"].user:
@@ -223,6 +229,8 @@ class HandlerChain:
         if self.transform is not None:
             return "transform_fn handles one request at a time"
         predict = self.handlers["predict_fn"]
+        if not predict.user and not self.defaults.batchable:
+            return f"the {self.defaults.name} default predict_fn takes one request at a time"
         if predict.user:
             if getattr(predict.fn, ACCEPTS_BATCHES, False) is not True:
                 return (
@@ -246,13 +254,13 @@ class HandlerChain:
             accept = self.default_accept
         media = media_type(content_type)
         handlers = self.handlers
-        if not handlers["input_fn"].user and media not in DECODERS:
-            raise UnsupportedMediaTypeError(defaults.unsupported_content_type(media))
+        if not handlers["input_fn"].user and media not in self.defaults.content_types:
+            raise UnsupportedMediaTypeError(self.defaults.unsupported_content_type(media))
         output_accept = accept
         if not handlers["output_fn"].user:
             chosen = self.negotiator.choose(accept)
             if chosen is None:
-                raise NotAcceptableError(defaults.not_acceptable(accept))
+                raise NotAcceptableError(self.defaults.not_acceptable(accept))
             output_accept = chosen
         if self.straight:
             data = defaults.as_rows(DECODERS[media](body))
@@ -304,10 +312,11 @@ class HandlerChain:
 
     def _check_default_accept(self) -> None:
         uses_default_output = self.transform is None and not self.handlers["output_fn"].user
-        if uses_default_output and media_type(self.default_accept) not in ENCODERS:
+        writable = self.defaults.accepts
+        if uses_default_output and media_type(self.default_accept) not in writable:
             raise UserCodeError(
                 f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT={self.default_accept} is not a type "
-                f"the default output_fn writes ({', '.join(ENCODERS)}); choose one of "
+                f"the default output_fn writes ({', '.join(writable)}); choose one of "
                 "those or define output_fn in inference.py"
             )
 

@@ -17,6 +17,9 @@ for SageMaker behaves the same here:
 ``SM_MODEL_DIR``                          the model directory (default
                                           ``$SAGEMAKER_BASE_DIR/model``, i.e.
                                           ``/opt/ml/model``)
+``DOCKYARD_FRAMEWORK``                    Dockyard's own: whose default handlers fill in
+                                          for the user's (sklearn, xgboost, pytorch;
+                                          set by each framework image; default sklearn)
 ``DOCKYARD_BATCH_SIZE``                   Dockyard's own: adaptive batching, at most this
                                           many requests per predict_fn call (unset, 0 or
                                           1: off; ``batching.py``)
@@ -34,6 +37,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from dockyard.runtime.serve.frameworks import DEFAULT_FRAMEWORK, FRAMEWORK_ENV, check_framework
 
 DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_S = 60.0
@@ -69,6 +74,7 @@ class ServeConfig:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     batch_size: int = 0
     batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS
+    framework: str = DEFAULT_FRAMEWORK
 
     @property
     def batching(self) -> bool:
@@ -99,6 +105,7 @@ class ServeConfig:
             ),
             batch_size=batch_size,
             batch_wait_ms=batch_wait_ms,
+            framework=_framework(env.get(FRAMEWORK_ENV)),
         )
 
 
@@ -187,6 +194,13 @@ def _batching(size_raw: str | None, wait_raw: str | None, timeout_s: float) -> t
             "DOCKYARD_BATCH_SIZE to 2 or more to turn it on"
         )
     return size, wait_ms
+
+
+def _framework(raw: str | None) -> str:
+    try:
+        return check_framework(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _module_file(program: str) -> str:

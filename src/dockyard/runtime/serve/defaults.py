@@ -1,4 +1,4 @@
-"""The handlers used where the user's ``inference.py`` defines none (scikit-learn flavour).
+"""The scikit-learn image's handlers, used where the user's ``inference.py`` defines none.
 
 They follow the SageMaker scikit-learn container's defaults, with one addition: that
 container has no default ``model_fn`` (users must write one); here the model directory's
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dockyard.runtime.serve import frameworks
 from dockyard.runtime.serve.codecs import DECODERS, ENCODERS
 from dockyard.runtime.serve.errors import (
     BadRequestError,
@@ -112,22 +113,23 @@ def as_rows(data: Any) -> Any:
 
 def unsupported_content_type(media: str) -> str:
     """The 415 message."""
-    return (
-        f"Content-Type {media or '(empty)'} is not supported by the default input_fn; "
-        f"send {_one_of(DECODERS)}, or define input_fn(input_data, content_type) in "
-        "inference.py to decode it"
-    )
+    return frameworks.unsupported_content_type(media, DECODERS, "sklearn")
 
 
 def not_acceptable(accept: str) -> str:
     """The 406 message."""
-    return (
-        f"cannot answer in any type Accept allows ({accept}); the default output_fn "
-        f"writes {_one_of(ENCODERS)}; define output_fn(prediction, accept) in "
-        "inference.py for other types"
-    )
+    return frameworks.not_acceptable(accept, ENCODERS, "sklearn")
 
 
-def _one_of(types: dict[str, Any]) -> str:
-    names = list(types)
-    return ", ".join(names[:-1]) + " or " + names[-1]
+#: The scikit-learn image's handler set (``frameworks.py``).
+DEFAULTS = frameworks.FrameworkDefaults(
+    name="sklearn",
+    model_fn=default_model_fn,
+    input_fn=default_input_fn,
+    predict_fn=default_predict_fn,
+    output_fn=default_output_fn,
+    content_types=tuple(DECODERS),
+    accepts=tuple(ENCODERS),
+    straight=True,
+    batchable=True,
+)

@@ -53,6 +53,7 @@ def _serve(config: ServeConfig) -> int:
     from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
     from dockyard.runtime.serve.chain import HandlerChain  # noqa: PLC0415
     from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
+    from dockyard.runtime.serve.frameworks import framework_defaults  # noqa: PLC0415
     from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
     from dockyard.runtime.serve.loader import (  # noqa: PLC0415
         UserCodeError,
@@ -64,7 +65,13 @@ def _serve(config: ServeConfig) -> int:
     try:
         path = locate_user_module(config)
         module = import_user_module(path) if path else None
-        chain = HandlerChain(config.model_dir, config.default_accept, module, path or "")
+        chain = HandlerChain(
+            config.model_dir,
+            config.default_accept,
+            module,
+            path or "",
+            defaults=framework_defaults(config.framework),
+        )
         chain.load_model()
     except UserCodeError as exc:
         log.error("cannot start: %s", exc)
