@@ -34,7 +34,3 @@ fi
 echo "==> installing dockyard and its development tools into $venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 "$venv/bin/python" -m pip install -q -e '.[dev]'
-# The XGBoost and PyTorch handler tests need those libraries (CPU builds) on the host;
-# where torch's CPU wheel cannot be found, those tests are skipped and say why.
-"$venv/bin/python" -m pip install -q -e '.[dev,frameworks]' ||
-  echo "==> note: the frameworks extra (xgboost-cpu, torch CPU build) is not installable here" >&2
