@@ -6,6 +6,10 @@ never answers 200 for a model that is not there. A model that cannot be loaded e
 process with status 1 and the reason (with traceback) on stderr, which is what the
 platform shows the user.
 
+A multi-model server (``SAGEMAKER_MULTI_MODEL=true``) loads no model at start: it imports
+the framework (so a model's first load pays only for reading it), runs one worker, and
+loads models when asked (``multi_model.py``).
+
 Exit status: 0 after a stop signal and a drain; 1 when the model or the user's code
 cannot be loaded or the port cannot be bound; 2 for a bad setting or argument.
 """
@@ -16,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from types import FrameType
 
 from dockyard.runtime.serve.config import ConfigError, ServeConfig, available_cpus
@@ -42,6 +47,13 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
+    if config.multi_model and config.workers != 1:
+        log.info(
+            "multi-model server: one worker holds the models (asked for %d); replicas add "
+            "parallelism",
+            config.workers,
+        )
+        config = replace(config, workers=1)
     _size_native_thread_pools(config.workers)
     signal.signal(signal.SIGTERM, _stop_while_starting)
     return _serve(config)
@@ -59,8 +71,29 @@ def _serve(config: ServeConfig) -> int:
         import_user_module,
         locate_user_module,
     )
+    from dockyard.runtime.serve.multi_model import MultiModel  # noqa: PLC0415
     from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
 
+    if config.multi_model:
+        _import_frameworks()
+        try:
+            sockets = bind_sockets(config.host, config.port, config.workers)
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+            return EXIT_FAILURE
+        deadline, handlers, board = Deadline(config.timeout_s), HandlerThread(), WorkerBoard(1)
+        models = MultiModel(config)
+        app = build_app(None, config.max_payload_bytes, deadline, handlers, board, models=models)
+        log.info(
+            "multi-model server listening on %s:%d, timeout %g s, models' memory budget "
+            "%.0f MB, model prefix %s",
+            config.host,
+            config.port,
+            config.timeout_s,
+            config.model_memory_bytes / 1048576,
+            config.model_prefix_dir or "(none: POST /models only)",
+        )
+        return Supervisor(sockets, app, deadline, handlers, board).run()
     try:
         path = locate_user_module(config)
         module = import_user_module(path) if path else None
@@ -101,6 +134,19 @@ def _serve(config: ServeConfig) -> int:
         else "",
     )
     return Supervisor(sockets, app, deadline, handlers, board).run()
+
+
+def _import_frameworks() -> None:
+    """Import what the default model_fn needs before the worker forks, so that neither
+    the first model's load nor its memory pays for it (the frameworks the image lacks
+    are skipped)."""
+    import importlib  # noqa: PLC0415
+
+    for name in ("joblib", "sklearn.base", "sklearn.linear_model", "sklearn.ensemble"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def _configure_logging() -> None:
