@@ -56,6 +56,7 @@ class LoadBalancer(Protocol):
     def ensure_route(self, route: str, *, affinity: bool = False) -> None:
         """Make the route exist; ``affinity``: requests with the same
         ``X-Amzn-SageMaker-Target-Model`` go to the same target (multi-model endpoints)."""
+
     def remove_route(self, route: str) -> None: ...
 
     def targets(self, route: str) -> list[Target]:
