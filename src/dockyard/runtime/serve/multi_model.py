@@ -272,8 +272,8 @@ class MultiModel:
         os.makedirs(directory)
         try:
             with tarfile.open(archive) as tar:
-                tar.extractall(directory, filter="data")
-        except (tarfile.TarError, OSError) as exc:
+                extract_safely(tar, directory)
+        except (tarfile.TarError, OSError, ValueError) as exc:
             shutil.rmtree(home, ignore_errors=True)
             raise TargetModelError(
                 f"target model {target} is not a readable .tar.gz archive: {exc}"
@@ -286,6 +286,27 @@ class MultiModel:
             f"{_mb(self.cache.budget_bytes)} budget are taken by {len(self.cache)} loaded "
             "models. Unload one (DELETE /models/NAME) or raise DOCKYARD_MODEL_MEMORY_MB"
         )
+
+
+def extract_safely(tar: tarfile.TarFile, directory: str) -> None:
+    """Extract only files and folders that stay inside ``directory``.
+
+    ``extractall(filter="data")`` does this where Python has it (3.11.4 and later); the
+    Debian 3.11 of the images predates it, so the members are checked here instead.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(directory, filter="data")
+        return
+    root = os.path.realpath(directory)
+    members = []
+    for member in tar.getmembers():
+        path = os.path.realpath(os.path.join(root, member.name))
+        if path != root and not path.startswith(root + os.sep):
+            raise ValueError(f"{member.name} would land outside the model directory")
+        if member.isfile() or member.isdir():
+            member.mode = (member.mode | 0o600) & 0o755
+            members.append(member)
+    tar.extractall(root, members=members)
 
 
 def _target_of(headers: Any) -> str:
