@@ -51,5 +51,9 @@ bench-control-plane: setup
 bench-serving: setup
 	$(PY) -m bench.serving
 
+.PHONY: bench-multi-model
+bench-multi-model: setup
+	$(PY) bench/multi_model.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
