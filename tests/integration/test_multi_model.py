@@ -2,7 +2,8 @@
 
 The models are fitted here, each with its labels shifted (+0, +10, +20) so that an
 answer says which model gave it, and padded to a little over 1 MB each so that a
-budget of 2.5 MB holds exactly two of them.
+budget of 4.5 MB holds exactly two of them in a replica of two workers (each model is
+charged once per worker).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def endpoint(
     name = unique_name("mme")
     done = daemon.cli(
         "deploy", name, "--framework", "sklearn", "--multi-model",
-        "--model-prefix", str(prefix), "--model-memory-mb", "2.5",
+        "--model-prefix", str(prefix), "--model-memory-mb", "4.5",
+        "--env", "SAGEMAKER_MODEL_SERVER_WORKERS=2",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     yield wait_in_service(daemon, name, replicas=1)

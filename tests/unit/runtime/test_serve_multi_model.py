@@ -54,13 +54,14 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mme(
     start_server: Callable[..., ServerProcess], prefix: Path, tmp_path: Path
 ) -> Callable[..., ServerProcess]:
-    def start(budget_mb: float = 64) -> ServerProcess:
+    def start(budget_mb: float = 64, workers: int = 1) -> ServerProcess:
         return start_server(
             env={
                 "SAGEMAKER_MULTI_MODEL": "true",
                 "DOCKYARD_MODEL_PREFIX_DIR": str(prefix),
                 "DOCKYARD_MODEL_CACHE_DIR": str(tmp_path / "cache"),
                 "DOCKYARD_MODEL_MEMORY_MB": str(budget_mb),
+                "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
             }
         )
 
@@ -190,3 +191,41 @@ def test_a_single_model_server_has_no_models_routes(
     start_server: Callable[..., ServerProcess],
 ) -> None:
     assert start_server().client.get("/models").status_code == 404
+
+
+def _on_fresh_connections(server: ServerProcess, count: int, method: str, path: str) -> set[int]:
+    """Statuses of ``count`` requests, each on a new connection (so both workers answer)."""
+    return {
+        server.client.request(method, path, headers={"Connection": "close"}).status_code
+        for _ in range(count)
+    }
+
+
+def test_every_worker_sees_the_same_loaded_models(
+    mme: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = mme(workers=2)
+    body = {"model_name": "shared", "url": str(_model_dir(tmp_path, "shared", 0))}
+    assert server.client.post("/models", json=body).status_code == 200
+    assert _on_fresh_connections(server, 20, "GET", "/models/shared") == {200}
+    for _ in range(10):
+        again = server.client.post("/models", json=body, headers={"Connection": "close"})
+        assert again.status_code == 409
+        answer = server.client.post(
+            "/models/shared/invoke",
+            content=ROW,
+            headers={"Content-Type": "text/csv", "Connection": "close"},
+        )
+        assert answer.json() == [0]
+    assert server.client.delete("/models/shared").status_code == 200
+    assert _on_fresh_connections(server, 20, "GET", "/models/shared") == {404}
+    assert _on_fresh_connections(server, 20, "DELETE", "/models/shared") == {404}
+
+
+def test_a_model_is_charged_once_per_worker(
+    mme: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = mme(budget_mb=3, workers=2)  # one model of ~1 MB in 2 workers: ~2 MB
+    assert _target(server, "b.tar.gz").json() == [10]
+    assert _target(server, "c.tar.gz").json() == [20]  # b made room
+    assert _loaded(server) == ["c.tar.gz"]

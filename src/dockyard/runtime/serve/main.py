@@ -7,8 +7,8 @@ process with status 1 and the reason (with traceback) on stderr, which is what t
 platform shows the user.
 
 A multi-model server (``SAGEMAKER_MULTI_MODEL=true``) loads no model at start: it imports
-the framework (so a model's first load pays only for reading it), runs one worker, and
-loads models when asked (``multi_model.py``).
+the framework (so a model's first load pays only for reading it), makes the registry its
+workers share (``model_registry.py``) and loads models when asked (``multi_model.py``).
 
 Exit status: 0 after a stop signal and a drain; 1 when the model or the user's code
 cannot be loaded or the port cannot be bound; 2 for a bad setting or argument.
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
-from dataclasses import replace
+import tempfile
 from types import FrameType
 
 from dockyard.runtime.serve.config import ConfigError, ServeConfig, available_cpus
@@ -47,13 +48,6 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
-    if config.multi_model and config.workers != 1:
-        log.info(
-            "multi-model server: one worker holds the models (asked for %d); replicas add "
-            "parallelism",
-            config.workers,
-        )
-        config = replace(config, workers=1)
     _size_native_thread_pools(config.workers)
     signal.signal(signal.SIGTERM, _stop_while_starting)
     return _serve(config)
@@ -71,29 +65,10 @@ def _serve(config: ServeConfig) -> int:
         import_user_module,
         locate_user_module,
     )
-    from dockyard.runtime.serve.multi_model import MultiModel  # noqa: PLC0415
     from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
 
     if config.multi_model:
-        _import_frameworks()
-        try:
-            sockets = bind_sockets(config.host, config.port, config.workers)
-        except OSError as exc:
-            log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
-            return EXIT_FAILURE
-        deadline, handlers, board = Deadline(config.timeout_s), HandlerThread(), WorkerBoard(1)
-        models = MultiModel(config)
-        app = build_app(None, config.max_payload_bytes, deadline, handlers, board, models=models)
-        log.info(
-            "multi-model server listening on %s:%d, timeout %g s, models' memory budget "
-            "%.0f MB, model prefix %s",
-            config.host,
-            config.port,
-            config.timeout_s,
-            config.model_memory_bytes / 1048576,
-            config.model_prefix_dir or "(none: POST /models only)",
-        )
-        return Supervisor(sockets, app, deadline, handlers, board).run()
+        return _serve_multi_model(config)
     try:
         path = locate_user_module(config)
         module = import_user_module(path) if path else None
@@ -134,6 +109,49 @@ def _serve(config: ServeConfig) -> int:
         else "",
     )
     return Supervisor(sockets, app, deadline, handlers, board).run()
+
+
+def _serve_multi_model(config: ServeConfig) -> int:
+    """A multi-model server: no model at start, the registry its workers share."""
+    from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
+    from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
+    from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
+    from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
+    from dockyard.runtime.serve.model_registry import SharedRegistry  # noqa: PLC0415
+    from dockyard.runtime.serve.multi_model import MultiModel  # noqa: PLC0415
+    from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
+
+    _import_frameworks()
+    try:
+        sockets = bind_sockets(config.host, config.port, config.workers)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        return EXIT_FAILURE
+    deadline, handlers = Deadline(config.timeout_s), HandlerThread()
+    board = WorkerBoard(len(sockets))
+    try:
+        os.makedirs(config.model_cache_dir, exist_ok=True)
+        registry = SharedRegistry(tempfile.mkdtemp(prefix="server-", dir=config.model_cache_dir))
+    except OSError as exc:
+        log.error("cannot use DOCKYARD_MODEL_CACHE_DIR %s: %s", config.model_cache_dir, exc)
+        return EXIT_FAILURE
+    models = MultiModel(config, registry)
+    app = build_app(None, config.max_payload_bytes, deadline, handlers, board, models=models)
+    log.info(
+        "multi-model server listening on %s:%d with %d worker%s, timeout %g s, models' "
+        "memory budget %g MB, model prefix %s",
+        config.host,
+        config.port,
+        config.workers,
+        "" if config.workers == 1 else "s",
+        config.timeout_s,
+        config.model_memory_bytes / 1048576,
+        config.model_prefix_dir or "(none: POST /models only)",
+    )
+    try:
+        return Supervisor(sockets, app, deadline, handlers, board).run()
+    finally:  # the supervisor only: workers leave with os._exit
+        shutil.rmtree(registry.directory, ignore_errors=True)
 
 
 def _import_frameworks() -> None:

@@ -28,13 +28,15 @@ this layer extracted, so the disk holds only what is loaded.
 
 Each model gets the whole handler chain of a single-model server: its own
 ``code/inference.py`` when its archive has one (imported under a name of its own), the
-framework defaults otherwise. One worker process holds the models (the server starts one
-worker in this mode): the loaded set is then one fact that every request sees, and a model
-costs its memory once. Replicas add parallelism, and the load balancer sends each target
-model to the replicas that hold it (hashing on the header).
+framework defaults otherwise. The server runs its usual worker processes: which models are
+loaded is one server-wide fact (``model_registry.py``), and each worker makes its own copy
+of a loaded model on its first request for it, so a hot model is served at a single-model
+server's rate. The budget charges each model once per worker for that reason. Across
+replicas, the load balancer sends each target model to the replicas that hold it
+(hashing on the header).
 
-Every model operation runs on the handler thread (``handoff.py``), one at a time, so the
-cache needs no lock and a load never races an invocation of the same model.
+Within a worker every model operation runs on the handler thread (``handoff.py``), one at
+a time; across workers, loads and unloads take the registry's lock.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from dockyard.runtime.serve.errors import InvocationError, error_body
 from dockyard.runtime.serve.handoff import HandlerThread
 from dockyard.runtime.serve.loader import import_user_module, locate_user_module
 from dockyard.runtime.serve.model_cache import BadPageToken, CachedModel, ModelCache, page_size
+from dockyard.runtime.serve.model_registry import Entry, RegistryFull, SharedRegistry
 
 log = logging.getLogger("dockyard.serve")
 
@@ -121,41 +124,66 @@ def _mb(size: int) -> str:
 
 
 class MultiModel:
-    """The models of a multi-model server and everything done to them."""
+    """The models of a multi-model server and everything done to them, in one worker.
 
-    def __init__(self, config: ServeConfig) -> None:
+    ``registry`` is the server-wide list of loaded models (``model_registry.py``);
+    ``chains`` are this worker's copies, made on its first request for each model and
+    dropped once the registry no longer lists it. Each model is charged its directory's
+    size once per worker, since every worker may come to hold a copy.
+    """
+
+    def __init__(self, config: ServeConfig, registry: SharedRegistry) -> None:
         self.config = config
-        self.cache = ModelCache(config.model_memory_bytes)
-        self.chains: dict[str, HandlerChain] = {}
-        self.extracted: dict[str, str] = {}  # name -> directory this layer extracted
+        self.registry = registry
+        self.copies = config.workers
+        self.chains: dict[str, tuple[str, HandlerChain]] = {}  # name -> (url, chain)
+        self.entries: dict[str, Entry] = {}
+        self.seen = -1  # the registry generation ``entries`` reflects
 
     # -- the contract's operations (on the handler thread) ------------------------------
 
     def load(self, name: str, url: str) -> Reply:
         """``POST /models``: 200, or 409 / 507 / 400 / 500 as the contract says."""
         try:
-            self._load(name, url)
+            with self.registry.locked():
+                entries = self.registry.read()
+                if name in entries:
+                    raise ModelConflictError(f"model {name} is already loaded")
+                if not os.path.isdir(url):
+                    raise InvocationError(f"url {url} is not a directory in this container")
+                size = directory_bytes(url) * self.copies
+                cache = self._cache(entries)
+                if not cache.fits(size):
+                    raise InsufficientMemoryError(self._shortage(name, size, cache))
+                self._admit(entries, Entry(name, url, size, 0, extracted=False), ())
         except InvocationError as exc:
             return _error(exc)
         return _json(200, {"status": f'Model "{name}" loaded.'})
 
     def unload(self, name: str) -> Reply:
         """``DELETE /models/N``: 200, 404 for a model not loaded."""
-        if name not in self.cache:
-            return _error(ModelNotLoadedError(f"model {name} is not loaded"))
-        self._unload(name)
+        with self.registry.locked():
+            entries = self.registry.read()
+            entry = entries.pop(name, None)
+            if entry is None:
+                return _error(ModelNotLoadedError(f"model {name} is not loaded"))
+            self.registry.write(entries)
+            self._forget(entry)
+        self._sync()
         return _json(200, {"status": f'Model "{name}" unloaded.'})
 
     def describe(self, name: str) -> Reply:
-        model = self.cache.get(name)
-        if model is None:
+        self._sync()
+        entry = self.entries.get(name)
+        if entry is None:
             return _error(ModelNotLoadedError(f"model {name} is not loaded"))
-        return _json(200, {"modelName": model.name, "modelUrl": model.url})
+        return _json(200, {"modelName": entry.name, "modelUrl": entry.url})
 
     def listing(self, token: str | None, limit: str | None) -> Reply:
         """``GET /models``: one page; ``nextPageToken`` only when more follow."""
+        self._sync()
         try:
-            models, next_token = self.cache.page(token, page_size(limit))
+            models, next_token = self._cache(self.entries).page(token, page_size(limit))
         except (BadPageToken, ValueError) as exc:
             return _error(InvocationError(str(exc)))
         document: dict[str, Any] = {
@@ -169,12 +197,15 @@ class MultiModel:
         self, name: str, body: bytes, content_type: str | None, accept: str | None, headers: Any
     ) -> Reply:
         """``POST /models/N/invoke``: 404 unless N is loaded; raises as ``invoke`` does."""
-        chain = self.chains.get(name)
-        if chain is None:
+        self._sync()
+        entry = self.entries.get(name)
+        if entry is None:
             raise ModelNotLoadedError(
                 f"model {name} is not loaded; load it first with POST /models"
             )
-        self.cache.touch(name)
+        held = self.chains.get(name)
+        chain = held[1] if held is not None else self._copy(entry)
+        self.registry.touch(entry.slot)
         return chain.invoke(body, content_type, accept, headers)
 
     def invoke_target(
@@ -182,74 +213,109 @@ class MultiModel:
     ) -> Reply:
         """``POST /invocations``: the model the target header names, loaded on a miss."""
         target = _target_of(headers)
-        if target not in self.cache:
+        self._sync()
+        if target not in self.entries:
             self._load_target(target)
         return self.invoke_named(target, body, content_type, accept, headers)
 
     # -- internals ----------------------------------------------------------------------
 
-    def _load(self, name: str, url: str) -> None:
-        if name in self.cache:
-            raise ModelConflictError(f"model {name} is already loaded")
-        if not os.path.isdir(url):
-            raise InvocationError(f"url {url} is not a directory in this container")
-        size = directory_bytes(url)
-        if not self.cache.fits(size):
-            raise InsufficientMemoryError(self._shortage(name, size))
-        started = time.perf_counter()
+    def _sync(self) -> None:
+        """Catch up with the registry: drop the copies of models no longer loaded."""
+        generation = self.registry.generation()
+        if generation == self.seen:
+            return
+        self.entries = self.registry.read()
+        self.seen = generation
+        for name, (url, _chain) in list(self.chains.items()):
+            entry = self.entries.get(name)
+            if entry is None or entry.url != url:
+                del self.chains[name]
+                sys.modules.pop(_module_name(name), None)
+
+    def _cache(self, entries: dict[str, Entry]) -> ModelCache:
+        """The entries in least- to most-recently-used order, for budget and victims."""
+        cache = ModelCache(self.config.model_memory_bytes)
+        for entry in sorted(entries.values(), key=lambda e: self.registry.last_used(e.slot)):
+            cache.add(CachedModel(entry.name, entry.url, entry.size_bytes))
+        return cache
+
+    def _copy(self, entry: Entry) -> HandlerChain:
+        """This worker's copy of a loaded model (its first request for it here)."""
         try:
-            chain = self._chain(name, url)
+            chain = self._chain(entry.name, entry.url)
             chain.load_model()
         except Exception as exc:
-            log.exception("loading model %s from %s failed", name, url)
-            raise ModelLoadError(f"loading model {name} from {url} failed: {exc}") from None
-        self.chains[name] = chain
-        self.cache.add(CachedModel(name, url, size))
+            log.exception("loading model %s from %s failed", entry.name, entry.url)
+            raise ModelLoadError(
+                f"loading model {entry.name} from {entry.url} failed: {exc}"
+            ) from None
+        self.chains[entry.name] = (entry.url, chain)
+        return chain
+
+    def _admit(self, entries: dict[str, Entry], entry: Entry, evicted: tuple[str, ...]) -> None:
+        """Load ``entry`` here, then list it (and unlist ``evicted``); hold the lock."""
+        started = time.perf_counter()
+        try:
+            slot = self.registry.free_slot({k: v for k, v in entries.items() if k not in evicted})
+        except RegistryFull as exc:
+            raise InsufficientMemoryError(str(exc)) from None
+        entry = replace(entry, slot=slot)
+        self.chains.pop(entry.name, None)
+        self._copy(entry)
+        gone = [entries.pop(name) for name in evicted]
+        entries[entry.name] = entry
+        self.registry.touch(slot)
+        self.registry.write(entries)
+        for old in gone:
+            self._forget(old)
+        used = sum(e.size_bytes for e in entries.values())
         log.info(
             "model %s loaded from %s in %.0f ms (%s; %s of %s in use)",
-            name,
-            url,
+            entry.name,
+            entry.url,
             (time.perf_counter() - started) * 1000,
-            _mb(size),
-            _mb(self.cache.used_bytes),
-            _mb(self.cache.budget_bytes),
+            _mb(entry.size_bytes),
+            _mb(used),
+            _mb(self.config.model_memory_bytes),
         )
+        self._sync()
+
+    def _forget(self, entry: Entry) -> None:
+        """After ``entry`` was unlisted: drop this worker's copy and its extracted files."""
+        self.chains.pop(entry.name, None)
+        sys.modules.pop(_module_name(entry.name), None)
+        if entry.extracted:
+            shutil.rmtree(os.path.dirname(entry.url), ignore_errors=True)
+        log.info("model %s unloaded (%s freed)", entry.name, _mb(entry.size_bytes))
 
     def _chain(self, name: str, url: str) -> HandlerChain:
         config = replace(self.config, model_dir=url)
         path = locate_user_module(config)
-        module = None
-        if path:
-            unique = "dockyard_model_" + hashlib.sha256(name.encode()).hexdigest()[:16]
-            module = import_user_module(path, unique)
+        module = import_user_module(path, _module_name(name)) if path else None
         return HandlerChain(url, config.default_accept, module, path or "")
-
-    def _unload(self, name: str) -> None:
-        model = self.cache.remove(name)
-        chain = self.chains.pop(name)
-        sys.modules.pop("dockyard_model_" + hashlib.sha256(name.encode()).hexdigest()[:16], None)
-        del chain
-        directory = self.extracted.pop(name, None)
-        if directory is not None:
-            shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
-        log.info("model %s unloaded (%s freed)", name, _mb(model.size_bytes))
 
     def _load_target(self, target: str) -> None:
         """Extract ``target`` from the prefix, make room (least recently used first), load."""
-        directory = self._extract(target)
-        size = directory_bytes(directory)
-        while not self.cache.fits(size):
-            victim = self.cache.victim(keep=target)
-            if victim is None:
+        with self.registry.locked():
+            entries = self.registry.read()
+            if target in entries:  # another worker loaded it meanwhile
+                return
+            directory = self._extract(target)
+            size = directory_bytes(directory) * self.copies
+            cache = self._cache(entries)
+            evicted = []
+            while not cache.fits(size):
+                victim = cache.victim(keep=target)
+                if victim is None:
+                    shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
+                    raise InsufficientMemoryError(self._shortage(target, size, cache))
+                evicted.append(cache.remove(victim.name).name)
+            try:
+                self._admit(entries, Entry(target, directory, size, 0, True), tuple(evicted))
+            except BaseException:
                 shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
-                raise InsufficientMemoryError(self._shortage(target, size))
-            self._unload(victim.name)
-        try:
-            self._load(target, directory)
-        except BaseException:
-            shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
-            raise
-        self.extracted[target] = directory
+                raise
 
     def _extract(self, target: str) -> str:
         prefix = self.config.model_prefix_dir
@@ -266,7 +332,7 @@ class MultiModel:
                 "there is an object located at the URL."
             )
         digest = hashlib.sha256(target.encode()).hexdigest()[:24]
-        home = os.path.join(self.config.model_cache_dir, digest)
+        home = os.path.join(self.registry.directory, digest)
         shutil.rmtree(home, ignore_errors=True)  # left by a worker that died mid-way
         directory = os.path.join(home, "model")
         os.makedirs(directory)
@@ -280,12 +346,18 @@ class MultiModel:
             ) from None
         return directory
 
-    def _shortage(self, name: str, size: int) -> str:
+    def _shortage(self, name: str, size: int, cache: ModelCache) -> str:
         return (
-            f"model {name} needs {_mb(size)}; {_mb(self.cache.used_bytes)} of the "
-            f"{_mb(self.cache.budget_bytes)} budget are taken by {len(self.cache)} loaded "
-            "models. Unload one (DELETE /models/NAME) or raise DOCKYARD_MODEL_MEMORY_MB"
+            f"model {name} needs {_mb(size)} ({self.copies} worker copies); "
+            f"{_mb(cache.used_bytes)} of the {_mb(cache.budget_bytes)} budget are taken by "
+            f"{len(cache)} loaded models. Unload one (DELETE /models/NAME) or raise "
+            "DOCKYARD_MODEL_MEMORY_MB"
         )
+
+
+def _module_name(model: str) -> str:
+    """The name a model's own inference.py is imported under (one per model)."""
+    return "dockyard_model_" + hashlib.sha256(model.encode()).hexdigest()[:16]
 
 
 def extract_safely(tar: tarfile.TarFile, directory: str) -> None:
