@@ -231,6 +231,14 @@ def deploy_resources(
     model_dirs = {**model_dirs_of(platform, archives), **prefixes}
     services = variant_services(endpoint, config, pinned, model_dirs)
     first = used[0]
+    if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
+        raise Conflict(
+            f"endpoint {name} serves "
+            + ("many models" if is_multi_model(existing.model) else "one model")
+            + "; an update cannot change that",
+            resource=f"endpoint/{name}",
+            hint="delete the endpoint and deploy it again, or deploy under another name",
+        )
     platform.lb.ensure_route(name, affinity=any(s.multi_model for s in services))
     rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]

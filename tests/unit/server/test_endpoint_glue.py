@@ -16,7 +16,7 @@ import pytest
 from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.control.health import DEFAULT_POLICY
 from dockyard.control.task import TaskStatus
-from dockyard.errors import SpecError
+from dockyard.errors import Conflict, SpecError
 from dockyard.server import endpoints
 from dockyard.server.services import HEALTHY_CHECK_INTERVAL_S
 from dockyard.testing import FakeHealthProbe
@@ -506,3 +506,13 @@ def test_a_multi_model_prefix_must_be_a_folder(world: World, tmp_path: Path) -> 
 
     assert refused.value.field == "ModelDataUrl"
     assert world.store.endpoints.list() == []
+
+
+def test_an_endpoint_of_one_model_cannot_become_a_multi_model_one_by_update(
+    world: World, tmp_path: Path
+) -> None:
+    world.deploy()
+    world.engine.add_image("mme:1", labels=MULTI_MODELS_LABEL)
+    with pytest.raises(Conflict, match="one model"):
+        world.deploy(Image="mme:1", Mode="MultiModel", ModelDataUrl=str(tmp_path))
+    assert ENDPOINT not in world.lb.affinity_routes

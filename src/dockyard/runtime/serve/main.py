@@ -122,6 +122,8 @@ def _serve_multi_model(config: ServeConfig) -> int:
     from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
 
     _import_frameworks()
+    if config.batching:
+        log.warning("batching is off: a multi-model server answers each request on its own")
     try:
         sockets = bind_sockets(config.host, config.port, config.workers)
     except OSError as exc:

@@ -428,6 +428,8 @@ async def models_route(
     """Answer a ``/models`` request other than ``invoke``."""
     name, action = model_path(scope)
     method = scope["method"]
+    if action == "invoke":
+        return _not_allowed("/models/NAME/invoke answers POST", b"POST")
     if action is not None:
         return _error(ModelNotLoadedError(f"no route /models/{name}/{action}"))
     if name is None:
