@@ -26,9 +26,14 @@ def _replica_rows(endpoint: dict[str, Any]) -> list[list[str]]:
 
 
 def show_endpoint(endpoint: dict[str, Any]) -> None:
+    models = (
+        f"  multi-model: {endpoint.get('ModelDataUrl')}"
+        if endpoint.get("Mode") == "MultiModel"
+        else ""
+    )
     console.print(
         f"[bold]{endpoint['EndpointName']}[/]  {endpoint['EndpointStatus']}  "
-        f"[link={endpoint['Url']}]{endpoint['Url']}[/link]"
+        f"[link={endpoint['Url']}]{endpoint['Url']}[/link]{models}"
     )
     if endpoint.get("FailureReason"):
         console.print(f"[red]FailureReason:[/] {endpoint['FailureReason']}")

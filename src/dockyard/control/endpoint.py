@@ -199,6 +199,9 @@ def _task_definition(family: str, model: Model, model_dirs: Mapping[str, str]) -
             "SAGEMAKER_MULTI_MODEL": "true",
             "DOCKYARD_MODEL_PREFIX_DIR": MODEL_PREFIX_DIR,
         }
+        caching = (primary.aws_field("MultiModelConfig") or {}).get("ModelCacheSetting")
+        if caching == "Disabled":  # each model is unloaded after each of its requests
+            environment["DOCKYARD_MODEL_CACHING"] = "Disabled"
         container["environment"] = [{"name": k, "value": v} for k, v in sorted(environment.items())]
     if primary.model_data_url is not None:
         if model.model_name not in model_dirs:

@@ -136,6 +136,17 @@ def test_a_multi_model_replica_mounts_its_prefix_and_is_told_it_serves_many() ->
     assert service.multi_model
 
 
+def test_model_caching_disabled_reaches_the_replicas() -> None:
+    mme = model(
+        Mode="MultiModel",
+        ModelDataUrl="s3://m/models/",
+        MultiModelConfig={"ModelCacheSetting": "Disabled"},
+    )
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": mme}, DIRS)
+    container = service.task_definition.container_definitions[0]
+    assert container.environment_map["DOCKYARD_MODEL_CACHING"] == "Disabled"
+
+
 def test_a_multi_model_container_needs_its_prefix() -> None:
     bare = parse_model(
         {"ModelName": "iris", "PrimaryContainer": {"Image": "img", "Mode": "MultiModel"}}

@@ -229,3 +229,19 @@ def test_a_model_is_charged_once_per_worker(
     assert _target(server, "b.tar.gz").json() == [10]
     assert _target(server, "c.tar.gz").json() == [20]  # b made room
     assert _loaded(server) == ["c.tar.gz"]
+
+
+def test_with_caching_disabled_a_target_model_is_unloaded_after_its_request(
+    start_server: Callable[..., ServerProcess], prefix: Path, tmp_path: Path
+) -> None:
+    server = start_server(
+        env={
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "DOCKYARD_MODEL_PREFIX_DIR": str(prefix),
+            "DOCKYARD_MODEL_CACHE_DIR": str(tmp_path / "cache"),
+            "DOCKYARD_MODEL_CACHING": "Disabled",
+        }
+    )
+    assert _target(server, "b.tar.gz").json() == [10]
+    assert _target(server, "b.tar.gz").json() == [10]
+    assert _loaded(server) == []

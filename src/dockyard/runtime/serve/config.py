@@ -34,6 +34,9 @@ for SageMaker behaves the same here:
                                           model is loaded from there on first use
 ``DOCKYARD_MODEL_CACHE_DIR``              multi-model: where archives from the prefix are
                                           extracted (default ``$TMPDIR/dockyard-models``)
+``DOCKYARD_MODEL_CACHING``                multi-model: ``Disabled`` unloads a target model
+                                          after each request (MultiModelConfig's
+                                          ModelCacheSetting; default ``Enabled``)
 ========================================  =============================================
 
 Nothing here imports numpy: the entry point reads the settings before numpy is loaded so
@@ -90,6 +93,7 @@ class ServeConfig:
     model_memory_bytes: int = DEFAULT_MODEL_MEMORY_MB * 1024 * 1024
     model_prefix_dir: str | None = None
     model_cache_dir: str = ""
+    model_caching: bool = True
 
     @property
     def batching(self) -> bool:
@@ -126,6 +130,7 @@ class ServeConfig:
             model_prefix_dir=env.get("DOCKYARD_MODEL_PREFIX_DIR", "").strip() or None,
             model_cache_dir=env.get("DOCKYARD_MODEL_CACHE_DIR", "").strip()
             or os.path.join(tempfile.gettempdir(), "dockyard-models"),
+            model_caching=_caching(env.get("DOCKYARD_MODEL_CACHING")),
         )
 
 
@@ -144,6 +149,15 @@ def _flag(name: str, raw: str | None) -> bool:
     if text in ("true", "1"):
         return True
     raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+def _caching(raw: str | None) -> bool:
+    text = (raw or "").strip()
+    if text in ("", "Enabled"):
+        return True
+    if text == "Disabled":
+        return False
+    raise ConfigError(f"DOCKYARD_MODEL_CACHING={raw!r} must be Enabled or Disabled")
 
 
 def _model_memory(raw: str | None) -> int:

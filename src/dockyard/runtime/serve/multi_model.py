@@ -216,7 +216,12 @@ class MultiModel:
         self._sync()
         if target not in self.entries:
             self._load_target(target)
-        return self.invoke_named(target, body, content_type, accept, headers)
+        if self.config.model_caching:
+            return self.invoke_named(target, body, content_type, accept, headers)
+        try:
+            return self.invoke_named(target, body, content_type, accept, headers)
+        finally:  # ModelCacheSetting Disabled
+            self.unload(target)
 
     # -- internals ----------------------------------------------------------------------
 
