@@ -60,7 +60,8 @@ from dockyard.runtime.serve.errors import (
     error_body,
 )
 from dockyard.runtime.serve.handoff import HandlerThread
-from dockyard.runtime.serve.multi_model import MultiModel, model_path, models_route
+from dockyard.runtime.serve.models_routes import model_path, models_route
+from dockyard.runtime.serve.multi_model import MultiModel
 from dockyard.runtime.serve.stacking import Request, StackedPredictor
 from dockyard.runtime.serve.stats import stats_body
 

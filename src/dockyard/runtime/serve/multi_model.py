@@ -50,15 +50,12 @@ import shutil
 import sys
 import tarfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, unquote
 
 from dockyard.runtime.serve.chain import HandlerChain, Reply
 from dockyard.runtime.serve.config import ServeConfig
 from dockyard.runtime.serve.errors import InvocationError, error_body
-from dockyard.runtime.serve.handoff import HandlerThread
 from dockyard.runtime.serve.loader import import_user_module, locate_user_module
 from dockyard.runtime.serve.model_cache import BadPageToken, CachedModel, ModelCache, page_size
 from dockyard.runtime.serve.model_registry import Entry, RegistryFull, SharedRegistry
@@ -68,11 +65,6 @@ log = logging.getLogger("dockyard.serve")
 TARGET_HEADER = b"x-amzn-sagemaker-target-model"
 MAX_TARGET_LENGTH = 1024  # TargetModel: 1-1,024 characters
 _JSON = b"application/json"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 class ModelNotLoadedError(InvocationError):
@@ -101,11 +93,11 @@ class ModelLoadError(InvocationError):
     name = "ModelError"
 
 
-def _json(status: int, document: object) -> Reply:
+def json_reply(status: int, document: object) -> Reply:
     return Reply(status, _JSON, json.dumps(document).encode())
 
 
-def _error(exc: InvocationError) -> Reply:
+def error_reply(exc: InvocationError) -> Reply:
     return Reply(exc.status, _JSON, error_body(exc.name, exc.message))
 
 
@@ -157,8 +149,8 @@ class MultiModel:
                     raise InsufficientMemoryError(self._shortage(name, size, cache))
                 self._admit(entries, Entry(name, url, size, 0, extracted=False), ())
         except InvocationError as exc:
-            return _error(exc)
-        return _json(200, {"status": f'Model "{name}" loaded.'})
+            return error_reply(exc)
+        return json_reply(200, {"status": f'Model "{name}" loaded.'})
 
     def unload(self, name: str) -> Reply:
         """``DELETE /models/N``: 200, 404 for a model not loaded."""
@@ -166,18 +158,18 @@ class MultiModel:
             entries = self.registry.read()
             entry = entries.pop(name, None)
             if entry is None:
-                return _error(ModelNotLoadedError(f"model {name} is not loaded"))
+                return error_reply(ModelNotLoadedError(f"model {name} is not loaded"))
             self.registry.write(entries)
             self._forget(entry)
         self._sync()
-        return _json(200, {"status": f'Model "{name}" unloaded.'})
+        return json_reply(200, {"status": f'Model "{name}" unloaded.'})
 
     def describe(self, name: str) -> Reply:
         self._sync()
         entry = self.entries.get(name)
         if entry is None:
-            return _error(ModelNotLoadedError(f"model {name} is not loaded"))
-        return _json(200, {"modelName": entry.name, "modelUrl": entry.url})
+            return error_reply(ModelNotLoadedError(f"model {name} is not loaded"))
+        return json_reply(200, {"modelName": entry.name, "modelUrl": entry.url})
 
     def listing(self, token: str | None, limit: str | None) -> Reply:
         """``GET /models``: one page; ``nextPageToken`` only when more follow."""
@@ -185,13 +177,13 @@ class MultiModel:
         try:
             models, next_token = self._cache(self.entries).page(token, page_size(limit))
         except (BadPageToken, ValueError) as exc:
-            return _error(InvocationError(str(exc)))
+            return error_reply(InvocationError(str(exc)))
         document: dict[str, Any] = {
             "models": [{"modelName": m.name, "modelUrl": m.url} for m in models]
         }
         if next_token is not None:
             document["nextPageToken"] = next_token
-        return _json(200, document)
+        return json_reply(200, document)
 
     def invoke_named(
         self, name: str, body: bytes, content_type: str | None, accept: str | None, headers: Any
@@ -409,79 +401,3 @@ def _target_of(headers: Any) -> str:
             "empty, '.' or '..' parts"
         )
     return target
-
-
-# -- the /models routes on the event loop ------------------------------------------------
-
-
-def model_path(scope: Scope) -> tuple[str | None, str | None]:
-    """(model name, action) of a ``/models...`` path: (None, None) for ``/models``,
-    (N, None) for ``/models/N``, (N, "invoke") for ``/models/N/invoke``; the name is
-    percent-decoded from the raw path, so it may hold ``/``."""
-    raw = scope.get("raw_path") or scope["path"].encode()
-    parts = raw.split(b"?", 1)[0].rstrip(b"/").split(b"/")[2:]
-    if not parts:
-        return None, None
-    name = unquote(parts[0].decode("latin-1"))
-    action = "/".join(p.decode("latin-1") for p in parts[1:]) or None
-    return name, action
-
-
-async def models_route(
-    models: MultiModel, handlers: HandlerThread, scope: Scope, receive: Receive
-) -> Reply:
-    """Answer a ``/models`` request other than ``invoke``."""
-    name, action = model_path(scope)
-    method = scope["method"]
-    if action == "invoke":
-        return _not_allowed("/models/NAME/invoke answers POST", b"POST")
-    if action is not None:
-        return _error(ModelNotLoadedError(f"no route /models/{name}/{action}"))
-    if name is None:
-        if method == "GET":
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            token = query.get("next_page_token", [None])[0]
-            limit = query.get("limit", [None])[0]
-            return await handlers.call(models.listing, token, limit)
-        if method == "POST":
-            request = await _read_json(receive)
-            if isinstance(request, Reply):
-                return request
-            return await handlers.call(models.load, *request)
-        return _not_allowed("/models answers GET and POST", b"GET, POST")
-    if method == "GET":
-        return await handlers.call(models.describe, name)
-    if method == "DELETE":
-        return await handlers.call(models.unload, name)
-    return _not_allowed("/models/NAME answers GET and DELETE", b"GET, DELETE")
-
-
-def _not_allowed(message: str, allow: bytes) -> Reply:
-    return Reply(405, _JSON, error_body("MethodNotAllowed", message), ((b"allow", allow),))
-
-
-async def _read_json(receive: Receive) -> tuple[str, str] | Reply:
-    """(model_name, url) of a ``POST /models`` body, or the 400 saying what is wrong."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    try:
-        document = json.loads(b"".join(chunks) or b"null")
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        return _error(InvocationError('the body must be {"model_name": NAME, "url": DIR}'))
-    for field in ("model_name", "url"):
-        value = document.get(field)
-        if not isinstance(value, str) or not value:
-            return _error(
-                InvocationError(
-                    f'{field} is missing or not a string; send {{"model_name": NAME, "url": DIR}}'
-                )
-            )
-    return document["model_name"], document["url"]
