@@ -64,5 +64,9 @@ bench-serving: setup
 bench-swarm: setup
 	cd bench && PYTHONPATH=$(CURDIR)/src:. $(CURDIR)/$(PY) swarm.py
 
+.PHONY: bench-multi-model
+bench-multi-model: setup
+	$(PY) bench/multi_model.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

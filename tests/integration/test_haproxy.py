@@ -685,3 +685,44 @@ def test_every_answered_request_s_time_is_read_back_once_by_route(
     traffic = {t.route: t for t in lb.traffic()}
     assert traffic["iris"].requests == 6
     assert traffic["empty"].responses_5xx == 1
+
+
+# -- multi-model routes ------------------------------------------------------------------
+
+
+def _target_model_call(lb: HAProxyLoadBalancer, route: str, model: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=30)
+    try:
+        headers = {"X-Amzn-SageMaker-Target-Model": model}
+        conn.request("POST", f"/endpoints/{route}/invocations", body=b"[[1]]", headers=headers)
+        response = conn.getresponse()
+        body = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 200, body
+    return str(body["id"])
+
+
+def test_an_affinity_route_sends_each_target_model_to_one_replica(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb.ensure_route("mme", affinity=True)
+    for ident in ("a", "b", "c"):
+        lb.register("mme", make_target(ident).target())
+    models = [f"m{i}/model.tar.gz" for i in range(12)]
+    first = {model: _target_model_call(lb, "mme", model) for model in models}
+    again = {model: _target_model_call(lb, "mme", model) for model in models}
+    assert first == again
+    assert len(set(first.values())) > 1  # the models spread over the replicas
+
+
+def test_an_affinity_route_keeps_its_targets_across_a_growth_of_the_pool(
+    make_lb: Callable[..., HAProxyLoadBalancer], make_target: Callable[[str], FakeTarget]
+) -> None:
+    lb = make_lb(pool_size=1)
+    lb.ensure_running()
+    lb.ensure_route("mme", affinity=True)
+    lb.register("mme", make_target("a").target())
+    lb.ensure_route("r1")
+    lb.ensure_route("r2")  # no ordinary slot left: a reload
+    assert _target_model_call(lb, "mme", "x.tar.gz") == "a"

@@ -26,9 +26,14 @@ def _replica_rows(endpoint: dict[str, Any]) -> list[list[str]]:
 
 
 def show_endpoint(endpoint: dict[str, Any]) -> None:
+    models = (
+        f"  multi-model: {endpoint.get('ModelDataUrl')}"
+        if endpoint.get("Mode") == "MultiModel"
+        else ""
+    )
     console.print(
         f"[bold]{endpoint['EndpointName']}[/]  {endpoint['EndpointStatus']}  "
-        f"[link={endpoint['Url']}]{endpoint['Url']}[/link]"
+        f"[link={endpoint['Url']}]{endpoint['Url']}[/link]{models}"
     )
     if endpoint.get("FailureReason"):
         console.print(f"[red]FailureReason:[/] {endpoint['FailureReason']}")
@@ -68,6 +73,23 @@ def deploy(
         "(sets DOCKYARD_BATCH_WAIT_MS; default 0: batch only what queues while the model "
         "is busy; needs --batch-size).",
     ),
+    multi_model: bool = typer.Option(
+        False,
+        "--multi-model",
+        help="A multi-model endpoint: serve every model.tar.gz under --model-prefix, each "
+        "loaded on the first request naming it (invoke --target-model).",
+    ),
+    model_prefix: str | None = typer.Option(
+        None,
+        help="With --multi-model: the folder (a path, file:///absolute/path or an s3:// "
+        "prefix in the artifact store) holding the models' archives.",
+    ),
+    model_memory_mb: float | None = typer.Option(
+        None,
+        help="With --multi-model: megabytes each replica's loaded models may take; the "
+        "least recently used are unloaded past it (default: 75% of the replica's "
+        "memory limit, at most 1024).",
+    ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
 ) -> None:
     """Deploy an image as an endpoint behind the load balancer (creates or updates)."""
@@ -78,6 +100,15 @@ def deploy(
             raise SpecError(f"{item!r} is not NAME=VALUE", field="--env", hint="--env NAME=VALUE")
         environment[key] = value
     environment.update(batching_environment(batch_size, batch_wait_ms, environment))
+    environment.update(multi_model_environment(multi_model, model_prefix, model_memory_mb))
+    if multi_model:
+        if model_data is not None:
+            raise SpecError(
+                "--model-data names one model; a multi-model endpoint serves a folder",
+                field="--model-data",
+                hint="give the folder with --model-prefix only",
+            )
+        model_data = model_prefix
     if bool(image) == bool(framework):
         raise SpecError(
             "give exactly one of --image and --framework",
@@ -85,7 +116,7 @@ def deploy(
             hint="--image NAME:TAG serves your image; --framework sklearn --model-data … "
             "serves a model artifact on the pre-built image",
         )
-    if framework and not model_data:
+    if framework and not model_data and not multi_model:
         raise SpecError(
             "a framework image needs the model to serve",
             field="--model-data",
@@ -99,6 +130,7 @@ def deploy(
         "Image": image,
         "ModelDataUrl": input_arg(model_data) if model_data is not None else None,
         "InstanceCount": replicas,
+        "Mode": "MultiModel" if multi_model else "SingleModel",
         "Environment": environment,
         "ContainerStartupHealthCheckTimeoutInSeconds": startup_timeout,
     }
@@ -109,6 +141,35 @@ def deploy(
     show_endpoint(endpoint)
     if endpoint["EndpointStatus"] == "Failed":
         sys.exit(1)
+
+
+def multi_model_environment(
+    multi_model: bool, prefix: str | None, memory_mb: float | None
+) -> dict[str, str]:
+    """The replicas' variables for --multi-model, its options checked together here."""
+    if not multi_model:
+        if prefix is not None or memory_mb is not None:
+            raise SpecError(
+                "--model-prefix and --model-memory-mb are for multi-model endpoints",
+                field="--multi-model",
+                hint="add --multi-model, or use --model-data for one model",
+            )
+        return {}
+    if not prefix:
+        raise SpecError(
+            "a multi-model endpoint needs the folder of its models",
+            field="--model-prefix",
+            hint="--model-prefix DIR (or s3://bucket/prefix/) holding a/model.tar.gz, ...",
+        )
+    if memory_mb is None:
+        return {}
+    if not memory_mb > 0:
+        raise SpecError(
+            f"--model-memory-mb {memory_mb:g} is not a positive number",
+            field="--model-memory-mb",
+            hint="megabytes the loaded models of one replica may take, e.g. 512",
+        )
+    return {"DOCKYARD_MODEL_MEMORY_MB": f"{memory_mb:g}"}
 
 
 def batching_environment(
@@ -179,6 +240,11 @@ def invoke(
     content_type: str = typer.Option("text/csv", help="Content-Type of the body."),
     accept: str = typer.Option("application/json", help="Accept header."),
     custom_attributes: str | None = typer.Option(None, help="X-Amzn-SageMaker-Custom-Attributes."),
+    target_model: str | None = typer.Option(
+        None,
+        help="Multi-model endpoints: the archive under the model prefix to use, e.g. "
+        "a/model.tar.gz (X-Amzn-SageMaker-Target-Model).",
+    ),
 ) -> None:
     """Send one request through the load balancer and print the answer."""
     if body is None and sys.stdin.isatty():
@@ -190,6 +256,8 @@ def invoke(
     headers = {"content-type": content_type, "accept": accept}
     if custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = custom_attributes
+    if target_model:
+        headers["x-amzn-sagemaker-target-model"] = target_model
     response = httpx.post(endpoint["Url"], content=payload, headers=headers, timeout=70)
     if response.status_code >= 400:
         raise DockyardError(

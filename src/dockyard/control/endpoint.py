@@ -8,6 +8,13 @@ replicas of it behind the endpoint's route, each replica getting traffic only on
 answers ``GET /ping``. Replacing failed replicas, rolling updates and draining are the
 service scheduler's (:mod:`dockyard.control.service`), not repeated here.
 
+A model whose container has ``Mode`` MultiModel is a multi-model endpoint: its
+``ModelDataUrl`` is a prefix (a folder of ``.tar.gz`` archives), mounted read-only at
+:data:`MODEL_PREFIX_DIR` in every replica, which is started with
+``SAGEMAKER_MULTI_MODEL=true`` and loads the archive a request's target model names on
+first use (``dockyard.runtime.serve.multi_model``); its route hashes on the target model
+so each model's requests go to the replicas that hold it.
+
 :func:`endpoint_status` derives the EndpointStatus: Creating (or Updating) until every
 variant has had its InitialInstanceCount replicas ready at once, then InService;
 Failed when a variant has had no replica pass its ping check within its
@@ -33,6 +40,9 @@ from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 MODEL_PORT = 8080
 MODEL_DIR = "/opt/ml/model"
 MODEL_VOLUME = "model"
+#: where a multi-model endpoint's prefix is mounted, read-only, in each replica
+MODEL_PREFIX_DIR = "/opt/ml/model-prefix"
+MULTI_MODEL = "MultiModel"
 SERVE_STOP_TIMEOUT_S = 30  # "On scale-in or update: SIGTERM, then SIGKILL after 30 s"
 
 
@@ -68,6 +78,7 @@ class VariantService:
     desired_count: int
     weight: float
     startup_timeout_s: float
+    multi_model: bool = False  # Mode MultiModel: the route hashes on the target model
 
     @property
     def target_group(self) -> str:
@@ -141,11 +152,12 @@ def _variant_service(
             field=field,
             hint="use a model with a PrimaryContainer",
         )
-    if model.primary_container.mode != "SingleModel":
+    multi_model = model.primary_container.mode == MULTI_MODEL
+    if multi_model and model.primary_container.model_data_url is None:
         raise SpecError(
-            f"model {model.model_name} is a multi-model container, not supported yet",
-            field=field,
-            hint='use Mode "SingleModel"',
+            f"model {model.model_name} is a multi-model container without ModelDataUrl",
+            field="PrimaryContainer.ModelDataUrl",
+            hint="give the prefix (folder) that holds the models' .tar.gz archives",
         )
     service_name = variant_service_name(endpoint.endpoint_name, variant.variant_name)
     return VariantService(
@@ -157,7 +169,13 @@ def _variant_service(
         desired_count=variant.initial_instance_count,
         weight=variant.initial_variant_weight,
         startup_timeout_s=float(variant.startup_timeout_s),
+        multi_model=multi_model,
     )
+
+
+def is_multi_model(model: Model) -> bool:
+    """Whether ``model`` serves many models from a prefix (``Mode`` MultiModel)."""
+    return model.primary_container is not None and model.primary_container.mode == MULTI_MODEL
 
 
 def _task_definition(family: str, model: Model, model_dirs: Mapping[str, str]) -> TaskDefinition:
@@ -173,6 +191,18 @@ def _task_definition(family: str, model: Model, model_dirs: Mapping[str, str]) -
         "stopTimeout": SERVE_STOP_TIMEOUT_S,
     }
     doc: dict[str, Any] = {"family": family, "containerDefinitions": [container]}
+    mount_at = MODEL_DIR
+    if primary.mode == MULTI_MODEL:
+        mount_at = MODEL_PREFIX_DIR
+        environment = {
+            **primary.environment,
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "DOCKYARD_MODEL_PREFIX_DIR": MODEL_PREFIX_DIR,
+        }
+        caching = (primary.aws_field("MultiModelConfig") or {}).get("ModelCacheSetting")
+        if caching == "Disabled":  # each model is unloaded after each of its requests
+            environment["DOCKYARD_MODEL_CACHING"] = "Disabled"
+        container["environment"] = [{"name": k, "value": v} for k, v in sorted(environment.items())]
     if primary.model_data_url is not None:
         if model.model_name not in model_dirs:
             raise KeyError(f"no extracted model directory given for model {model.model_name}")
@@ -180,7 +210,7 @@ def _task_definition(family: str, model: Model, model_dirs: Mapping[str, str]) -
             {"name": MODEL_VOLUME, "host": {"sourcePath": model_dirs[model.model_name]}}
         ]
         container["mountPoints"] = [
-            {"sourceVolume": MODEL_VOLUME, "containerPath": MODEL_DIR, "readOnly": True}
+            {"sourceVolume": MODEL_VOLUME, "containerPath": mount_at, "readOnly": True}
         ]
     return parse_task_definition(doc)
 

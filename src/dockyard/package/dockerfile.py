@@ -44,6 +44,8 @@ LABEL_FRAMEWORK_VERSION = "dockyard.framework-version"
 LABEL_BUILD_DIGEST = "dockyard.build-digest"
 LABEL_MODE = "dockyard.build-mode"
 LABEL_BIND_TO_PORT = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
+#: the model server answers SageMaker's /models routes when SAGEMAKER_MULTI_MODEL=true
+LABEL_MULTI_MODELS = "com.amazonaws.sagemaker.capabilities.multi-models"
 
 _COMPILE = "python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash"
 _OPT_ML_WRITABLE = ("model", "input", "output", "checkpoints")
@@ -72,6 +74,7 @@ def render_framework_dockerfile(
         LABEL_FRAMEWORK_VERSION: framework.version,
         LABEL_BUILD_DIGEST: build_digest,
         LABEL_BIND_TO_PORT: "true",
+        LABEL_MULTI_MODELS: "true",
     }
     writable = " ".join(f"/opt/ml/{d}" for d in _OPT_ML_WRITABLE)
     prune = " ".join(f"{SITE_DIR}/{path}" for path in framework.prune)

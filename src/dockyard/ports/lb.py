@@ -53,7 +53,10 @@ class LoadBalancer(Protocol):
         """Start the balancer unless it runs; True when it (re)started without targets."""
 
     def url_for(self, route: str) -> str: ...
-    def ensure_route(self, route: str) -> None: ...
+    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
+        """Make the route exist; ``affinity``: requests with the same
+        ``X-Amzn-SageMaker-Target-Model`` go to the same target (multi-model endpoints)."""
+
     def remove_route(self, route: str) -> None: ...
 
     def targets(self, route: str) -> list[Target]:

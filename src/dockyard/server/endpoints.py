@@ -6,6 +6,14 @@ every replica and re-deploy), saves one service per production variant and the
 endpoint record, and wakes the control loop. Everything after that — replicas,
 health, status — is the reconcilers' (:mod:`.endpoint_reconciler`, :mod:`.services`).
 
+A multi-model endpoint (``Mode`` MultiModel) names a prefix as its ``ModelDataUrl``: a
+folder, or an ``s3://`` prefix in the artifact store, resolved to its folder. Nothing is
+extracted at deploy: the folder is mounted read-only into every replica, whose model
+server fetches and loads each archive the first time a request names it (see
+:mod:`dockyard.runtime.serve.multi_model` for why the loading lives there). Archives
+added to the prefix later are served without a redeploy, as on SageMaker. Its image
+must carry the ``com.amazonaws.sagemaker.capabilities.multi-models=true`` label.
+
 The slow parts (hashing and extracting an archive, asking the engine about the image)
 run before anything is written and under no lock, so deploys of different endpoints
 proceed side by side; the writes themselves are one short transaction each.
@@ -24,9 +32,11 @@ from typing import Any
 
 from dockyard.adapters.artifacts.tarball import extract_model_tarball
 from dockyard.control.endpoint import (
+    MULTI_MODEL,
     DeployStatus,
     EndpointStatus,
     VariantService,
+    is_multi_model,
     replica_label,
     status_after_deploy,
     variant_services,
@@ -55,6 +65,7 @@ from dockyard.spec.endpoint import (
 )
 
 KIND = EndpointRecord.KIND
+MULTI_MODELS_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
 DEFAULT_VARIANT = "AllTraffic"
 
 
@@ -110,10 +121,14 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     }
     # the endpoint first: a bad name is the EndpointName the user typed
     endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": name})
+    mode = request.get("Mode") or "SingleModel"
     archive = None
     if request.get("ModelDataUrl"):
-        archive = platform.inputs.model_archive(str(request["ModelDataUrl"]), "ModelDataUrl")
-    container: dict[str, Any] = {"Image": request.get("Image"), "Mode": "SingleModel"}
+        resolve = (
+            platform.inputs.directory if mode == MULTI_MODEL else platform.inputs.model_archive
+        )
+        archive = resolve(str(request["ModelDataUrl"]), "ModelDataUrl")
+    container: dict[str, Any] = {"Image": request.get("Image"), "Mode": mode}
     if archive is not None:
         container["ModelDataUrl"] = archive.uri
     if request.get("Environment"):
@@ -145,6 +160,13 @@ def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str
             field=field,
             hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
             "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
+        )
+    if is_multi_model(model) and info.labels.get(MULTI_MODELS_LABEL) != "true":
+        raise SpecError(
+            f"image {image} does not declare that it serves multiple models",
+            field=field,
+            hint=f"use an image labelled {MULTI_MODELS_LABEL}=true (Dockyard's framework "
+            "images and images built on them are), or Mode SingleModel",
         )
     pinned = model.model_copy(
         update={"primary_container": container.model_copy(update={"image": info.id})}
@@ -184,12 +206,19 @@ def deploy_resources(
     pinned: dict[str, Model] = {}
     image_ids: list[str] = []
     archives: dict[str, Path] = {}
+    prefixes: dict[str, str] = {}  # multi-model: the prefix's folder, mounted as it is
     for model in used:
         container = model.primary_container
         if container is None:  # a pipeline: variant_services names the problem
             pinned[model.model_name] = model
             continue
-        if container.model_data_url:
+        if container.model_data_url and is_multi_model(model):
+            prefixes[model.model_name] = str(
+                platform.inputs.directory(
+                    container.model_data_url, "PrimaryContainer.ModelDataUrl"
+                ).path
+            )
+        elif container.model_data_url:
             archives[model.model_name] = platform.inputs.model_archive(
                 container.model_data_url, "PrimaryContainer.ModelDataUrl"
             ).path
@@ -200,9 +229,18 @@ def deploy_resources(
         raise Conflict(
             f"endpoint {name} is being deleted", resource=f"endpoint/{name}", hint="retry shortly"
         )
-    services = variant_services(endpoint, config, pinned, model_dirs_of(platform, archives))
+    model_dirs = {**model_dirs_of(platform, archives), **prefixes}
+    services = variant_services(endpoint, config, pinned, model_dirs)
     first = used[0]
-    platform.lb.ensure_route(name)
+    if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
+        raise Conflict(
+            f"endpoint {name} serves "
+            + ("many models" if is_multi_model(existing.model) else "one model")
+            + "; an update cannot change that",
+            resource=f"endpoint/{name}",
+            hint="delete the endpoint and deploy it again, or deploy under another name",
+        )
+    platform.lb.ensure_route(name, affinity=any(s.multi_model for s in services))
     rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]
     now = platform.clock()
@@ -322,6 +360,7 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "CreationTime": record.created_at,
         "LastModifiedTime": record.last_modified_at,
         "Image": container.image if container else None,
+        "Mode": container.mode if container else None,
         "ModelDataUrl": container.model_data_url if container else None,
         "Url": platform.lb.url_for(name),
         "DesiredReplicas": record.desired_replicas,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from dockyard.control.endpoint import is_multi_model
 from dockyard.errors import DockyardError
 from dockyard.server.platform import Platform
 from dockyard.server.tasks import TaskRunner
@@ -65,7 +66,8 @@ class Housekeeping:
             log.warning("the load balancer had stopped; restarted it, re-registering replicas")
         if restarted or not self._routes_checked:
             for endpoint in self.platform.store.endpoints.list():
-                self.platform.lb.ensure_route(endpoint.name)
+                affinity = is_multi_model(endpoint.model)
+                self.platform.lb.ensure_route(endpoint.name, affinity=affinity)
             for service in self.platform.store.services.list():
                 if service.ecs is not None and service.target is not None:
                     route = service.state.target_group

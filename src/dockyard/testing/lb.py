@@ -43,6 +43,8 @@ class FakeLoadBalancer:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._routes: dict[str, dict[str, Target]] = {}
+        #: routes made with ``affinity`` (hashed on the target model header)
+        self.affinity_routes: set[str] = set()
         self._held: set[tuple[str, str]] = set()
         self._running = False
         self._traffic: dict[str, RouteTraffic] = {}
@@ -122,10 +124,12 @@ class FakeLoadBalancer:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/endpoints/{check_route(route)}/invocations"
 
-    def ensure_route(self, route: str) -> None:
+    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
         with self._lock:
             self.calls["ensure_route"] += 1
             self._routes.setdefault(check_route(route), {})
+            if affinity:
+                self.affinity_routes.add(route)
 
     def remove_route(self, route: str) -> None:
         """Forget the route and its targets at once (what is in flight is cut)."""

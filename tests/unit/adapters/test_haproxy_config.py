@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 
 from dockyard.adapters.lb.config import (
+    HASHED_SLOTS,
     HealthCheck,
     LbConfig,
     ServerLine,
     Timeouts,
+    hashed_slot_backend,
+    hashed_slot_index,
+    is_slot,
     render_config,
     render_map,
     slot_backend,
@@ -46,7 +50,27 @@ def section(text: str, name: str) -> str:
 def test_every_slot_of_the_pool_is_declared_as_a_backend() -> None:
     text = render_config(make_config(slots=5))
     backends = re.findall(r"^backend (\S+)$", text, re.M)
-    assert backends == [slot_backend(i) for i in range(5)]
+    assert backends[:5] == [slot_backend(i) for i in range(5)]
+    assert backends[5:] == [hashed_slot_backend(i) for i in range(HASHED_SLOTS)]
+
+
+def test_a_hashed_slot_picks_the_target_by_a_consistent_hash_of_the_target_model() -> None:
+    lines = section(render_config(make_config(slots=1)), "backend hslot_0").splitlines()
+    assert "    balance hdr(X-Amzn-SageMaker-Target-Model)" in lines
+    assert "    hash-type consistent" in lines
+    assert "    balance leastconn" in section(render_config(make_config(slots=1)), "backend slot_0")
+
+
+def test_a_server_line_of_a_hashed_slot_lands_in_that_slot() -> None:
+    text = render_config(make_config(slots=2), [ServerLine(1, "t1", "10.0.0.2:8080", hashed=True)])
+    assert "server t1 10.0.0.2:8080" in section(text, "backend hslot_1")
+    assert "server t1" not in section(text, "backend slot_1")
+
+
+def test_hashed_slot_names_read_back_and_are_slots() -> None:
+    assert hashed_slot_index(hashed_slot_backend(3)) == 3
+    assert hashed_slot_index(slot_backend(3)) is None
+    assert is_slot("hslot_3") and is_slot("slot_0") and not is_slot("endpoints")
 
 
 def test_slot_names_read_back_as_their_index() -> None:

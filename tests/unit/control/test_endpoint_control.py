@@ -114,12 +114,46 @@ def test_missing_model_is_reported_at_the_variant() -> None:
     assert caught.value.hint is not None and "CreateModel" in caught.value.hint
 
 
-def test_pipeline_and_multi_model_containers_are_refused_for_now() -> None:
+def test_pipeline_containers_are_refused_for_now() -> None:
     pipeline = parse_model({"ModelName": "iris", "Containers": [{"Image": "a"}, {"Image": "b"}]})
     with pytest.raises(SpecError, match="inference pipeline"):
         variant_services(ENDPOINT, config(), {"iris": pipeline}, DIRS)
-    with pytest.raises(SpecError, match="multi-model"):
-        variant_services(ENDPOINT, config(), {"iris": model(Mode="MultiModel")}, DIRS)
+
+
+def test_a_multi_model_replica_mounts_its_prefix_and_is_told_it_serves_many() -> None:
+    mme = model(Mode="MultiModel", ModelDataUrl="s3://m/models/", Environment={"A": "1"})
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": mme}, DIRS)
+    container = service.task_definition.container_definitions[0]
+    assert container.environment_map == {
+        "A": "1",
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "DOCKYARD_MODEL_PREFIX_DIR": "/opt/ml/model-prefix",
+    }
+    mount = container.mount_points[0]
+    assert (mount.container_path, mount.read_only) == ("/opt/ml/model-prefix", True)
+    volume = service.task_definition.volumes[0]
+    assert volume.host is not None and volume.host.source_path == DIRS["iris"]
+    assert service.multi_model
+
+
+def test_model_caching_disabled_reaches_the_replicas() -> None:
+    mme = model(
+        Mode="MultiModel",
+        ModelDataUrl="s3://m/models/",
+        MultiModelConfig={"ModelCacheSetting": "Disabled"},
+    )
+    (service, *_) = variant_services(ENDPOINT, config(), {"iris": mme}, DIRS)
+    container = service.task_definition.container_definitions[0]
+    assert container.environment_map["DOCKYARD_MODEL_CACHING"] == "Disabled"
+
+
+def test_a_multi_model_container_needs_its_prefix() -> None:
+    bare = parse_model(
+        {"ModelName": "iris", "PrimaryContainer": {"Image": "img", "Mode": "MultiModel"}}
+    )
+    with pytest.raises(SpecError, match="ModelDataUrl") as raised:
+        variant_services(ENDPOINT, config(), {"iris": bare}, {})
+    assert raised.value.field == "PrimaryContainer.ModelDataUrl"
 
 
 def test_a_model_artifact_needs_its_extracted_directory() -> None:

@@ -102,6 +102,7 @@ def test_framework_image_carries_labels_port_and_workdir():
         'dockyard.framework="sklearn"',
         'dockyard.build-digest="abc123"',
         'com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true"',
+        'com.amazonaws.sagemaker.capabilities.multi-models="true"',
     ):
         assert label in text
     assert "EXPOSE 8080" in instructions(text)

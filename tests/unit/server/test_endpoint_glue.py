@@ -16,7 +16,7 @@ import pytest
 from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.control.health import DEFAULT_POLICY
 from dockyard.control.task import TaskStatus
-from dockyard.errors import SpecError
+from dockyard.errors import Conflict, SpecError
 from dockyard.server import endpoints
 from dockyard.server.services import HEALTHY_CHECK_INTERVAL_S
 from dockyard.testing import FakeHealthProbe
@@ -460,3 +460,59 @@ def test_where_it_does_not_replicas_are_targeted_on_their_published_loopback_por
     for record in world.replicas():
         container = world.container_of(record.task.task_id)
         assert [a.address for a in record.addresses] == [f"127.0.0.1:{container.host_ports[8080]}"]
+
+
+# -- multi-model endpoints --------------------------------------------------------------------
+
+MULTI_MODELS_LABEL = {"com.amazonaws.sagemaker.capabilities.multi-models": "true"}
+
+
+def test_a_multi_model_deploy_mounts_its_prefix_and_hashes_its_route(
+    world: World, tmp_path: Path
+) -> None:
+    world.engine.add_image("mme:1", labels=MULTI_MODELS_LABEL)
+    described = world.deploy(Image="mme:1", Mode="MultiModel", ModelDataUrl=str(tmp_path))
+
+    assert described["Mode"] == "MultiModel"
+    assert described["ModelDataUrl"] == tmp_path.as_uri()
+    assert ENDPOINT in world.lb.affinity_routes
+    world.in_service()
+    service = world.store.services.require(SERVICE)
+    definition = world.store.task_definitions.require(service.state.revision).registered.definition
+    container = definition.container_definitions[0]
+    assert container.environment_map["SAGEMAKER_MULTI_MODEL"] == "true"
+    assert definition.volumes[0].host is not None
+    assert definition.volumes[0].host.source_path == str(tmp_path)
+
+
+def test_a_multi_model_deploy_refuses_an_image_without_the_capability_label(
+    world: World, tmp_path: Path
+) -> None:
+    with pytest.raises(SpecError) as refused:
+        world.deploy(Mode="MultiModel", ModelDataUrl=str(tmp_path))
+
+    assert refused.value.field == "Image"
+    assert "multi-models" in (refused.value.hint or "")
+    assert world.store.endpoints.list() == []
+    assert world.lb.routes() == []
+
+
+def test_a_multi_model_prefix_must_be_a_folder(world: World, tmp_path: Path) -> None:
+    world.engine.add_image("mme:1", labels=MULTI_MODELS_LABEL)
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"")
+    with pytest.raises(SpecError) as refused:
+        world.deploy(Image="mme:1", Mode="MultiModel", ModelDataUrl=str(archive))
+
+    assert refused.value.field == "ModelDataUrl"
+    assert world.store.endpoints.list() == []
+
+
+def test_an_endpoint_of_one_model_cannot_become_a_multi_model_one_by_update(
+    world: World, tmp_path: Path
+) -> None:
+    world.deploy()
+    world.engine.add_image("mme:1", labels=MULTI_MODELS_LABEL)
+    with pytest.raises(Conflict, match="one model"):
+        world.deploy(Image="mme:1", Mode="MultiModel", ModelDataUrl=str(tmp_path))
+    assert ENDPOINT not in world.lb.affinity_routes

@@ -11,6 +11,12 @@ Request path (the SageMaker Runtime shape)::
     POST /endpoints/<route>/invocations  ->  POST /invocations   on a target of <route>
     GET  /endpoints/<route>/ping         ->  GET  /ping          on a target of <route>
 
+Routes of multi-model endpoints use a second, fixed pool of backends (``hslot_0`` ...):
+the same as a slot, but balanced by a consistent hash of the
+``X-Amzn-SageMaker-Target-Model`` header, so the requests for one model go to the
+replicas that already hold it and a replica joining or leaving moves only its share of
+the models (see :func:`_slot`).
+
 The query string is kept. Answers HAProxy gives itself, ALB-style:
 
 - 404 unknown path or unknown route (JSON body naming the route);
@@ -39,6 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SLOT_PREFIX = "slot_"
+HASHED_SLOT_PREFIX = "hslot_"
+#: multi-model endpoints one HAProxy serves (their backends are declared up front)
+HASHED_SLOTS = 16
+#: the header whose hash picks the target on a hashed slot
+AFFINITY_HEADER = "X-Amzn-SageMaker-Target-Model"
 REQUEST_RING = "requests"
 #: request counter, backend, status, active time (ms), then what helps a human reading
 #: an error line: server, termination state, request line
@@ -58,6 +69,24 @@ def slot_index(backend: str) -> int | None:
         return None
     digits = backend[len(SLOT_PREFIX) :]
     return int(digits) if digits.isdigit() else None
+
+
+def hashed_slot_backend(index: int) -> str:
+    """Name of the hashed backend ``index`` (a multi-model endpoint's route)."""
+    return f"{HASHED_SLOT_PREFIX}{index}"
+
+
+def hashed_slot_index(backend: str) -> int | None:
+    """Number of a hashed backend, or None for anything else."""
+    if not backend.startswith(HASHED_SLOT_PREFIX):
+        return None
+    digits = backend[len(HASHED_SLOT_PREFIX) :]
+    return int(digits) if digits.isdigit() else None
+
+
+def is_slot(backend: str) -> bool:
+    """Whether a backend is one a route can use (a slot or a hashed slot)."""
+    return slot_index(backend) is not None or hashed_slot_index(backend) is not None
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,7 @@ class LbConfig:
     map_path: Path
     server_state_path: Path
     slots: int = 64
+    hashed_slots: int = HASHED_SLOTS
     health: HealthCheck = field(default_factory=HealthCheck)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: int = 2
@@ -135,20 +165,35 @@ class ServerLine:
     slot: int
     name: str  # HAProxy server name (already escaped)
     address: str
+    hashed: bool = False  # the slot is a hashed one (``hslot_<slot>``)
+
+    @property
+    def backend(self) -> str:
+        return hashed_slot_backend(self.slot) if self.hashed else slot_backend(self.slot)
 
 
 def render_map(routes: dict[str, int]) -> str:
     """The route map file: one ``<route> <slot backend>`` line per route, sorted."""
-    return "".join(f"{route} {slot_backend(slot)}\n" for route, slot in sorted(routes.items()))
+    return render_backend_map({route: slot_backend(slot) for route, slot in routes.items()})
+
+
+def render_backend_map(routes: dict[str, str]) -> str:
+    """The route map file from route -> backend name (slots and hashed slots)."""
+    return "".join(f"{route} {backend}\n" for route, backend in sorted(routes.items()))
 
 
 def render_config(cfg: LbConfig, servers: Iterable[ServerLine] = ()) -> str:
     """The whole ``haproxy.cfg`` text."""
-    by_slot: dict[int, list[ServerLine]] = {}
+    by_backend: dict[str, list[ServerLine]] = {}
     for server in servers:
-        by_slot.setdefault(server.slot, []).append(server)
+        by_backend.setdefault(server.backend, []).append(server)
     parts = [_global(cfg), _defaults(cfg), _frontend(cfg)]
-    parts.extend(_slot(cfg, index, by_slot.get(index, [])) for index in range(cfg.slots))
+    for index in range(cfg.slots):
+        name = slot_backend(index)
+        parts.append(_slot(cfg, name, by_backend.get(name, [])))
+    for index in range(cfg.hashed_slots):
+        name = hashed_slot_backend(index)
+        parts.append(_slot(cfg, name, by_backend.get(name, []), hashed=True))
     return "\n".join(parts)
 
 
@@ -246,8 +291,8 @@ if !{{ var(txn.slot) -m found }}
 """
 
 
-def _slot(cfg: LbConfig, index: int, servers: list[ServerLine]) -> str:
-    """One slot backend.
+def _slot(cfg: LbConfig, name: str, servers: list[ServerLine], hashed: bool = False) -> str:
+    """One slot backend (``hashed``: a multi-model endpoint's).
 
     ``leastconn`` (ALB's least_outstanding_requests): inference requests vary a lot in
     cost and a model server runs few at a time, so a new request should go to the
@@ -259,10 +304,20 @@ def _slot(cfg: LbConfig, index: int, servers: list[ServerLine]) -> str:
     before a target is picked. Without it a request sent on a kept-alive connection
     to a replica that has just died is not retried: HAProxy closes the client's
     connection instead, and a POST fails.
+
+    A hashed slot balances on :data:`AFFINITY_HEADER` with consistent hashing instead:
+    a replica that loaded a model keeps getting its requests (no reload of the model on
+    another replica), and adding or removing a replica remaps only the models that
+    hashed to it. A request without the header is sent round-robin.
     """
+    balance = (
+        [f"    balance hdr({AFFINITY_HEADER})", "    hash-type consistent"]
+        if hashed
+        else ["    balance leastconn"]
+    )
     lines = [
-        f"backend {slot_backend(index)}",
-        "    balance leastconn",
+        f"backend {name}",
+        *balance,
         "    http-request set-var(txn.lb_code) str(BadGateway) if { nbsrv gt 0 }",
         f"    option httpchk GET {cfg.health.path}",
         "    http-check expect status 200",

@@ -49,8 +49,11 @@ from dockyard.adapters.lb.config import (
     LbConfig,
     ServerLine,
     Timeouts,
+    hashed_slot_backend,
+    hashed_slot_index,
+    is_slot,
+    render_backend_map,
     render_config,
-    render_map,
     slot_backend,
     slot_index,
 )
@@ -63,7 +66,7 @@ from dockyard.adapters.lb.runtime_api import (
     parse_servers_state,
 )
 from dockyard.adapters.lb.stats import RouteStats, route_stats
-from dockyard.errors import SetupError
+from dockyard.errors import Conflict, SetupError
 from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
 from dockyard.settings import Settings, get_settings
 
@@ -151,9 +154,10 @@ class HAProxyLoadBalancer:
                 process.terminate(stale)  # alive but deaf: hung; a dead pid is a no-op
             routes = self._routes_from_file()
             step = self.options.pool_size
-            needed = max((slot + 1 for slot in routes.values()), default=0)
+            indices = (slot_index(backend) for backend in routes.values())
+            needed = max((slot + 1 for slot in indices if slot is not None), default=0)
             slots = max(step, -(-needed // step) * step)
-            processes.write_atomic(self.paths.map_file, render_map(routes))
+            processes.write_atomic(self.paths.map_file, render_backend_map(routes))
             processes.write_atomic(self.paths.server_state, "1\n")  # nothing to restore
             self._start(binary, slots, servers=[], take_over_from=None)
             return True
@@ -201,10 +205,12 @@ class HAProxyLoadBalancer:
         """Every route HAProxy knows, sorted."""
         return sorted(self._routes())
 
-    def ensure_route(self, route: str) -> None:
+    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
+        """Make ``route`` exist; ``affinity``: on a hashed slot (a multi-model endpoint's,
+        see :mod:`.config`). A route keeps the kind of slot it was made with."""
         check_route(route)
         with self._locked():
-            self._ensure_route_locked(route)
+            self._ensure_route_locked(route, affinity=affinity)
 
     def remove_route(self, route: str) -> None:
         """Forget a route and its targets at once, cutting their requests in flight.
@@ -397,11 +403,13 @@ class HAProxyLoadBalancer:
         binary = process.find_binary(self._binary)
         dump = self.api.execute("show servers state")
         processes.write_atomic(self.paths.server_state, dump)
-        servers = [
-            ServerLine(index, s.name, s.address)
-            for s in parse_servers_state(dump)
-            if (index := slot_index(s.backend)) is not None
-        ]
+        servers = []
+        for state in parse_servers_state(dump):
+            index, hashed = slot_index(state.backend), False
+            if index is None:
+                index, hashed = hashed_slot_index(state.backend), True
+            if index is not None:
+                servers.append(ServerLine(index, state.name, state.address, hashed=hashed))
         old_pid = int(self.api.info()["Pid"])
         self._start(binary, slots, servers, take_over_from=old_pid)
 
@@ -419,31 +427,32 @@ class HAProxyLoadBalancer:
             backend = self._routes().get(route)
         return backend
 
-    def _routes_from_file(self) -> dict[str, int]:
-        routes: dict[str, int] = {}
+    def _routes_from_file(self) -> dict[str, str]:
+        routes: dict[str, str] = {}
         try:
             lines = self.paths.map_file.read_text().splitlines()
         except FileNotFoundError:
             return routes
         for line in lines:
             fields = line.split()
-            if len(fields) == 2 and (index := slot_index(fields[1])) is not None:
-                routes[fields[0]] = index
+            if len(fields) == 2 and is_slot(fields[1]):
+                routes[fields[0]] = fields[1]
         return routes
 
     def _persist_routes(self, routes: dict[str, str]) -> None:
         self._known_routes = dict(routes)
-        slots = {route: slot_index(backend) for route, backend in routes.items()}
         processes.write_atomic(
             self.paths.map_file,
-            render_map({r: i for r, i in slots.items() if i is not None}),
+            render_backend_map({r: b for r, b in routes.items() if is_slot(b)}),
         )
 
-    def _ensure_route_locked(self, route: str) -> str:
+    def _ensure_route_locked(self, route: str, *, affinity: bool = False) -> str:
         """The route's slot backend, assigning a free slot (growing if none) if new."""
         routes = self._routes()
         if route in routes:
             return routes[route]
+        if affinity:
+            return self._add_hashed_route(route, routes)
         used = {slot_index(backend) for backend in routes.values()}
         slots = self.slot_count()
         free = [index for index in range(slots) if index not in used]
@@ -456,6 +465,31 @@ class HAProxyLoadBalancer:
         self._persist_routes({**routes, route: backend})
         self.api.change(f"add map {self.paths.map_file} {route} {backend}")
         return backend
+
+    def _add_hashed_route(self, route: str, routes: dict[str, str]) -> str:
+        """Give ``route`` a free hashed slot (their pool is fixed: see :mod:`.config`)."""
+        used = {backend for backend in routes.values() if hashed_slot_index(backend) is not None}
+        free = [
+            name
+            for index in range(self.hashed_slot_count())
+            if (name := hashed_slot_backend(index)) not in used
+        ]
+        if not free:
+            raise Conflict(
+                f"every one of the load balancer's {len(used)} multi-model routes is in use",
+                resource=f"endpoint/{route}",
+                hint="delete a multi-model endpoint that is no longer needed",
+            )
+        backend = free[0]
+        for leftover in self.api.servers_state(backend):  # from an interrupted removal
+            self._delete_server(backend, leftover.name)
+        self._persist_routes({**routes, route: backend})
+        self.api.change(f"add map {self.paths.map_file} {route} {backend}")
+        return backend
+
+    def hashed_slot_count(self) -> int:
+        """How many hashed slots the running HAProxy has."""
+        return sum(1 for name in self.api.backends() if hashed_slot_index(name) is not None)
 
     def _server(self, backend: str, server: str) -> ServerState | None:
         return next((s for s in self.api.servers_state(backend) if s.name == server), None)

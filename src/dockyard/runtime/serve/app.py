@@ -34,6 +34,10 @@ cannot say, honestly:
   comes within the balancer's check timeout, the check fails -- the right answer, since
   an invocation queued there would wait just as long.
 
+Multi-model servers (``SAGEMAKER_MULTI_MODEL=true``) also answer the ``/models`` routes,
+and ``/invocations`` there serves the model the ``X-Amzn-SageMaker-Target-Model`` header
+names (``multi_model.py``).
+
 The replica is ready only after its model is loaded: the model is loaded before the
 sockets are bound (``main.py``), so before that a ping is refused, never answered 200.
 """
@@ -56,6 +60,8 @@ from dockyard.runtime.serve.errors import (
     error_body,
 )
 from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.models_routes import model_path, models_route
+from dockyard.runtime.serve.multi_model import MultiModel
 from dockyard.runtime.serve.stacking import Request, StackedPredictor
 from dockyard.runtime.serve.stats import stats_body
 
@@ -108,21 +114,23 @@ _INVOKE_METHOD = _static(
 
 
 def build_app(
-    chain: HandlerChain,
+    chain: HandlerChain | None,
     max_body: int,
     deadline: Deadline,
     handlers: HandlerThread,
     board: WorkerBoard,
     batching: tuple[int, float] | None = None,
+    models: MultiModel | None = None,
 ) -> ASGIApp:
-    """The ASGI callable serving ``chain``; bodies over ``max_body`` bytes get 413.
+    """The ASGI callable serving ``chain``, or ``models`` for a multi-model server;
+    bodies over ``max_body`` bytes get 413.
 
     Invocations run on ``handlers``' thread; everything else on the event loop.
     ``/ping`` answers 200 while any worker on ``board`` can serve, else 503 (see
     ``health``). ``batching``: (size, wait in seconds) to gather invocations into
     batches (``batching.py``), for a chain whose ``batch_refusal`` is None.
     """
-    invocations = _Invocations(chain, max_body, deadline, handlers, batching)
+    invocations = _Invocations(chain, max_body, deadline, handlers, batching, models)
     can_serve, timeout_s = board.any_can_serve, deadline.seconds
     supervisor = os.getpid()  # built in the supervisor, before the workers fork
 
@@ -140,6 +148,13 @@ def build_app(
                 static = _PING if can_serve(timeout_s) else _UNAVAILABLE
             else:
                 static = _PING_METHOD
+        elif models is not None and (path == "/models" or path.startswith("/models/")):
+            name, action = model_path(scope)
+            if action == "invoke" and scope["method"] == "POST":
+                await invocations(scope, receive, send, name)
+            else:
+                await _send_reply(send, await models_route(models, handlers, scope, receive))
+            return
         elif path == STATS_PATH:
             if scope["method"] == "GET":
                 body = stats_body(board, supervisor)
@@ -159,16 +174,24 @@ class _Invocations:
 
     def __init__(
         self,
-        chain: HandlerChain,
+        chain: HandlerChain | None,
         max_body: int,
         deadline: Deadline,
         handlers: HandlerThread,
         batching: tuple[int, float] | None,
+        models: MultiModel | None = None,
     ) -> None:
-        self.invoke = chain.invoke
+        self.invoke: Callable[[bytes, str | None, str | None, Any], Reply]
+        if models is not None:
+            self.invoke = models.invoke_target
+            self.invoke_named = models.invoke_named
+        elif chain is not None:
+            self.invoke = chain.invoke
+        else:
+            raise ValueError("a model server needs a handler chain or a multi-model layer")
         self.call = handlers.call
         self.batcher: Batcher | None = None
-        if batching is not None:
+        if batching is not None and chain is not None:
             self.stacked = StackedPredictor(chain)
             self.batcher = Batcher(*batching, handlers, self._answer_batch)
         self.max_body = max_body
@@ -178,7 +201,10 @@ class _Invocations:
             "(SAGEMAKER_MODEL_SERVER_TIMEOUT)"
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, model: str | None = None
+    ) -> None:
+        """Answer one invocation; ``model``: the one ``POST /models/N/invoke`` names."""
         content_type = accept = None
         length = -1
         expects_continue = False
@@ -209,15 +235,22 @@ class _Invocations:
             request = Request(body, content_type, accept, raw_headers)
             reply = await self.batcher.submit(request)
         else:
-            reply = await self.call(self._answer, body, content_type, accept, raw_headers)
+            reply = await self.call(self._answer, body, content_type, accept, raw_headers, model)
         await _send_reply(send, reply)
 
     def _answer(
-        self, body: bytes, content_type: str | None, accept: str | None, raw_headers: Any
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        raw_headers: Any,
+        model: str | None,
     ) -> Reply:
         try:
             self.arm()
             try:
+                if model is not None:
+                    return self.invoke_named(model, body, content_type, accept, raw_headers)
                 return self.invoke(body, content_type, accept, raw_headers)
             finally:
                 self.disarm()

@@ -26,6 +26,20 @@ for SageMaker behaves the same here:
 ``DOCKYARD_BATCH_WAIT_MS``                how long the first request of a batch may wait
                                           for others (default 0: a batch is what queued
                                           while the worker was busy; needs the size)
+``SAGEMAKER_MULTI_MODEL``                 ``true``: a multi-model server (``/models``
+                                          routes, no model loaded at start;
+                                          ``multi_model.py``)
+``DOCKYARD_MODEL_MEMORY_MB``              multi-model: megabytes the loaded models may
+                                          take together (default: 75 % of the
+                                          container's memory limit, at most 1024)
+``DOCKYARD_MODEL_PREFIX_DIR``             multi-model: the endpoint's model prefix as
+                                          mounted by the platform (read-only); a target
+                                          model is loaded from there on first use
+``DOCKYARD_MODEL_CACHE_DIR``              multi-model: where archives from the prefix are
+                                          extracted (default ``$TMPDIR/dockyard-models``)
+``DOCKYARD_MODEL_CACHING``                multi-model: ``Disabled`` unloads a target model
+                                          after each request (MultiModelConfig's
+                                          ModelCacheSetting; default ``Enabled``)
 ========================================  =============================================
 
 Nothing here imports numpy: the entry point reads the settings before numpy is loaded so
@@ -35,6 +49,7 @@ that it can size the native thread pools to the worker count first.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,6 +65,11 @@ DEFAULT_ACCEPT = "application/json"
 DEFAULT_BATCH_WAIT_MS = 0.0
 MAX_BATCH_SIZE = 4096
 MAX_BATCH_WAIT_MS = 10_000.0
+DEFAULT_MODEL_MEMORY_MB = 1024
+#: Share of the container's memory limit the models may take by default (the rest is
+#: the server, the framework and the requests in flight).
+MODEL_MEMORY_SHARE = 0.75
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 #: All interfaces, as the contract requires (the platform reaches the container from outside).
 LISTEN_HOST = "0.0.0.0"
 
@@ -75,6 +95,11 @@ class ServeConfig:
     batch_size: int = 0
     batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS
     framework: str = DEFAULT_FRAMEWORK
+    multi_model: bool = False
+    model_memory_bytes: int = DEFAULT_MODEL_MEMORY_MB * 1024 * 1024
+    model_prefix_dir: str | None = None
+    model_cache_dir: str = ""
+    model_caching: bool = True
 
     @property
     def batching(self) -> bool:
@@ -91,6 +116,7 @@ class ServeConfig:
         batch_size, batch_wait_ms = _batching(
             env.get("DOCKYARD_BATCH_SIZE"), env.get("DOCKYARD_BATCH_WAIT_MS"), timeout_s
         )
+        multi_model = _flag("SAGEMAKER_MULTI_MODEL", env.get("SAGEMAKER_MULTI_MODEL"))
         return cls(
             host=LISTEN_HOST,
             port=_port(env.get("SAGEMAKER_BIND_TO_PORT")),
@@ -106,6 +132,12 @@ class ServeConfig:
             batch_size=batch_size,
             batch_wait_ms=batch_wait_ms,
             framework=_framework(env.get(FRAMEWORK_ENV)),
+            multi_model=multi_model,
+            model_memory_bytes=_model_memory(env.get("DOCKYARD_MODEL_MEMORY_MB")),
+            model_prefix_dir=env.get("DOCKYARD_MODEL_PREFIX_DIR", "").strip() or None,
+            model_cache_dir=env.get("DOCKYARD_MODEL_CACHE_DIR", "").strip()
+            or os.path.join(tempfile.gettempdir(), "dockyard-models"),
+            model_caching=_caching(env.get("DOCKYARD_MODEL_CACHING")),
         )
 
 
@@ -115,6 +147,55 @@ def available_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    text = (raw or "").strip().lower()
+    if text in ("", "false", "0"):
+        return False
+    if text in ("true", "1"):
+        return True
+    raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+def _caching(raw: str | None) -> bool:
+    text = (raw or "").strip()
+    if text in ("", "Enabled"):
+        return True
+    if text == "Disabled":
+        return False
+    raise ConfigError(f"DOCKYARD_MODEL_CACHING={raw!r} must be Enabled or Disabled")
+
+
+def _model_memory(raw: str | None) -> int:
+    """The models' memory budget in bytes (``DOCKYARD_MODEL_MEMORY_MB``, else the default)."""
+    if raw is None or not raw.strip():
+        limit = _container_memory_limit()
+        default = DEFAULT_MODEL_MEMORY_MB * 1024 * 1024
+        return min(default, int(limit * MODEL_MEMORY_SHARE)) if limit else default
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = 0.0
+    if not megabytes > 0:
+        raise ConfigError(
+            f"DOCKYARD_MODEL_MEMORY_MB={raw!r} must be a positive number of megabytes"
+        )
+    return int(megabytes * 1024 * 1024)
+
+
+def _container_memory_limit() -> int | None:
+    """The cgroup's memory limit in bytes (v2 or v1), None when unlimited or unknown."""
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as handle:
+                text = handle.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:  # v1 writes a huge number for "none"
+            return int(text)
+        return None
+    return None
 
 
 def _port(raw: str | None) -> int:

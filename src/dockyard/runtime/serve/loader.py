@@ -58,9 +58,10 @@ def locate_user_module(config: ServeConfig) -> str | None:
     return None
 
 
-def import_user_module(path: str) -> ModuleType:
-    """Import the file at ``path`` as a top-level module named after it."""
-    name = os.path.splitext(os.path.basename(path))[0]
+def import_user_module(path: str, name: str | None = None) -> ModuleType:
+    """Import the file at ``path`` as a top-level module named after it (or ``name``:
+    a multi-model server imports each model's ``inference.py`` under its own name)."""
+    name = name or os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UserCodeError(f"cannot import {path} as a Python module")

@@ -6,6 +6,10 @@ never answers 200 for a model that is not there. A model that cannot be loaded e
 process with status 1 and the reason (with traceback) on stderr, which is what the
 platform shows the user.
 
+A multi-model server (``SAGEMAKER_MULTI_MODEL=true``) loads no model at start: it imports
+the framework (so a model's first load pays only for reading it), makes the registry its
+workers share (``model_registry.py``) and loads models when asked (``multi_model.py``).
+
 Exit status: 0 after a stop signal and a drain; 1 when the model or the user's code
 cannot be loaded or the port cannot be bound; 2 for a bad setting or argument.
 """
@@ -14,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from types import FrameType
 
 from dockyard.runtime.serve.config import ConfigError, ServeConfig, available_cpus
@@ -62,6 +68,8 @@ def _serve(config: ServeConfig) -> int:
     )
     from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
 
+    if config.multi_model:
+        return _serve_multi_model(config)
     try:
         path = locate_user_module(config)
         module = import_user_module(path) if path else None
@@ -108,6 +116,64 @@ def _serve(config: ServeConfig) -> int:
         else "",
     )
     return Supervisor(sockets, app, deadline, handlers, board).run()
+
+
+def _serve_multi_model(config: ServeConfig) -> int:
+    """A multi-model server: no model at start, the registry its workers share."""
+    from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
+    from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
+    from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
+    from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
+    from dockyard.runtime.serve.model_registry import SharedRegistry  # noqa: PLC0415
+    from dockyard.runtime.serve.multi_model import MultiModel  # noqa: PLC0415
+    from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
+
+    _import_frameworks()
+    if config.batching:
+        log.warning("batching is off: a multi-model server answers each request on its own")
+    try:
+        sockets = bind_sockets(config.host, config.port, config.workers)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        return EXIT_FAILURE
+    deadline, handlers = Deadline(config.timeout_s), HandlerThread()
+    board = WorkerBoard(len(sockets))
+    try:
+        os.makedirs(config.model_cache_dir, exist_ok=True)
+        registry = SharedRegistry(tempfile.mkdtemp(prefix="server-", dir=config.model_cache_dir))
+    except OSError as exc:
+        log.error("cannot use DOCKYARD_MODEL_CACHE_DIR %s: %s", config.model_cache_dir, exc)
+        return EXIT_FAILURE
+    models = MultiModel(config, registry)
+    app = build_app(None, config.max_payload_bytes, deadline, handlers, board, models=models)
+    log.info(
+        "multi-model server listening on %s:%d with %d worker%s, timeout %g s, models' "
+        "memory budget %g MB, model prefix %s",
+        config.host,
+        config.port,
+        config.workers,
+        "" if config.workers == 1 else "s",
+        config.timeout_s,
+        config.model_memory_bytes / 1048576,
+        config.model_prefix_dir or "(none: POST /models only)",
+    )
+    try:
+        return Supervisor(sockets, app, deadline, handlers, board).run()
+    finally:  # the supervisor only: workers leave with os._exit
+        shutil.rmtree(registry.directory, ignore_errors=True)
+
+
+def _import_frameworks() -> None:
+    """Import what the default model_fn needs before the worker forks, so that neither
+    the first model's load nor its memory pays for it (the frameworks the image lacks
+    are skipped)."""
+    import importlib  # noqa: PLC0415
+
+    for name in ("joblib", "sklearn.base", "sklearn.linear_model", "sklearn.ensemble"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
 
 
 def _configure_logging() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dockyard.control.endpoint import EndpointStatus
+from dockyard.control.endpoint import MULTI_MODEL, EndpointStatus
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.server import endpoints
@@ -41,7 +41,13 @@ def create_model(call: Call) -> Mapping[str, Any]:
         where = "PrimaryContainer" if model.primary_container else f"Containers[{index}]"
         _check_image(call, container.image, where)
         if container.model_data_url:  # refused now, not when an endpoint starts
-            call.platform.inputs.model_archive(container.model_data_url, f"{where}.ModelDataUrl")
+            # a multi-model container's ModelDataUrl is the prefix of its archives
+            resolve = (
+                call.platform.inputs.directory
+                if container.mode == MULTI_MODEL
+                else call.platform.inputs.model_archive
+            )
+            resolve(container.model_data_url, f"{where}.ModelDataUrl")
     call.platform.store.models.create(ModelRecord(model, call.platform.clock()))
     return {"ModelArn": arn}
 

@@ -9,6 +9,13 @@ that variant's replicas now registered with the balancer. Content-Type, Accept a
 attributes come back with ``x-Amzn-Invoked-Production-Variant``. A model that answers
 4xx or 5xx becomes ``ModelError`` (HTTP 424) carrying ``OriginalStatusCode`` and
 ``OriginalMessage``, as on AWS.
+
+Multi-model endpoints: ``TargetModel`` travels as ``X-Amzn-SageMaker-Target-Model`` (the
+balancer hashes on it, the replica loads the model on first use). A target model the
+endpoint cannot serve -- no such archive under its prefix, an archive that is not one, a
+missing TargetModel -- is a ``ValidationError`` (400), as SageMaker answers when it
+cannot download the model data; the container marks those answers with the error name
+``ValidationError``. TargetModel on an endpoint of one model is refused as SageMaker does.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from dockyard.control.endpoint import EndpointStatus
+from dockyard.control.endpoint import EndpointStatus, is_multi_model
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
 from dockyard.server.aws.errors import AwsError
 from dockyard.server.aws.service import ACCOUNT_ID, AwsService, Call, Handler
@@ -61,7 +68,8 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
         raise _invalid(f"Endpoint {name} of account {ACCOUNT_ID} not found.")
     if record.status not in SERVING:
         raise _invalid(f"Endpoint {name} is {record.status}, not InService.")
-    if params.get("TargetModel"):
+    multi_model = is_multi_model(record.model)
+    if params.get("TargetModel") and not multi_model:
         raise _invalid(
             f"Endpoint {name} is not a multi-model endpoint and does not support target model "
             "header."
@@ -88,6 +96,8 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
         raise AwsError(
             "ServiceUnavailable", f"endpoint {name} did not answer: {exc}", 503
         ) from None
+    if response.status_code >= 400 and multi_model:
+        _raise_target_model_error(response)
     if response.status_code >= 400:
         kind = "client" if response.status_code < 500 else "server"
         text = response.text
@@ -103,6 +113,19 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
         "InvokedProductionVariant": variant.variant_name,
         "CustomAttributes": response.headers.get("x-amzn-sagemaker-custom-attributes"),
     }
+
+
+def _raise_target_model_error(response: httpx.Response) -> None:
+    """A multi-model replica's ValidationError (the target model cannot be served) as
+    SageMaker Runtime's own ValidationError; any other answer is left to the caller."""
+    if response.status_code != 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict) and body.get("error") == "ValidationError":
+        raise _invalid(str(body.get("message") or "the target model cannot be served"))
 
 
 def _variant(record: EndpointRecord, target: object) -> VariantRecord:

@@ -24,6 +24,11 @@ class DeployRequest(BaseModel):
         description="model.tar.gz to extract to /opt/ml/model: an absolute path, "
         "file:///absolute/path, s3://bucket/key in the artifact store, or training-job:NAME.",
     )
+    Mode: str = Field(
+        default="SingleModel",
+        description="MultiModel: ModelDataUrl is a prefix (folder) of model archives, each "
+        "loaded on the first request that names it as TargetModel.",
+    )
     InstanceCount: int = Field(default=1, description="InitialInstanceCount.")
     VariantName: str | None = None
     Environment: dict[str, str] = Field(default_factory=dict)
