@@ -63,9 +63,7 @@ def test_checkpoints_are_saved_every_interval_while_training() -> None:
     due = step(state, 15.0, hosts=hosts)
     assert due.actions == (SaveCheckpoints(),)
     assert step(state, 17.0, hosts=hosts, checkpoints_saved_at=15.0).actions == ()
-    assert step(state, 20.0, hosts=hosts, checkpoints_saved_at=15.0).actions == (
-        SaveCheckpoints(),
-    )
+    assert step(state, 20.0, hosts=hosts, checkpoints_saved_at=15.0).actions == (SaveCheckpoints(),)
 
 
 def test_a_job_without_checkpoint_config_saves_nothing() -> None:

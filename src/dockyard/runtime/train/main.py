@@ -76,7 +76,9 @@ def _train(paths: MlPaths, forwarder: SignalForwarder) -> int:
     source.install(paths.code_dir, entry, kind)
     network.wait_for_hosts(env.hosts, env.current_host, os.environ)
     if forwarder.received is not None:
-        raise TrainingError(f"stopped by signal {forwarder.received} before the entry point started")
+        raise TrainingError(
+            f"stopped by signal {forwarder.received} before the entry point started"
+        )
     cmd = source.command(paths.code_dir, entry, kind, env.cmd_args())
     _log_invocation(env, cmd)
     result = run_child(cmd, paths.code_dir, _child_environ(env), forwarder)
