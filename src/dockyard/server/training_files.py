@@ -117,7 +117,7 @@ class JobLayout:
     ) -> None:
         """Copy in the code and each channel's share (``{name: (source, distribution)}``)."""
         if script.code_source is not None:
-            stage_code(script.code_source, self.code_dir(host))
+            stage_code(script.code_source, self.code_dir(host), script.program)
         for name, (source, distribution) in channels.items():
             stage_channel(source, self.channel_dir(host, name), distribution, host, hosts)
 

@@ -71,8 +71,13 @@ def _relative(name: str) -> str:
     return name.removeprefix("./").lstrip("/")
 
 
-def stage_code(source: Path, code_dir: Path) -> None:
-    """Put the submitted code into ``code_dir`` (a fresh copy, writable by any uid)."""
+def stage_code(source: Path, code_dir: Path, program: str | None = None) -> None:
+    """Put the submitted code into ``code_dir`` (a fresh copy, writable by any uid).
+
+    An entry point that runs as a command (``.sh``, anything but ``.py``) is made
+    executable here, as the toolkit would: only a file's owner may ``chmod`` it, and
+    the user of a non-root image does not own what the platform staged.
+    """
     _fresh(code_dir)
     if source.is_dir():
         shutil.copytree(source, code_dir, dirs_exist_ok=True, symlinks=True)
@@ -81,6 +86,8 @@ def stage_code(source: Path, code_dir: Path) -> None:
     else:
         shutil.copy2(source, code_dir / source.name)
     open_to_everyone(code_dir)
+    if program and not program.endswith(".py") and (code_dir / program).is_file():
+        (code_dir / program).chmod(0o777)
 
 
 def stage_channel(

@@ -204,3 +204,13 @@ def test_upload_packs_the_model_at_sagemakers_key(tmp_path: Path) -> None:
     assert output_uri is None  # nothing in output/data
     with tarfile.open(store.local_path(model_uri)) as archive:
         assert "model.joblib" in archive.getnames()
+
+
+def test_a_shell_entry_point_is_made_executable_when_staged(tmp_path: Path, code: Path) -> None:
+    (code / "run.sh").write_text("#!/bin/sh\n")
+    (code / "run.sh").chmod(0o644)
+    layout = JobLayout(tmp_path / "jobs", "job")
+    script = split({"sagemaker_program": "run.sh", "sagemaker_submit_directory": str(code)})
+    layout.stage_inputs("algo-1", ("algo-1",), script, {})
+    assert (layout.code_dir("algo-1") / "run.sh").stat().st_mode & 0o777 == 0o777
+    assert (layout.code_dir("algo-1") / "train.py").stat().st_mode & 0o111 == 0
