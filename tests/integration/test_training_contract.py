@@ -5,8 +5,9 @@ code submitted as the SDK sends it (``sourcedir.tar.gz`` in the artifact store o
 disk, JSON-encoded hyperparameters), writable ``/opt/ml`` directories that are the
 host's own copies, checkpoints kept at CheckpointConfig.S3Uri across jobs,
 ``ShardedByS3Key`` channels split over two hosts, and a failing script reported as the
-toolkit reports it. Scripts are a few lines each; jobs that do not depend on each
-other are submitted together and awaited together.
+toolkit reports it; and the same request sent by boto3 through the AWS front. Scripts
+are a few lines each; jobs that do not depend on each other are submitted together and
+awaited together.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ import io
 import json
 import tarfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from dockyard_daemon import Daemon, wait_until
+from dockyard_daemon import Daemon, free_port, wait_until
+from test_aws_front import (
+    FAST,
+    REGION,
+    AwsDaemon,
+    aws_client,
+    keys,  # noqa: F401 (the fixture: an access key from the CLI)
+)
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore, parse_uri
 from dockyard.adapters.engine import DockerEngine
@@ -121,6 +129,19 @@ LONG_RUN = """
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsDaemon]:
+    """The module's daemon, with its AWS front on a port of its own."""
+    running = AwsDaemon(
+        tmp_path_factory.mktemp("train-daemon") / "state", engine.base_url, lb_port=free_port()
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.cleanup(engine)
 
 
 def sourcedir(dest: Path, files: dict[str, str]) -> Path:
@@ -403,3 +424,28 @@ def test_a_failing_script_makes_the_training_container_exit_1(
     assert status == 1
     failure = (root / "output" / "failure").read_text()
     assert "ExitCode 7" in failure and "KeyError: label" in failure
+
+
+def test_boto3_trains_from_an_s3_sourcedir_as_the_sdk_sends_it(
+    daemon: AwsDaemon,
+    keys: dict[str, str],  # noqa: F811 (the fixture imported above)
+    framework_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    sm = aws_client(daemon, keys, "sagemaker")
+    name = unique_name("boto-sdk")
+    uri = put(
+        daemon,
+        f"s3://{BUCKET}/{name}/source/sourcedir.tar.gz",
+        sourcedir(tmp_path / "sourcedir.tar.gz", {"train.sh": SHELL_SCRIPT}),
+    )
+    request = sdk_request(name, framework_image, "train.sh", uri, hyperparameters={"lr": 0.1})
+    request["ResourceConfig"]["InstanceType"] = "ml.m5.large"
+    arn = sm.create_training_job(**request)["TrainingJobArn"]
+    assert arn.endswith(f"training-job/{name}") and f":{REGION}:" in arn
+    sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name, WaiterConfig=FAST)
+    job = sm.describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["HyperParameters"]["sagemaker_submit_directory"] == json.dumps(uri)
+    assert model_file(daemon, job, "shell.txt") == "shell says --lr 0.1\n"
