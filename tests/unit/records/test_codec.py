@@ -138,7 +138,10 @@ def a_training_job_record() -> TrainingJobRecord:
     spec = parse_training_job(
         {
             "TrainingJobName": "iris-1",
-            "AlgorithmSpecification": {"TrainingImage": "dockyard/sklearn:1.5"},
+            "AlgorithmSpecification": {
+                "TrainingImage": "dockyard/sklearn:1.5",
+                "TrainingInputMode": "File",
+            },
             "HyperParameters": {"max_depth": "5", "sagemaker_program": '"train.py"'},
             "InputDataConfig": [
                 {
