@@ -115,7 +115,7 @@ def training_request(
     hyperparameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A CreateTrainingJob request in script mode (what the SageMaker SDK sends)."""
-    return {
+    request = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
         "HyperParameters": {
@@ -140,6 +140,9 @@ def training_request(
         "ResourceConfig": {"InstanceCount": hosts, "InstanceType": "local", "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
     }
+    if not channels:
+        del request["InputDataConfig"]  # the SDK sends no member rather than an empty list
+    return request
 
 
 def wait_for_job(daemon: Daemon, name: str) -> dict[str, Any]:

@@ -111,6 +111,8 @@ def _request(
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime or 86400},
     }
+    if not request["InputDataConfig"]:
+        del request["InputDataConfig"]  # botocore: one channel at least, or no member at all
     if env:
         request["Environment"] = env
     if cpus is not None or memory is not None:

@@ -18,6 +18,12 @@ The path of a job (SageMaker's statuses, secondary status in brackets)::
       Stopping [Stopping] (StopHost each) -> [Uploading] -> Stopped [Stopped] or
       Stopped [MaxRuntimeExceeded] (botocore lists MaxRuntimeExceeded under Stopped);
       exit codes after the stop do not turn the job Failed
+
+With a CheckpointConfig, :class:`SaveCheckpoints` copies what the hosts wrote to their
+checkpoint directories to ``S3Uri``: every ``checkpoint_save_s`` while training, and
+once more (``final``) after every host has ended, whatever the ending (completed,
+failed or stopped), before the job is done. Restoring them (``S3Uri`` into each host's
+directory) is part of PrepareInputs, so a rerun with the same CheckpointConfig resumes.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class TrainingJobSummary:
 
     hosts: tuple[str, ...]  # algo-1 … algo-N
     max_runtime_s: float
+    checkpoint_save_s: float | None = None  # None: the job has no CheckpointConfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class TrainingObservation:
     ``failure_texts``: per host, the contents of /opt/ml/output/failure, if any.
     ``platform_error``: a step the server runs (staging inputs, uploading) failed for
     good; the job fails with this text as its FailureReason.
+    ``checkpoints_saved_at``: when checkpoints were last saved to S3Uri (None: never).
+    ``checkpoints_final``: the save after every host ended has been done.
     """
 
     hosts: Mapping[str, Task | None] = field(default_factory=dict)
@@ -69,6 +78,8 @@ class TrainingObservation:
     stop_requested: bool = False
     failure_texts: Mapping[str, str] = field(default_factory=dict)
     platform_error: str | None = None
+    checkpoints_saved_at: float | None = None
+    checkpoints_final: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,17 @@ class UploadArtifacts:
     """Pack /opt/ml/model into model.tar.gz (and output/data) and write it to the output path."""
 
 
-TrainingAction = PrepareInputs | LaunchHost | StopHost | UploadArtifacts
+@dataclass(frozen=True)
+class SaveCheckpoints:
+    """Copy new or changed files of every host's checkpoint directory to S3Uri.
+
+    ``final``: every host has ended; this is the last save of the job.
+    """
+
+    final: bool = False
+
+
+TrainingAction = PrepareInputs | LaunchHost | StopHost | UploadArtifacts | SaveCheckpoints
 
 
 @dataclass(frozen=True)
@@ -117,9 +138,12 @@ def plan_training(
     if state.is_terminal:
         stops = _stop_hosts(tasks, PEER_FAILED_REASON, StopCode.SERVICE_SCHEDULER_INITIATED)
         finished = all(t is None or t.is_done for t in tasks.values())
-        return TrainingPlan(state, tuple(stops), done=finished and not stops)
+        if finished and not stops:
+            last = _final_save(job, observed, tasks)
+            return TrainingPlan(state, last, done=not last)
+        return TrainingPlan(state, tuple(stops))
     if state.status is TrainingJobStatus.STOPPING:
-        return _plan_stopping(state, observed, tasks, now)
+        return _plan_stopping(job, state, observed, tasks, now)
     return _plan_running(job, state, observed, tasks, now)
 
 
@@ -175,6 +199,30 @@ def _failure_reason(tasks: Mapping[str, Task | None], texts: Mapping[str, str]) 
     )
 
 
+def _final_save(
+    job: TrainingJobSummary, observed: TrainingObservation, tasks: Mapping[str, Task | None]
+) -> tuple[SaveCheckpoints, ...]:
+    """The last save, due once every host has ended (none if no host ever ran)."""
+    ran = any(t is not None for t in tasks.values())
+    if job.checkpoint_save_s is None or observed.checkpoints_final or not ran:
+        return ()
+    return (SaveCheckpoints(final=True),)
+
+
+def _periodic_save(
+    job: TrainingJobSummary, state: TrainingJobState, observed: TrainingObservation, now: float
+) -> tuple[tuple[SaveCheckpoints, ...], float | None]:
+    """A save while training, when one is due; and when the next one is."""
+    if job.checkpoint_save_s is None or state.training_started_at is None:
+        return (), None
+    last = observed.checkpoints_saved_at
+    due = max(last, state.training_started_at) if last is not None else state.training_started_at
+    due += job.checkpoint_save_s
+    if now >= due:
+        return (SaveCheckpoints(),), now + job.checkpoint_save_s
+    return (), due
+
+
 def _stop_hosts(tasks: Mapping[str, Task | None], reason: str, code: StopCode) -> list[StopHost]:
     return [
         StopHost(host, reason, code)
@@ -184,6 +232,7 @@ def _stop_hosts(tasks: Mapping[str, Task | None], reason: str, code: StopCode) -
 
 
 def _plan_stopping(
+    job: TrainingJobSummary,
     state: TrainingJobState,
     observed: TrainingObservation,
     tasks: Mapping[str, Task | None],
@@ -196,11 +245,22 @@ def _plan_stopping(
     if stops or any(t is not None and not t.is_done for t in tasks.values()):
         return TrainingPlan(state, tuple(stops))
     ran = any(t is not None for t in tasks.values())
-    if ran and not observed.artifacts_uploaded:
-        return TrainingPlan(enter(state, SecondaryStatus.UPLOADING, now), (UploadArtifacts(),))
+    uploads = _uploads(job, observed, tasks) if ran else ()
+    if uploads:
+        return TrainingPlan(enter(state, SecondaryStatus.UPLOADING, now), uploads)
     final = SecondaryStatus.STOPPED if user else SecondaryStatus.MAX_RUNTIME_EXCEEDED
     stopped = enter(state, final, now, status=TrainingJobStatus.STOPPED)
     return TrainingPlan(replace(stopped, training_ended_at=now), done=True)
+
+
+def _uploads(
+    job: TrainingJobSummary, observed: TrainingObservation, tasks: Mapping[str, Task | None]
+) -> tuple[TrainingAction, ...]:
+    """What is left to upload once every host has ended: artifacts, the last checkpoints."""
+    artifacts: tuple[TrainingAction, ...] = (
+        () if observed.artifacts_uploaded else (UploadArtifacts(),)
+    )
+    return artifacts + _final_save(job, observed, tasks)
 
 
 def _plan_running(
@@ -222,10 +282,13 @@ def _plan_running(
     ):
         state = replace(enter(state, SecondaryStatus.TRAINING, now), training_started_at=now)
     if not all(t is not None and t.is_done for t in tasks.values()):
-        return TrainingPlan(state, next_check_at=_deadline(job, state))
+        saves, next_save = _periodic_save(job, state, observed, now)
+        deadline = _deadline(job, state)
+        return TrainingPlan(state, saves, next_check_at=min(deadline, next_save or deadline))
     if state.training_started_at is None:  # hosts finished before any was seen running
         state = replace(enter(state, SecondaryStatus.TRAINING, now), training_started_at=now)
-    if not observed.artifacts_uploaded:
-        return TrainingPlan(enter(state, SecondaryStatus.UPLOADING, now), (UploadArtifacts(),))
+    uploads = _uploads(job, observed, tasks)
+    if uploads:
+        return TrainingPlan(enter(state, SecondaryStatus.UPLOADING, now), uploads)
     completed = enter(state, SecondaryStatus.COMPLETED, now, status=TrainingJobStatus.COMPLETED)
     return TrainingPlan(replace(completed, training_ended_at=now), done=True)

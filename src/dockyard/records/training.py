@@ -14,13 +14,18 @@ from dockyard.spec.training_job import TrainingJobSpec
 
 @dataclass(frozen=True)
 class ScriptMode:
-    """The reserved script-mode hyperparameters split off from the user's, and the
-    code directory to bind at /opt/ml/code (``host_code_dir``), if the code is local."""
+    """The reserved script-mode hyperparameters split off from the user's.
+
+    ``code_source`` is where ``sagemaker_submit_directory`` was found on this machine
+    (a directory, an archive such as ``sourcedir.tar.gz``, or one file; an ``s3://``
+    source is the artifact store's object), copied into each host's ``/opt/ml/code``;
+    ``container_submit_dir`` is what ``hyperparameters.json`` tells the container.
+    """
 
     user_hyperparameters: Mapping[str, str]
     program: str | None
     container_submit_dir: str | None
-    host_code_dir: Path | None
+    code_source: Path | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class TrainingJobRecord:
     creation (the request's URIs stay in ``spec``). The flags record what the server
     has done for the job (inputs staged, artifacts uploaded) so that a restarted
     daemon neither repeats nor skips a step; ``done`` is set once every host is reaped.
+    ``checkpoints_saved_at`` / ``checkpoints_final``: when the hosts' checkpoints were
+    last saved to CheckpointConfig.S3Uri, and whether the save after the end is done.
     """
 
     KIND: ClassVar[str] = "training_job"
@@ -45,6 +52,8 @@ class TrainingJobRecord:
     platform_error: str | None = None
     model_artifact: str | None = None
     output_artifact: str | None = None
+    checkpoints_saved_at: float | None = None
+    checkpoints_final: bool = False
     done: bool = False
     cluster: ClusterState | None = None  # set once applied to a cluster (not local)
 

@@ -7,6 +7,11 @@ inputs, uploaded artifacts, failure files) and executes what
 :func:`dockyard.control.training.plan_training` decides. Host containers share a
 private network on which they resolve each other as algo-1..N; their output is
 captured by the run facility, so it outlives the containers and a restarted daemon.
+
+Before the hosts start, each gets its own writable copy of the code and of its share of
+every channel, and the checkpoints stored at CheckpointConfig.S3Uri; while they train
+and after they end, what they write to LocalPath is saved back there
+(:mod:`dockyard.server.training_checkpoints`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from dockyard.control.training import (
     LaunchHost,
     PrepareInputs,
+    SaveCheckpoints,
     StopHost,
     TrainingAction,
     TrainingJobSummary,
@@ -40,9 +46,14 @@ from dockyard.server import training_metrics
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.runs import Runs
+from dockyard.server.training_checkpoints import CheckpointLocation
 from dockyard.server.training_files import JobLayout, split_script_mode
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
-from dockyard.spec.training_job import TrainingJobSpec, parse_training_job
+from dockyard.spec.training_job import (
+    DEFAULT_CHECKPOINT_PATH,
+    TrainingJobSpec,
+    parse_training_job,
+)
 
 log = logging.getLogger("dockyard.training")
 
@@ -50,6 +61,7 @@ KIND = TrainingJobRecord.KIND
 CONTAINER = "training"
 TRAIN_STOP_TIMEOUT_S = 120  # SIGTERM, then SIGKILL after 120 s (the training contract)
 ACTIVE_REQUEUE_S = 0.25
+CHECKPOINT_SAVE_S = 5.0  # how often a training job's checkpoints are saved to S3Uri
 
 
 def network_of(name: str) -> str:
@@ -79,6 +91,8 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         assert source is not None  # the spec requires it
         field = f"InputDataConfig[{index}].DataSource.S3DataSource.S3Uri"
         channels[channel.channel_name] = inputs.data(source.s3_uri, field).path
+    if spec.checkpoint_config is not None:
+        CheckpointLocation(spec.checkpoint_config.s3_uri, platform.artifacts)  # refuses a bad one
     image = spec.algorithm_specification.training_image
     if (
         image
@@ -202,10 +216,15 @@ class TrainingReconciler:
                 host: text for host in spec.hosts if (text := layout.failure_reason(host))
             },
             platform_error=record.platform_error,
+            checkpoints_saved_at=record.checkpoints_saved_at,
+            checkpoints_final=record.checkpoints_final,
         )
-        plan = plan_training(
-            TrainingJobSummary(spec.hosts, float(spec.max_runtime_s)), record.state, observed, now
+        summary = TrainingJobSummary(
+            spec.hosts,
+            float(spec.max_runtime_s),
+            CHECKPOINT_SAVE_S if spec.checkpoint_config is not None else None,
         )
+        plan = plan_training(summary, record.state, observed, now)
         job = _JobPass(record, layout, hosts, now)
         updated = replace(record, state=plan.state)
         for action in plan.actions:
@@ -216,6 +235,7 @@ class TrainingReconciler:
             )
         if plan.done and self.runs.reap(record.as_owner, result_collected=True):
             self._remove_network(key)
+            layout.discard_inputs(spec.hosts)
             updated = replace(updated, done=True)
         self._save(record, updated)
         if updated.done:
@@ -237,6 +257,8 @@ class TrainingReconciler:
     def _execute(
         self, action: TrainingAction, job: _JobPass, record: TrainingJobRecord
     ) -> TrainingJobRecord:
+        if isinstance(action, SaveCheckpoints):
+            return self._save_checkpoints(record, job, action.final)
         try:
             if isinstance(action, PrepareInputs):
                 self._prepare(record, job.layout)
@@ -259,15 +281,55 @@ class TrainingReconciler:
                     output_artifact=str(output_uri) if output_uri else None,
                     artifacts_uploaded=True,
                 )
-        except DockyardError as error:
+        except (DockyardError, OSError) as error:
             log.warning("training job %s: %s failed: %s", record.name, type(action).__name__, error)
             return replace(record, platform_error=str(error))
         return record
+
+    def _save_checkpoints(
+        self, record: TrainingJobRecord, job: _JobPass, final: bool
+    ) -> TrainingJobRecord:
+        """Save the hosts' checkpoints; a failure is reported, never retried forever."""
+        config = record.spec.checkpoint_config
+        assert config is not None  # the plan saves only for jobs that have one
+        hosts = sorted(record.spec.hosts, reverse=True)  # algo-1 last: its files win
+        try:
+            location = CheckpointLocation(config.s3_uri, self.platform.artifacts)
+            saved = location.save([job.layout.checkpoint_dir(host) for host in hosts])
+        except (DockyardError, OSError) as error:
+            log.warning("training job %s: saving checkpoints failed: %s", record.name, error)
+            self.platform.store.add_event(
+                KIND, record.name, f"could not save checkpoints to {config.s3_uri}: {error}"
+            )
+        else:
+            if saved:
+                self.platform.store.add_event(
+                    KIND, record.name, f"saved {saved} checkpoint file(s) to {config.s3_uri}"
+                )
+        return replace(
+            record,
+            checkpoints_saved_at=job.now,
+            checkpoints_final=record.checkpoints_final or final,
+        )
 
     def _prepare(self, record: TrainingJobRecord, layout: JobLayout) -> None:
         spec, script = record.spec, record.script
         hyperparameters = hyperparameters_json(
             dict(script.user_hyperparameters), script.program, script.container_submit_dir
+        )
+        data = {
+            c.channel_name: (
+                record.channels[c.channel_name],
+                c.data_source.s3_data_source.s3_data_distribution_type
+                if c.data_source.s3_data_source
+                else "FullyReplicated",
+            )
+            for c in spec.input_data_config
+        }
+        checkpoints = (
+            CheckpointLocation(spec.checkpoint_config.s3_uri, self.platform.artifacts)
+            if spec.checkpoint_config is not None
+            else None
         )
         channels = channel_infos(spec)
         for host in spec.hosts:
@@ -280,6 +342,9 @@ class TrainingReconciler:
                     channels=channels,
                 )
             )
+            layout.stage_inputs(host, spec.hosts, script, data)
+            if checkpoints is not None:
+                checkpoints.restore(layout.checkpoint_dir(host))
 
     def _launch(self, record: TrainingJobRecord, layout: JobLayout, host: str, now: float) -> None:
         name = record.name
@@ -290,7 +355,7 @@ class TrainingReconciler:
             hostnames={CONTAINER: host},
             extra_env={"TRAINING_JOB_NAME": name},
             extra_mounts={
-                CONTAINER: tuple(layout.mounts(host, dict(record.channels), record.script))
+                CONTAINER: tuple(layout.mounts(host, record.script, _checkpoint_path(record.spec)))
             },
             init=True,
         )
@@ -322,6 +387,12 @@ def _definition(spec: TrainingJobSpec) -> TaskDefinition:
     return parse_task_definition(
         {"family": f"training-{spec.training_job_name}", "containerDefinitions": [container]}
     )
+
+
+def _checkpoint_path(spec: TrainingJobSpec) -> str:
+    """Where the container finds its checkpoints: CheckpointConfig.LocalPath."""
+    config = spec.checkpoint_config
+    return config.local_path if config is not None else DEFAULT_CHECKPOINT_PATH
 
 
 def _host_memory_mib() -> int:

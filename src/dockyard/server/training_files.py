@@ -1,13 +1,16 @@
 """What a training host sees on disk, and what the job leaves behind.
 
 Each host of a job gets ``<state>/jobs/<job>/<host>/`` with the contract's
-directories (``input/config``, ``model``, ``output``, ``checkpoints``), bound into its
-container under ``/opt/ml``. Channels are bound read-only straight from where the
-data lies (SageMaker local mode does the same for ``file://`` channels), and a local
-source directory is bound read-only at ``/opt/ml/code``. When the job ends, the
-platform — never the container — packs ``model/`` into ``model.tar.gz`` and
-``output/data`` into ``output.tar.gz`` in the artifact store, at the keys SageMaker
-uses: ``<S3OutputPath>/<job>/output/model.tar.gz``.
+directories (``input/config``, ``input/data/<channel>``, ``code``, ``model``,
+``output``, ``checkpoints``), all bound writable into its container: ``input`` at
+``/opt/ml/input``, ``model`` and ``output`` under ``/opt/ml``, ``code`` at
+``/opt/ml/code`` (only when the job submits code, so an image's own ``/opt/ml/code``
+stays visible otherwise) and ``checkpoints`` at CheckpointConfig's ``LocalPath``. The
+code and channel data there are the host's own copies
+(:mod:`dockyard.server.training_inputs`), so nothing a container writes reaches the
+user's files. When the job ends, the platform — never the container — packs ``model/``
+into ``model.tar.gz`` and ``output/data`` into ``output.tar.gz`` in the artifact store,
+at the keys SageMaker uses: ``<S3OutputPath>/<job>/output/model.tar.gz``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from dockyard.adapters.artifacts.local import make_model_tarball, parse_uri
@@ -26,19 +29,21 @@ from dockyard.control.training_contract import (
     TrainingHostConfig,
     render_config_files,
 )
-from dockyard.errors import SpecError
 from dockyard.ports.artifacts import ArtifactStore, ArtifactUri
 from dockyard.ports.engine import Mount
 from dockyard.records.training import ScriptMode
+from dockyard.server.training_inputs import check_code_source, stage_channel, stage_code
 
 ML = "/opt/ml"
 CODE_DIR = f"{ML}/code"
 FAILURE_LIMIT = 1024
-WRITABLE = ("model", "output", "output/data", "checkpoints")
+WRITABLE = ("input", "input/config", "input/data", "model", "output", "output/data")
+STAGED = ("code", "input/data")  # the hosts' copies of the user's code and data
 
 
 def _unquote_json(value: str) -> str:
-    """The SageMaker SDK JSON-encodes script-mode settings; accept them either way."""
+    """The SageMaker SDK JSON-encodes every hyperparameter value; the toolkit decodes
+    them, so ``"\\"train.py\\""`` and ``train.py`` name the same script."""
     try:
         decoded = json.loads(value)
     except ValueError:
@@ -49,7 +54,15 @@ def _unquote_json(value: str) -> str:
 def split_script_mode(
     hyperparameters: Mapping[str, str], resolve: Callable[[str, str], Path]
 ) -> ScriptMode:
-    """Split off the script-mode settings; ``resolve(text, field)`` finds local code."""
+    """Split off the script-mode settings; ``resolve(text, field)`` finds the code.
+
+    The code may be a directory, an archive (the SDK's ``sourcedir.tar.gz``) or one
+    file, named by an absolute path, ``file://`` or ``s3://`` (the artifact store); it
+    must hold the entry point. The container is told the ``s3://`` URI as the SDK gave
+    it (what SageMaker passes on) and ``/opt/ml/code`` for local code (what the SDK's
+    local mode passes on); either way the code is already in ``/opt/ml/code``, and the
+    toolkit runs a code directory that holds files without fetching anything.
+    """
     user = dict(hyperparameters)
     program = user.pop(PROGRAM_HYPERPARAMETER, None)
     submit = user.pop(SUBMIT_DIRECTORY_HYPERPARAMETER, None)
@@ -57,20 +70,10 @@ def split_script_mode(
     if submit is None:
         return ScriptMode(user, program, None, None)
     submit = _unquote_json(submit)
-    if submit.startswith("s3://"):
-        return ScriptMode(user, program, submit, None)
-    field = f"HyperParameters.{SUBMIT_DIRECTORY_HYPERPARAMETER}"
-    path = resolve(submit, field)
-    if path.is_dir():
-        if program and not (path / program).is_file():
-            raise SpecError(
-                f"entry point {program!r} is not in {path}",
-                field=f"HyperParameters.{PROGRAM_HYPERPARAMETER}",
-                hint=f"name a file inside {path}",
-            )
-        return ScriptMode(user, program, CODE_DIR, path)
-    # a source archive: bind its directory, point the runner at the file inside
-    return ScriptMode(user, program, f"{CODE_DIR}/{path.name}", path.parent)
+    source = resolve(submit, f"HyperParameters.{SUBMIT_DIRECTORY_HYPERPARAMETER}")
+    check_code_source(source, program)
+    told = submit if submit.startswith("s3://") else CODE_DIR
+    return ScriptMode(user, program, told, source)
 
 
 class JobLayout:
@@ -82,6 +85,15 @@ class JobLayout:
     def host_dir(self, host: str) -> Path:
         return self.root / host
 
+    def code_dir(self, host: str) -> Path:
+        return self.host_dir(host) / "code"
+
+    def channel_dir(self, host: str, channel: str) -> Path:
+        return self.host_dir(host) / "input" / "data" / channel
+
+    def checkpoint_dir(self, host: str) -> Path:
+        return self.host_dir(host) / "checkpoints"
+
     def prepare_host(self, config: TrainingHostConfig) -> None:
         """Create a host's directories and write its three config files."""
         base = self.host_dir(config.current_host)
@@ -89,25 +101,39 @@ class JobLayout:
         config_dir.mkdir(parents=True, exist_ok=True)
         for name, text in render_config_files(config).items():
             (config_dir / name).write_text(text)
-            os.chmod(config_dir / name, 0o644)
-        for name in WRITABLE:
+            os.chmod(config_dir / name, 0o666)
+        for name in (*WRITABLE, "checkpoints"):
             directory = base / name
             directory.mkdir(parents=True, exist_ok=True)
             # images run as any uid (framework images as a non-root user)
             os.chmod(directory, 0o777)
 
-    def mounts(self, host: str, channels: Mapping[str, Path], script: ScriptMode) -> list[Mount]:
+    def stage_inputs(
+        self,
+        host: str,
+        hosts: Sequence[str],
+        script: ScriptMode,
+        channels: Mapping[str, tuple[Path, str]],
+    ) -> None:
+        """Copy in the code and each channel's share (``{name: (source, distribution)}``)."""
+        if script.code_source is not None:
+            stage_code(script.code_source, self.code_dir(host), script.program)
+        for name, (source, distribution) in channels.items():
+            stage_channel(source, self.channel_dir(host, name), distribution, host, hosts)
+
+    def discard_inputs(self, hosts: Sequence[str]) -> None:
+        """Remove the hosts' copies of code and data once the job is done."""
+        for host in hosts:
+            for name in STAGED:
+                shutil.rmtree(self.host_dir(host) / name, ignore_errors=True)
+
+    def mounts(self, host: str, script: ScriptMode, checkpoint_path: str) -> list[Mount]:
+        """The host's directories, all writable, where the contract puts them."""
         base = self.host_dir(host)
-        mounts = [Mount(str(base / "input" / "config"), f"{ML}/input/config", read_only=True)]
-        mounts += [
-            Mount(str(path), f"{ML}/input/data/{name}", read_only=True)
-            for name, path in channels.items()
-        ]
-        mounts += [
-            Mount(str(base / name), f"{ML}/{name}") for name in ("model", "output", "checkpoints")
-        ]
-        if script.host_code_dir is not None:
-            mounts.append(Mount(str(script.host_code_dir), CODE_DIR, read_only=True))
+        mounts = [Mount(str(base / name), f"{ML}/{name}") for name in ("input", "model", "output")]
+        mounts.append(Mount(str(self.checkpoint_dir(host)), checkpoint_path))
+        if script.code_source is not None:
+            mounts.append(Mount(str(self.code_dir(host)), CODE_DIR))
         return mounts
 
     def failure_reason(self, host: str) -> str | None:

@@ -15,7 +15,10 @@ side by side, so a member the models never mention is still held to AWS's rules:
   doubles: any number; booleans: ``true``/``false``.
 
 It returns every problem instead of stopping at the first, each located by the JSON
-path a user can find in their file. It knows nothing of ECS: the rules AWS keeps in its
+path a user can find in their file. Where a Dockyard document departs from AWS's on
+purpose (``file://`` data locations, InstanceType ``local``, a Dockyard-only member),
+the spec model says so with :class:`Relaxations`, and those values alone are left to
+the model to judge. It knows nothing of ECS: the rules AWS keeps in its
 documentation rather than its model live beside the spec models.
 """
 
@@ -23,7 +26,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from dockyard.spec import aws_model
@@ -35,14 +39,41 @@ _INTEGER_TYPES = ("integer", "long")
 _NUMBER_TYPES = ("double", "float")
 
 
-def check_shape(service: aws_model.Service, shape: str, value: Any, at: Path = ()) -> list[Problem]:
+@dataclass(frozen=True)
+class Relaxations:
+    """Where a document may depart from AWS's shape, each departure documented by the
+    spec model that declares it (which then checks those values itself).
+
+    ``optional``: ``(structure, member)`` pairs AWS requires and Dockyard defaults.
+    ``extra_members``: ``(structure, member)`` pairs only Dockyard knows.
+    ``local_values``: per string shape, a test for values accepted locally beside AWS's
+    (``S3Uri``: ``file:///path``).
+    """
+
+    optional: frozenset[tuple[str, str]] = frozenset()
+    extra_members: frozenset[tuple[str, str]] = frozenset()
+    local_values: Mapping[str, Callable[[Any], bool]] = field(default_factory=dict)
+
+
+NO_RELAXATIONS = Relaxations()
+
+
+def check_shape(
+    service: aws_model.Service,
+    shape: str,
+    value: Any,
+    at: Path = (),
+    *,
+    relax: Relaxations = NO_RELAXATIONS,
+) -> list[Problem]:
     """Every way ``value`` breaks botocore's shape ``shape`` of ``service``; [] if none."""
-    return _Walker(service).check(shape, value, at)
+    return _Walker(service, relax).check(shape, value, at)
 
 
 class _Walker:
-    def __init__(self, service: aws_model.Service) -> None:
+    def __init__(self, service: aws_model.Service, relax: Relaxations = NO_RELAXATIONS) -> None:
         self.service: aws_model.Service = service
+        self.relax = relax
         self.problems: list[Problem] = []
 
     def check(self, shape: str, value: Any, at: Path) -> list[Problem]:
@@ -53,6 +84,9 @@ class _Walker:
         self.problems.append(Problem(at, message, hint))
 
     def _value(self, shape: str, value: Any, at: Path) -> None:
+        accepts_locally = self.relax.local_values.get(shape)
+        if accepts_locally is not None and accepts_locally(value):
+            return
         definition = aws_model.shape(self.service, shape)
         kind = str(definition["type"])
         if kind == "structure":
@@ -83,12 +117,14 @@ class _Walker:
             return
         members = cast(Mapping[str, Any], definition.get("members", {}))
         for key, item in value.items():
+            if (shape, key) in self.relax.extra_members:
+                continue
             if not isinstance(key, str) or key not in members:
                 self._unknown(str(key), shape, members, (*at, str(key)))
             elif item is not None:  # JSON null means "not given", as boto3 reads it
                 self._value(str(members[key]["shape"]), item, (*at, key))
         for name in definition.get("required", []):
-            if value.get(name) is None:
+            if value.get(name) is None and (shape, name) not in self.relax.optional:
                 parent = _where(at)
                 self._add((*at, name), "is required", f'add "{name}" to {parent}')
         if definition.get("union"):

@@ -18,8 +18,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, model_validator
 
 from dockyard.spec import aws_model
+from dockyard.spec.aws_shape import Relaxations, check_shape
 from dockyard.spec.base import SageMakerModel, validate_document
-from dockyard.spec.errors import SpecValueError
+from dockyard.spec.errors import InvalidDocument, SpecValueError, merge_problems
 from dockyard.spec.fields import (
     Float,
     Int,
@@ -152,9 +153,23 @@ class Endpoint(SageMakerModel):
     endpoint_config_name: EndpointConfigName
 
 
+#: where a CreateModel document may depart from botocore's shape: file:// artifacts
+MODEL_DEPARTURES = Relaxations(
+    local_values={"Url": lambda value: isinstance(value, str) and value.startswith("file://")}
+)
+
+
 def parse_model(doc: Mapping[str, Any]) -> Model:
-    """Validate a user's CreateModel JSON; raise SpecError naming the field and fix."""
-    return validate_document(Model, doc, what="model")
+    """Validate a user's CreateModel JSON; raise SpecError naming the field and fix.
+
+    Members the model does not declare (``InferenceExecutionConfig``, ``VpcConfig``,
+    ``Tags``…) are held to botocore's ``CreateModelInput`` shape as well.
+    """
+    model = validate_document(Model, doc, what="model")
+    problems = check_shape("sagemaker", "CreateModelInput", doc, relax=MODEL_DEPARTURES)
+    if problems:
+        raise InvalidDocument(merge_problems(problems, []), what="model")
+    return model
 
 
 def parse_endpoint_config(doc: Mapping[str, Any]) -> EndpointConfig:

@@ -240,3 +240,25 @@ def spec_error(exc: ValidationError, *, prefix: Sequence[PathItem] = ()) -> Spec
     if others:
         message = f"{message} (also: {'; '.join(others)})"
     return SpecError(message, field=field, hint=hint)
+
+
+def merge_problems(shape: Sequence[Problem], model: Sequence[Problem]) -> list[Problem]:
+    """Both passes' problems (botocore's shape, the spec model), one per field.
+
+    The model's word on a member is final (it knows what Dockyard supports): where it
+    found a problem, the shape's problems at that member and below it are dropped.
+    Otherwise the first problem the shape found for a field stands, in the shape's
+    order, which is the document's.
+    """
+    covered = [problem.field for problem in model]
+
+    def superseded(field: str) -> bool:
+        return any(field == c or field.startswith((f"{c}.", f"{c}[")) for c in covered)
+
+    merged: dict[str, Problem] = {}
+    for problem in shape:
+        if not superseded(problem.field):
+            merged.setdefault(problem.field, problem)
+    for problem in model:
+        merged.setdefault(problem.field, problem)
+    return list(merged.values())

@@ -31,7 +31,7 @@ from dockyard.spec import aws_model
 from dockyard.spec.aws_shape import check_shape
 from dockyard.spec.base import AWS_NAMES, EcsModel
 from dockyard.spec.container import ContainerDefinition
-from dockyard.spec.errors import InvalidDocument, PathItem, Problem, problems_of
+from dockyard.spec.errors import InvalidDocument, merge_problems, problems_of
 from dockyard.spec.fields import (
     AbsolutePath,
     Bool,
@@ -206,25 +206,13 @@ def parse_task_definition(doc: Mapping[str, Any]) -> TaskDefinition:
     try:
         task = TaskDefinition.model_validate(doc, by_name=False, context={AWS_NAMES: True})
     except ValidationError as exc:
-        raise InvalidDocument(_merge(shape_problems, problems_of(exc)), what=WHAT) from None
+        raise InvalidDocument(merge_problems(shape_problems, problems_of(exc)), what=WHAT) from None
     if shape_problems:
         raise InvalidDocument(shape_problems, what=WHAT)
     rule_problems = check_task_definition(task)
     if rule_problems:
         raise InvalidDocument(rule_problems, what=WHAT)
     return task
-
-
-def _merge(shape: list[Problem], model: list[Problem]) -> list[Problem]:
-    """Both passes' problems, one per field, in the document's order where known."""
-    by_field = {_key(problem.at): problem for problem in model}
-    merged = [by_field.pop(_key(problem.at), problem) for problem in shape]
-    taken = {_key(problem.at) for problem in merged}
-    return merged + [p for key, p in by_field.items() if key not in taken]
-
-
-def _key(at: tuple[PathItem, ...]) -> str:
-    return Problem(at, "").field
 
 
 def warnings(task: TaskDefinition) -> list[str]:

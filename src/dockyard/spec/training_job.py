@@ -12,6 +12,12 @@ Names, enums and limits are botocore's. Local differences, all deliberate:
   before sending the request to AWS): ``{"Cpus": 2, "MemoryMiB": 4096}`` caps each
   training host's container. Without it, InstanceType ``local`` runs unlimited, and the
   few ``ml.*`` types in :data:`INSTANCE_RESOURCES` are capped at their published size.
+
+Everything else is botocore's: the whole request is checked against its
+``CreateTrainingJobRequest`` shape (:func:`~dockyard.spec.aws_shape.check_shape`) with
+only the departures above relaxed (:data:`LOCAL_DEPARTURES`), so members Dockyard does not
+act on (``Tags``, ``EnableNetworkIsolation``, ``VpcConfig``…) are still held to AWS's
+types, enums, required members and limits.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from dockyard.errors import SpecError
 from dockyard.spec import aws_model
-from dockyard.spec.base import SageMakerModel, validate_document
-from dockyard.spec.errors import SpecValueError
+from dockyard.spec.aws_shape import Relaxations, check_shape
+from dockyard.spec.base import AWS_NAMES, SageMakerModel
+from dockyard.spec.errors import InvalidDocument, SpecValueError, merge_problems, problems_of
 from dockyard.spec.fields import (
     AbsolutePath,
     Float,
@@ -321,6 +329,36 @@ class TrainingJobSpec(SageMakerModel):
         return HostLimits(cpus=float(vcpus), memory_mib=gib * 1024)
 
 
+REQUEST_SHAPE = "CreateTrainingJobRequest"
+WHAT = "training job"
+
+LOCAL_DEPARTURES = Relaxations(
+    optional=frozenset({(REQUEST_SHAPE, "RoleArn")}),
+    extra_members=frozenset({(REQUEST_SHAPE, "ResourceLimits")}),
+    local_values={
+        "S3Uri": lambda value: isinstance(value, str) and value.startswith("file://"),
+        "TrainingInstanceType": lambda value: value == "local",
+    },
+)
+
+
 def parse_training_job(doc: Mapping[str, Any]) -> TrainingJobSpec:
-    """Validate a user's CreateTrainingJob JSON; raise SpecError naming the field and fix."""
-    return validate_document(TrainingJobSpec, doc, what="training job")
+    """Validate a user's CreateTrainingJob JSON; raise SpecError naming the field and fix.
+
+    Two passes, every problem of both reported at once: botocore's shape for the whole
+    request, and the model for what Dockyard acts on (its message wins for a field both
+    found, since it knows what runs locally).
+    """
+    if not isinstance(doc, Mapping):
+        raise SpecError(
+            f"a {WHAT} must be a JSON object, not {type(doc).__name__}",
+            hint=f"write the {WHAT} as {{...}}",
+        )
+    shape_problems = check_shape("sagemaker", REQUEST_SHAPE, doc, relax=LOCAL_DEPARTURES)
+    try:
+        spec = TrainingJobSpec.model_validate(doc, by_name=False, context={AWS_NAMES: True})
+    except ValidationError as exc:
+        raise InvalidDocument(merge_problems(shape_problems, problems_of(exc)), what=WHAT) from None
+    if shape_problems:
+        raise InvalidDocument(merge_problems(shape_problems, []), what=WHAT)
+    return spec

@@ -95,7 +95,10 @@ def a_training_job(name: str) -> TrainingJobRecord:
     spec = parse_training_job(
         {
             "TrainingJobName": name,
-            "AlgorithmSpecification": {"TrainingImage": "dockyard/sklearn:1.5"},
+            "AlgorithmSpecification": {
+                "TrainingImage": "dockyard/sklearn:1.5",
+                "TrainingInputMode": "File",
+            },
             "OutputDataConfig": {"S3OutputPath": "s3://models/iris"},
         }
     )

@@ -138,7 +138,10 @@ def a_training_job_record() -> TrainingJobRecord:
     spec = parse_training_job(
         {
             "TrainingJobName": "iris-1",
-            "AlgorithmSpecification": {"TrainingImage": "dockyard/sklearn:1.5"},
+            "AlgorithmSpecification": {
+                "TrainingImage": "dockyard/sklearn:1.5",
+                "TrainingInputMode": "File",
+            },
             "HyperParameters": {"max_depth": "5", "sagemaker_program": '"train.py"'},
             "InputDataConfig": [
                 {
@@ -158,7 +161,7 @@ def a_training_job_record() -> TrainingJobRecord:
             user_hyperparameters={"max_depth": "5"},
             program="train.py",
             container_submit_dir="/opt/ml/code",
-            host_code_dir=Path("/home/me/iris/src"),
+            code_source=Path("/home/me/iris/src"),
         ),
         channels={"train": Path("/data/train")},
         inputs_ready=True,
@@ -251,7 +254,7 @@ def test_training_job_record_with_script_mode_round_trips() -> None:
 
 def test_script_mode_code_dir_comes_back_as_a_path() -> None:
     restored = through_json(TrainingJobRecord, a_training_job_record())
-    assert restored.script.host_code_dir == Path("/home/me/iris/src")
+    assert restored.script.code_source == Path("/home/me/iris/src")
 
 
 def test_training_job_channels_come_back_as_paths() -> None:

@@ -304,9 +304,9 @@ def test_raising_script_fails_with_the_exception_in_the_failure_file(tmp_path: P
     assert not (root / "output" / "success").exists()
 
 
-def test_script_exit_status_becomes_the_runner_exit_status(tmp_path: Path) -> None:
+def test_a_failing_script_makes_the_runner_exit_1_as_the_toolkit_does(tmp_path: Path) -> None:
     root, result = run_job(tmp_path, "import sys; sys.exit(7)")
-    assert result.returncode == 7
+    assert result.returncode == 1
     assert "ExitCode 7" in (root / "output" / "failure").read_text()
 
 
@@ -318,7 +318,7 @@ def test_failure_file_written_by_the_script_is_kept(tmp_path: Path) -> None:
         "sys.exit(2)\n"
     )
     root, result = run_job(tmp_path, script)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert (root / "output" / "failure").read_text() == "my own reason"
 
 
@@ -346,7 +346,7 @@ def test_output_is_streamed_while_the_script_runs(tmp_path: Path) -> None:
 # --- signals ---------------------------------------------------------------------------
 
 
-def test_sigterm_reaches_the_script_and_its_exit_status_is_returned(tmp_path: Path) -> None:
+def test_sigterm_reaches_the_script_and_its_exit_status_is_reported(tmp_path: Path) -> None:
     marker = tmp_path / "got-sigterm"
     started = tmp_path / "started"
     script = (
@@ -366,10 +366,11 @@ def test_sigterm_reaches_the_script_and_its_exit_status_is_returned(tmp_path: Pa
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=WAIT_S)
     assert marker.read_text() == str(int(signal.SIGTERM))
-    assert proc.returncode == 42
+    assert proc.returncode == 1
+    assert "ExitCode 42" in (root / "output" / "failure").read_text()
 
 
-def test_script_ended_by_sigterm_gives_128_plus_signal(tmp_path: Path) -> None:
+def test_script_ended_by_sigterm_is_reported_as_128_plus_signal(tmp_path: Path) -> None:
     started = tmp_path / "started"
     script = (
         "import time, pathlib\n"
@@ -383,8 +384,9 @@ def test_script_ended_by_sigterm_gives_128_plus_signal(tmp_path: Path) -> None:
     wait_for_path(started, proc)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=WAIT_S)
-    assert proc.returncode == 128 + signal.SIGTERM
-    assert "SIGTERM" in (root / "output" / "failure").read_text()
+    assert proc.returncode == 1
+    failure = (root / "output" / "failure").read_text()
+    assert f"ExitCode {128 + signal.SIGTERM}" in failure and "SIGTERM" in failure
 
 
 # --- where the code comes from -------------------------------------------------------------

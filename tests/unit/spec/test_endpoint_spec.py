@@ -289,3 +289,29 @@ def test_invalid_hosting_request_points_at_the_field_and_the_fix(
     error = _error(parse, doc)
     assert error.field == field
     assert error.hint is not None and hint in error.hint, error.hint
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "words"),
+    [
+        (
+            {"InferenceExecutionConfig": {"Mode": "Sideways"}},
+            "InferenceExecutionConfig.Mode",
+            "Serial",
+        ),
+        ({"EnableNetworkIsolation": "yes"}, "EnableNetworkIsolation", "true or false"),
+        ({"Tags": "nope"}, "Tags", "must be a list"),
+    ],
+)
+def test_model_members_the_spec_does_not_declare_follow_botocore(
+    extra: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_model(model_doc(**extra))
+    assert raised.value.field == field
+    assert words in raised.value.message
+
+
+def test_a_valid_inference_execution_config_is_kept() -> None:
+    model = parse_model(model_doc(InferenceExecutionConfig={"Mode": "Direct"}))
+    assert model.aws_field("InferenceExecutionConfig") == {"Mode": "Direct"}

@@ -23,7 +23,10 @@ Doc = dict[str, Any]
 def base() -> Doc:
     return {
         "TrainingJobName": "iris-1",
-        "AlgorithmSpecification": {"TrainingImage": "dockyard/sklearn:1.5"},
+        "AlgorithmSpecification": {
+            "TrainingImage": "dockyard/sklearn:1.5",
+            "TrainingInputMode": "File",
+        },
         "HyperParameters": {"max_depth": "5"},
         "InputDataConfig": [
             {
@@ -176,9 +179,51 @@ INVALID: list[tuple[str, Doc, str, str]] = [
     ),
     (
         "image-missing",
-        with_(lambda d: d.update(AlgorithmSpecification={})),
+        with_(lambda d: d["AlgorithmSpecification"].pop("TrainingImage")),
         "AlgorithmSpecification.TrainingImage",
         'add "TrainingImage"',
+    ),
+    (
+        "input-mode-missing",  # botocore requires it
+        with_(lambda d: d["AlgorithmSpecification"].pop("TrainingInputMode")),
+        "AlgorithmSpecification.TrainingInputMode",
+        'add "TrainingInputMode"',
+    ),
+    (
+        "no-channels",  # botocore's min: 1 (leave the member out for a job without data)
+        with_(lambda d: d.update(InputDataConfig=[])),
+        "InputDataConfig",
+        "add entries",
+    ),
+    (
+        "network-isolation-not-a-boolean",  # not modelled, still botocore's type
+        with_(lambda d: d.update(EnableNetworkIsolation="yes")),
+        "EnableNetworkIsolation",
+        "true or false",
+    ),
+    (
+        "tags-not-a-list",
+        with_(lambda d: d.update(Tags="nope")),
+        "Tags",
+        "[ ]",
+    ),
+    (
+        "tag-without-a-value",
+        with_(lambda d: d.update(Tags=[{"Key": "team"}])),
+        "Tags[0].Value",
+        'add "Value"',
+    ),
+    (
+        "vpc-config-wrong-type",
+        with_(lambda d: d.update(VpcConfig={"SecurityGroupIds": "sg-1", "Subnets": ["s"]})),
+        "VpcConfig.SecurityGroupIds",
+        "[ ]",
+    ),
+    (
+        "checkpoint-uri-missing",
+        with_(lambda d: d.update(CheckpointConfig={"LocalPath": "/opt/ml/ckpt"})),
+        "CheckpointConfig.S3Uri",
+        'add "S3Uri"',
     ),
     (
         "pipe-mode",

@@ -22,7 +22,12 @@ import signal
 
 
 class TrainingError(Exception):
-    """A failure caused by the job's inputs or code; the message is the failure reason."""
+    """A failure caused by the job's inputs or code; the message is the failure reason.
+
+    The runner then exits 1, whatever the child's own status was, as the training
+    toolkit does for every client error: the platform reads any non-zero exit as a
+    failed job, and the child's status is in the failure text (``ExitCode N``).
+    """
 
     exit_code = 1
 
@@ -46,11 +51,6 @@ class CalledProcessError(TrainingError):
         self.output = output
         self.info = info
         super().__init__(self._render())
-
-    @property
-    def exit_code(self) -> int:  # type: ignore[override]
-        """The runner's exit status: the child's, with signal deaths as 128 + signal."""
-        return exit_status(self.return_code)
 
     def _render(self) -> str:
         lines = [

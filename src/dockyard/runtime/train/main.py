@@ -4,9 +4,10 @@ Order of work, as in the training toolkit's script mode: read the config files, 
 code (``sagemaker_submit_directory`` -> ``/opt/ml/code``), install its requirements, wait
 until peer hosts resolve, then run ``sagemaker_program`` with the user hyperparameters as
 arguments and the ``SM_*`` variables in its environment. Exit status: 0 after success
-(``/opt/ml/output/success`` written); otherwise the child's status (128 + N when a
-signal N ended it), or 1 when the job could not start, with the reason in
-``/opt/ml/output/failure`` (left alone if the script wrote one itself).
+(``/opt/ml/output/success`` written); otherwise 1, as the training toolkit exits
+after any failure of the script or of the job's set-up, with the reason in
+``/opt/ml/output/failure`` (left alone if the script wrote one itself; the script's own
+exit status is part of the reason, ``ExitCode N``).
 
 Test hook (undocumented for users): ``DOCKYARD_ML_ROOT`` replaces ``/opt/ml``.
 """
@@ -26,7 +27,6 @@ from dockyard.runtime.train.errors import (
     JobConfigError,
     TrainingError,
     describe_return_code,
-    exit_status,
 )
 from dockyard.runtime.train.mapping import JOB_NAME_PARAM, REGION_PARAM
 from dockyard.runtime.train.paths import MlPaths
@@ -76,11 +76,9 @@ def _train(paths: MlPaths, forwarder: SignalForwarder) -> int:
     source.install(paths.code_dir, entry, kind)
     network.wait_for_hosts(env.hosts, env.current_host, os.environ)
     if forwarder.received is not None:
-        stopped = TrainingError(
+        raise TrainingError(
             f"stopped by signal {forwarder.received} before the entry point started"
         )
-        stopped.exit_code = exit_status(-forwarder.received)
-        raise stopped
     cmd = source.command(paths.code_dir, entry, kind, env.cmd_args())
     _log_invocation(env, cmd)
     result = run_child(cmd, paths.code_dir, _child_environ(env), forwarder)
@@ -93,7 +91,7 @@ def _train(paths: MlPaths, forwarder: SignalForwarder) -> int:
         )
     _write(paths.success_file, "")
     _log("training finished: success")
-    return exit_status(result.return_code)
+    return 0
 
 
 def _child_environ(env: TrainingEnvironment) -> dict[str, str]:

@@ -104,7 +104,15 @@ def install(code_dir: str, name: str, kind: EntryPointType) -> None:
         cmd = [sys.executable, "-m", "pip", "install", "-r", REQUIREMENTS_FILE]
         _run_installer(cmd, code_dir, InstallRequirementsError)
     elif kind is EntryPointType.COMMAND:
-        os.chmod(os.path.join(code_dir, name), 0o777)
+        _make_executable(os.path.join(code_dir, name))
+
+
+def _make_executable(path: str) -> None:
+    """``chmod 777`` as the toolkit does, unless the platform already made it executable
+    for everyone (only a file's owner may chmod it, and a non-root image's user does not
+    own code the platform staged)."""
+    if os.stat(path).st_mode & 0o111 != 0o111:
+        os.chmod(path, 0o777)
 
 
 def command(code_dir: str, name: str, kind: EntryPointType, args: list[str]) -> list[str]:
