@@ -149,11 +149,11 @@ def _claims(
     claims[OUTPUT_VOLUME] = claim_object(
         dns_label(record.name, OUTPUT_VOLUME), context, output, access="ReadWriteMany", size=size
     )
-    if record.script.host_code_dir is not None:
+    if record.script.code_source is not None:
         claims[CODE_VOLUME] = claim_object(
             dns_label(record.name, CODE_VOLUME),
             context,
-            record.script.host_code_dir.as_uri(),
+            record.script.code_source.as_uri(),
             access="ReadOnlyMany",
             size=options.claim_size,
         )
@@ -289,6 +289,6 @@ def _mounts(record: TrainingJobRecord) -> list[dict[str, Any]]:
             "subPathExpr": f"{host_dir}/checkpoints",
         }
     )
-    if record.script.host_code_dir is not None:
+    if record.script.code_source is not None:
         mounts.append({"name": CODE_VOLUME, "mountPath": CODE_DIR, "readOnly": True})
     return mounts

@@ -268,7 +268,7 @@ def training_job(hosts: int, *, code_dir: Path | None = None) -> TrainingJobReco
         user_hyperparameters={"epochs": "2"},
         program="train.py" if code_dir else None,
         container_submit_dir="/opt/ml/code" if code_dir else None,
-        host_code_dir=code_dir,
+        code_source=code_dir,
     )
     return TrainingJobRecord(spec=spec, state=new_training_job(NOW), script=script)
 
