@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 from types import ModuleType
 
+from dockyard.runtime.archives import UnsafeArchiveError, extract_safely
 from dockyard.runtime.serve.config import ServeConfig
 
 
@@ -85,7 +86,10 @@ def _stage(submit_dir: str) -> str:
     if os.path.isfile(location) and location.endswith((".tar.gz", ".tgz", ".tar")):
         target = tempfile.mkdtemp(prefix="dockyard-code-")
         with tarfile.open(location) as archive:
-            archive.extractall(target, filter="data")
+            try:
+                extract_safely(archive, target)
+            except UnsafeArchiveError as exc:
+                raise UserCodeError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_dir}: {exc}") from None
         return target
     if not os.path.isdir(location):
         raise UserCodeError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit_dir} does not exist")

@@ -53,6 +53,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from dockyard.runtime.archives import extract_safely
 from dockyard.runtime.serve.chain import HandlerChain, Reply
 from dockyard.runtime.serve.config import ServeConfig
 from dockyard.runtime.serve.errors import InvocationError, error_body
@@ -355,27 +356,6 @@ class MultiModel:
 def _module_name(model: str) -> str:
     """The name a model's own inference.py is imported under (one per model)."""
     return "dockyard_model_" + hashlib.sha256(model.encode()).hexdigest()[:16]
-
-
-def extract_safely(tar: tarfile.TarFile, directory: str) -> None:
-    """Extract only files and folders that stay inside ``directory``.
-
-    ``extractall(filter="data")`` does this where Python has it (3.11.4 and later); the
-    Debian 3.11 of the images predates it, so the members are checked here instead.
-    """
-    if hasattr(tarfile, "data_filter"):
-        tar.extractall(directory, filter="data")
-        return
-    root = os.path.realpath(directory)
-    members = []
-    for member in tar.getmembers():
-        path = os.path.realpath(os.path.join(root, member.name))
-        if path != root and not path.startswith(root + os.sep):
-            raise ValueError(f"{member.name} would land outside the model directory")
-        if member.isfile() or member.isdir():
-            member.mode = (member.mode | 0o600) & 0o755
-            members.append(member)
-    tar.extractall(root, members=members)
 
 
 def _target_of(headers: Any) -> str:

@@ -23,6 +23,7 @@ import sys
 import tarfile
 from urllib.parse import urlparse
 
+from dockyard.runtime.archives import UnsafeArchiveError, extract_safely
 from dockyard.runtime.train.errors import (
     InstallModuleError,
     InstallRequirementsError,
@@ -141,21 +142,7 @@ def _run_installer(
 def _extract(archive: str, target: str) -> None:
     """Extract an archive, refusing members that would land outside ``target``."""
     with tarfile.open(archive, mode="r:*") as tar:
-        if hasattr(tarfile, "data_filter"):
-            try:
-                tar.extractall(path=target, filter="data")
-            except tarfile.FilterError as exc:
-                raise JobConfigError(f"{archive} cannot be extracted safely: {exc}") from None
-            return
-        # Pythons without extraction filters: keep plain files and directories inside target.
-        root = os.path.realpath(target)
-        safe = []
-        for member in tar.getmembers():
-            dest = os.path.realpath(os.path.join(target, member.name))
-            if os.path.commonpath([root, dest]) != root:
-                raise JobConfigError(
-                    f"{archive} holds {member.name!r}, which points outside the code directory"
-                )
-            if member.isfile() or member.isdir():
-                safe.append(member)
-        tar.extractall(path=target, members=safe)
+        try:
+            extract_safely(tar, target)
+        except UnsafeArchiveError as exc:
+            raise JobConfigError(f"{archive} cannot be extracted safely: {exc}") from None
