@@ -35,6 +35,7 @@ from dockyard.server.routes import (
     task_definitions,
     tasks,
     training,
+    transform,
 )
 
 
@@ -81,6 +82,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         secrets.router,
         schedules.router,
         logs.router,
+        transform.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

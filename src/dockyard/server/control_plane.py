@@ -25,6 +25,7 @@ from dockyard.server.task_output import TaskOutput
 from dockyard.server.task_roles import TaskRoles
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
+from dockyard.server.transform import TransformReconciler
 from dockyard.server.usage import UsageCollector
 
 
@@ -52,6 +53,7 @@ class ControlPlane:
         )
         self.endpoints = EndpointReconciler(platform, self.services)
         self.training = TrainingReconciler(platform, self.runs)
+        self.transform = TransformReconciler(platform, self.runs)
         self.standalone = StandaloneReconciler(platform.store, self.tasks)
         self.housekeeping = Housekeeping(platform, self.tasks)
         self.usage = UsageCollector(platform)
@@ -71,6 +73,7 @@ class ControlPlane:
                 self.usage,
                 self.scaling,
                 self.schedules,
+                self.transform,
             ],
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
@@ -89,6 +92,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         self.loop.stop()
+        self.transform.close()
         self.services.close()
         self.tasks.close()
 
