@@ -73,8 +73,13 @@ log = logging.getLogger("dockyard.transform")
 CHECKPOINT_S = 0.5
 PING_TIMEOUT_S = 2.0
 PING_INTERVAL_S = 0.2
+STARTUP_TIMEOUT_S = 240.0  # the inference contract's default startup window
 MAX_LOST_REPLICAS = 20  # connection failures one request survives (replicas replaced)
 ANSWER_SHOWN = 200  # characters of an error answer kept in the failure reason
+
+
+class StartupTimeout(OSError):
+    """No replica answered /ping within the inference contract's startup window."""
 
 
 class Halted(Exception):
@@ -120,10 +125,16 @@ class ReplicaPool:
             self._ready.discard(address)
             self._cond.notify_all()
 
-    def any_ready(self) -> str:
-        """A ready replica's address, once there is one."""
+    def any_ready(self, timeout: float) -> str:
+        """A ready replica's address, once there is one; StartupTimeout after ``timeout``."""
+        deadline = time.monotonic() + timeout
         with self._cond:
             while not self._ready:
+                if time.monotonic() > deadline:
+                    raise StartupTimeout(
+                        f"no replica passed GET /ping within {timeout:.0f} s of the job's "
+                        "start; see the job's replica logs"
+                    )
                 self._wait()
             return sorted(self._ready)[0]
 
@@ -295,7 +306,7 @@ class TransformDriver:
 
     def _parameters(self, record: TransformJobRecord) -> TransformParameters:
         """Request, then /execution-parameters of the first ready replica, then defaults."""
-        address = self.pool.any_ready()
+        address = self.pool.any_ready(STARTUP_TIMEOUT_S)
         offered = None
         with contextlib.suppress(httpx.HTTPError, ValueError):
             answer = httpx.get(f"http://{address}/execution-parameters", timeout=PING_TIMEOUT_S)
