@@ -42,19 +42,21 @@ class RecordTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class Batch:
-    """Records ``first`` .. ``first + len(records) - 1`` of one file, as one request."""
+    """Records ``first`` .. ``first + count - 1`` of one file, as one request ``body``."""
 
     first: int
-    records: tuple[bytes, ...]
+    count: int
+    body: bytes
     split_type: str
 
     @property
-    def count(self) -> int:
-        return len(self.records)
+    def records(self) -> list[bytes]:
+        """The records again, one by one (for filters, joins and naming a failed one)."""
+        return list(split(self.body, self.split_type))
 
-    @property
-    def payload(self) -> bytes:
-        return encode(self.records, self.split_type)
+    @classmethod
+    def of(cls, first: int, records: Sequence[bytes], split_type: str) -> Batch:
+        return cls(first, len(records), encode(records, split_type), split_type)
 
 
 def encode(records: Sequence[bytes], split_type: str) -> bytes:
@@ -125,8 +127,15 @@ def _tfrecord(data: bytes) -> Iterator[bytes]:
         at = end
 
 
+def count_records(data: bytes, split_type: str) -> int:
+    """How many records ``split`` yields, without making them where it can."""
+    if split_type == "Line":
+        return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return sum(1 for _ in split(data, split_type))
+
+
 def batches(
-    records: Iterator[bytes],
+    data: bytes,
     split_type: str,
     strategy: str,
     max_bytes: int | None,
@@ -136,11 +145,17 @@ def batches(
     """Requests in input order, from record ``start`` on (the records before are skipped).
 
     ``max_bytes`` None means no limit: MultiRecord then sends the rest of the file at once.
+    Lines without a carriage return are cut straight out of ``data`` (each request is a
+    slice of the file, found with a search for its last newline); the rest go record by
+    record.
     """
+    if split_type == "Line" and b"\r" not in data:
+        yield from _line_slices(data, strategy, max_bytes, start)
+        return
     newline = 1 if split_type == "Line" else 0
     pending: list[bytes] = []
     size, first = 0, start
-    for index, record in enumerate(records):
+    for index, record in enumerate(split(data, split_type)):
         if index < start:
             continue
         cost = len(record) + newline
@@ -148,12 +163,40 @@ def batches(
             raise RecordTooLarge(index, cost, max_bytes)
         full = max_bytes is not None and size + cost > max_bytes
         if pending and (strategy == "SingleRecord" or full):
-            yield Batch(first, tuple(pending), split_type)
+            yield Batch.of(first, pending, split_type)
             pending, size, first = [], 0, index
         pending.append(record)
         size += cost
     if pending:
-        yield Batch(first, tuple(pending), split_type)
+        yield Batch.of(first, pending, split_type)
+
+
+def _line_slices(data: bytes, strategy: str, max_bytes: int | None, start: int) -> Iterator[Batch]:
+    at = 0
+    for _ in range(start):  # skip the lines already written
+        at = data.find(b"\n", at) + 1
+        if at == 0:
+            return
+    if not data.endswith(b"\n") and data:
+        data += b"\n"  # the last line travels with its newline like the others
+    index = start
+    while at < len(data):
+        if strategy == "SingleRecord":
+            end = data.index(b"\n", at) + 1
+        elif max_bytes is None:
+            end = len(data)
+        else:
+            end = data.rfind(b"\n", at, at + max_bytes) + 1
+            if end == 0:  # not even one whole line fits
+                size = data.index(b"\n", at) + 1 - at
+                raise RecordTooLarge(index, size, max_bytes)
+        if max_bytes is not None and end - at > max_bytes:
+            raise RecordTooLarge(index, end - at, max_bytes)
+        body = data[at:end]
+        count = body.count(b"\n")
+        yield Batch(index, count, body, "Line")
+        index += count
+        at = end
 
 
 def assemble(answer: bytes, assemble_with: str) -> bytes:

@@ -60,8 +60,8 @@ from dockyard.control.transform_records import (
     answer_lines,
     assemble,
     batches,
+    count_records,
     encode,
-    split,
 )
 from dockyard.records.transform import FileProgress, FileStatus, TransformJobRecord
 from dockyard.server.platform import Platform
@@ -292,9 +292,7 @@ class TransformDriver:
         files = []
         for key, path in input_files(Path(record.input_path)):
             try:
-                count = sum(
-                    1 for _ in split(read_input(path, spec.compression_type), spec.split_type)
-                )
+                count = count_records(read_input(path, spec.compression_type), spec.split_type)
                 files.append(FileProgress(key, count))
             except (SplitError, OSError, EOFError) as error:
                 failure = f"{key}: cannot be read as {spec.split_type} records: {error}"
@@ -374,7 +372,7 @@ class TransformDriver:
         split_type = spec.transform_input.split_type
         try:
             yield from batches(
-                split(run.data, split_type),
+                run.data,
                 split_type,
                 parameters.strategy,
                 parameters.max_payload_bytes,
@@ -463,12 +461,14 @@ class _Sender:
         self.chunked = parameters.max_payload_bytes is None
 
     def send(self, batch: Batch) -> Outcome:
-        try:
-            payload = encode(
-                [filter_input(self.filters, r) for r in batch.records], self.split_type
-            )
-        except FilterError:
-            return self._first_failing(batch, "")
+        payload = batch.body
+        if not self.filters.input_filter.is_root:
+            try:
+                payload = encode(
+                    [filter_input(self.filters, r) for r in batch.records], self.split_type
+                )
+            except FilterError:
+                return self._first_failing(batch, "")
         ok, answer = self._invoke(payload)
         if not ok:
             return self._first_failing(batch, answer.decode(errors="replace"))
