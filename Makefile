@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving clean
+	bench-control-plane bench-serving bench-transform clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -50,6 +50,9 @@ bench-control-plane: setup
 
 bench-serving: setup
 	$(PY) -m bench.serving
+
+bench-transform: setup
+	$(PY) bench/transform.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

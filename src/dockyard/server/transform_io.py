@@ -3,8 +3,9 @@
 Input: a directory (every file under it, in key order, is one input object, named by
 its path under the directory, as S3 keys under a prefix are) or a single file. Output:
 a local directory or an ``s3://`` prefix of the artifact store. Either way an ``X.out``
-appears whole or not at all: a local one is copied next to its final name and renamed
-over it; the artifact store commits its objects the same way.
+appears whole or not at all: a local one is the part file renamed (or, across file
+systems, copied next to its final name and renamed over it); the artifact store
+commits its objects the same way.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class OutputLocation:
         assert self.directory is not None
         dest = self.directory / name
         dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(part, dest)  # same file system: the part file becomes X.out
+            return str(dest)
+        except OSError:
+            pass  # another file system: copy next to it, then rename
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             shutil.copyfile(part, tmp)

@@ -17,6 +17,10 @@ for SageMaker behaves the same here:
 ``SM_MODEL_DIR``                          the model directory (default
                                           ``$SAGEMAKER_BASE_DIR/model``, i.e.
                                           ``/opt/ml/model``)
+``SAGEMAKER_MAX_PAYLOAD_IN_MB``          in a batch transform job (``SAGEMAKER_BATCH``
+                                          true), the largest request accepted (the
+                                          job's MaxPayloadInMB; 0: no limit) instead
+                                          of the real-time 6 MB
 ``DOCKYARD_BATCH_SIZE``                   Dockyard's own: adaptive batching, at most this
                                           many requests per predict_fn call (unset, 0 or
                                           1: off; ``batching.py``)
@@ -39,6 +43,7 @@ DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_S = 60.0
 #: SageMaker's payload limit for real-time invocations: 6 MB, counted in binary megabytes.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+UNLIMITED_PAYLOAD_BYTES = 1 << 62  # MaxPayloadInMB 0: no limit
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
@@ -99,6 +104,7 @@ class ServeConfig:
             ),
             batch_size=batch_size,
             batch_wait_ms=batch_wait_ms,
+            max_payload_bytes=_max_payload(env),
         )
 
 
@@ -108,6 +114,20 @@ def available_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _max_payload(env: Mapping[str, str]) -> int:
+    """6 MB, or in a batch transform job its MaxPayloadInMB (the contract's variables)."""
+    raw = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "").strip()
+    if env.get("SAGEMAKER_BATCH", "").strip().lower() != "true" or not raw:
+        return MAX_PAYLOAD_BYTES
+    try:
+        megabytes = int(raw)
+    except ValueError:
+        megabytes = -1
+    if megabytes < 0:
+        raise ConfigError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB={raw!r} must be a whole number >= 0")
+    return megabytes * 1024 * 1024 if megabytes else UNLIMITED_PAYLOAD_BYTES
 
 
 def _port(raw: str | None) -> int:
