@@ -87,7 +87,11 @@ def _load(url: str, body: bytes, concurrency: int, duration: float, out: Any) ->
         with httpx.Client(timeout=60) as http:
             while time.monotonic() < stop:
                 try:
-                    answer = http.post(url, content=body, headers={"Content-Type": "text/csv"})
+                    answer = http.post(
+                        url,
+                        content=body,
+                        headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                    )
                 except httpx.HTTPError:
                     errors[0] += 1
                     continue
