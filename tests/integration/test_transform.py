@@ -10,6 +10,7 @@ by line against its input: a record written twice, lost or out of order fails it
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -244,3 +245,48 @@ def test_a_job_whose_daemon_is_killed_completes_after_a_restart_with_every_recor
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     assert (out / "a.csv.out").read_text().splitlines() == first
     assert (out / "b.csv.out").read_text().splitlines() == second
+
+
+def test_a_job_from_a_create_transform_job_file_stops_on_request(
+    daemon: Daemon,
+    engine: DockerEngine,
+    model_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    name = unique_name("tf")
+    source, out = tmp_path / "in", tmp_path / "out"
+    write_csv(source / "a.csv", 0, 2000)
+    request = {
+        "TransformJobName": name,
+        "ModelName": name,
+        "Container": {"Image": model_image, "Environment": {"DELAY": "0.02"}},
+        "BatchStrategy": "SingleRecord",
+        "MaxConcurrentTransforms": 1,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source.as_uri()}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {"S3OutputPath": out.as_uri(), "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "local", "InstanceCount": 1},
+    }
+    document = tmp_path / "job.json"
+    document.write_text(json.dumps(request))
+    ok(daemon.cli("transform", name, "--from-json", str(document), "--no-wait"))
+    wait_until(
+        lambda: describe(daemon, name)["Progress"]["RecordsDone"] > 0,
+        timeout=TIMEOUT,
+        what="the first records",
+    )
+
+    ok(daemon.cli("stop-transform-job", name))
+    job = ended(daemon, name)
+
+    assert job["TransformJobStatus"] == "Stopped"
+    assert not (out / "a.csv.out").exists()
+    wait_until(
+        lambda: not engine.list({"dockyard.transform-job": name}),
+        timeout=TIMEOUT,
+        what="the replica to be removed",
+    )
