@@ -94,11 +94,13 @@ def model_image(
     return tag
 
 
-def write_csv(path: Path, first: int, count: int, fail_at: int | None = None) -> list[str]:
-    """Lines ``i,i*3`` (one saying fail at record ``fail_at``); the outputs expected."""
+def write_csv(
+    path: Path, first: int, count: int, fail_at: frozenset[int] = frozenset()
+) -> list[str]:
+    """Lines ``i,i*3`` (those at the records in ``fail_at`` say fail); the outputs expected."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        "fail,0" if index == fail_at else f"{first + index},{(first + index) * 3}"
+        "fail,0" if index in fail_at else f"{first + index},{(first + index) * 3}"
         for index in range(count)
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -166,7 +168,7 @@ def test_a_failing_record_fails_its_file_and_the_job_and_the_others_complete(
     name = unique_name("tf")
     source, out = tmp_path / "in", tmp_path / "out"
     good = write_csv(source / "a.csv", 0, 20)
-    write_csv(source / "b.csv", 100, 20, fail_at=6)
+    write_csv(source / "b.csv", 100, 3000, fail_at=frozenset({1233, 2500}))
     also_good = write_csv(source / "c.csv", 200, 20)
 
     result = transform(daemon, name, model_image, source, out, "--max-payload-mb", "1")
@@ -174,7 +176,7 @@ def test_a_failing_record_fails_its_file_and_the_job_and_the_others_complete(
     assert result.returncode == 1
     job = describe(daemon, name)
     assert job["TransformJobStatus"] == "Failed"
-    assert "b.csv: record 7 (line 7)" in job["FailureReason"]
+    assert "b.csv: record 1234 (line 1234)" in job["FailureReason"]  # the first of the two
     assert "500" in job["FailureReason"]
     assert (out / "a.csv.out").read_text().splitlines() == good
     assert (out / "c.csv.out").read_text().splitlines() == also_good

@@ -347,6 +347,8 @@ class TransformDriver:
                 if progress.finished:
                     continue
                 run = _FileRun(index, progress, b"", self.staging / f"{index:06d}.part")
+                if progress.key not in inputs:
+                    raise OSError(f"{progress.key} is no longer in the input")
                 run.data = read_input(inputs[progress.key], spec.transform_input.compression_type)
                 run.open()
                 self._save_file(index, run.progress)
@@ -493,20 +495,32 @@ class _Sender:
         return Outcome(b"".join(written), records=batch.count)
 
     def _first_failing(self, batch: Batch, message: str) -> Outcome:
-        """Which record of a failed batch fails on its own (the first one that does)."""
-        for offset, record in enumerate(batch.records):
+        """Which record of a failed batch fails, found by halving the batch.
+
+        A record the input filter cannot read is named at once. Otherwise the first
+        half of what is still suspect is sent: if it fails the culprit is in it, if it
+        passes it is in the rest, so a mini-batch of 65,536 records costs 16 requests.
+        """
+        records = batch.records
+        filtered = []
+        for offset, record in enumerate(records):
             try:
-                payload = encode([filter_input(self.filters, record)], self.split_type)
+                filtered.append(filter_input(self.filters, record))
             except FilterError as error:
                 return Outcome(failed_record=batch.first + offset, message=str(error))
-            if batch.count == 1:
-                return Outcome(failed_record=batch.first, message=message)
-            ok, answer = self._invoke(payload)
-            if not ok:
-                return Outcome(
-                    failed_record=batch.first + offset, message=answer.decode(errors="replace")
-                )
-        return Outcome(failed_record=batch.first, message=message)
+        low, high, reason = 0, len(records), message
+        failed = (low, high)  # the last range seen failing, and ``reason`` its answer
+        while high - low > 1:
+            middle = (low + high) // 2
+            ok, answer = self._invoke(encode(filtered[low:middle], self.split_type))
+            if ok:
+                low = middle
+            else:
+                high, reason, failed = middle, answer.decode(errors="replace"), (low, middle)
+        if failed != (low, high):  # the culprit's own answer, not its range's
+            ok, answer = self._invoke(encode(filtered[low:high], self.split_type))
+            reason = reason if ok else answer.decode(errors="replace")
+        return Outcome(failed_record=batch.first + low, message=reason)
 
     def _invoke(self, payload: bytes) -> tuple[bool, bytes]:
         """POST /invocations until it answers 2xx, fails for good, or the job halts."""
