@@ -75,6 +75,9 @@ def test_a_job_runs_its_replicas_with_the_batch_environment_and_stops(
         ),
         "the job to stop",
     )
+    sm.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName="score", WaiterConfig={"Delay": 0}
+    )
     world.settle(lambda: not replicas(world, "score"), "the replicas to be reaped")
     (summary,) = sm.list_transform_jobs(StatusEquals="Stopped")["TransformJobSummaries"]
     assert summary["TransformJobName"] == "score"
