@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install install-frameworks setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving bench-swarm clean
+	bench-control-plane bench-serving bench-swarm bench-transform clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -67,6 +67,9 @@ bench-swarm: setup
 .PHONY: bench-multi-model
 bench-multi-model: setup
 	$(PY) bench/multi_model.py
+
+bench-transform: setup
+	$(PY) bench/transform.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

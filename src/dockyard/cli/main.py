@@ -25,6 +25,7 @@ from dockyard.cli import (
     task_cmd,
     task_definition_cmd,
     train_cmd,
+    transform_cmd,
 )
 from dockyard.cli.output import print_error
 from dockyard.errors import DockyardError
@@ -77,6 +78,10 @@ app.command()(registry_cmd.images)
 app.command()(registry_cmd.scan)
 app.command()(registry_cmd.login)
 app.command()(console_cmd.console)
+app.command()(transform_cmd.transform)
+app.command("transform-jobs")(transform_cmd.transform_jobs)
+app.command("transform-job")(transform_cmd.transform_job)
+app.command("stop-transform-job")(transform_cmd.stop_transform_job)
 
 
 @app.command()

@@ -401,3 +401,11 @@ def plan_endpoint(
         update = replace(update, failure_reason=failure_reason)
     failed = update.status is EndpointStatus.FAILED and not services_at_zero
     return EndpointPlan(update, (ScaleToZero(),) if failed else ())
+
+
+def serving_task_definition(
+    family: str, model: Model, model_dirs: Mapping[str, str]
+) -> TaskDefinition:
+    """The task definition that serves ``model`` (``serve`` on port 8080, the extracted
+    artifact at /opt/ml/model): an endpoint replica's, and a batch transform replica's."""
+    return _task_definition(family, model, model_dirs)

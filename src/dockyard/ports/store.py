@@ -31,6 +31,7 @@ from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
+from dockyard.records.transform import TransformJobRecord
 
 R = TypeVar("R")
 
@@ -93,6 +94,8 @@ class Store(Protocol):
     def scheduled_actions(self) -> Collection[ScheduledActionRecord]: ...
     @property
     def schedules(self) -> Collection[ScheduleRecord]: ...  # scheduled tasks
+    @property
+    def transform_jobs(self) -> Collection[TransformJobRecord]: ...
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

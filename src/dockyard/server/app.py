@@ -37,6 +37,7 @@ from dockyard.server.routes import (
     task_definitions,
     tasks,
     training,
+    transform,
 )
 
 
@@ -86,6 +87,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         logs.router,
         kubernetes.router,
         cluster.router,
+        transform.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

@@ -26,6 +26,7 @@ from dockyard.server.task_output import TaskOutput
 from dockyard.server.task_roles import TaskRoles
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
+from dockyard.server.transform import TransformReconciler
 from dockyard.server.usage import UsageCollector
 
 
@@ -53,6 +54,7 @@ class ControlPlane:
         )
         self.endpoints = EndpointReconciler(platform, self.services)
         self.training = TrainingReconciler(platform, self.runs)
+        self.transform = TransformReconciler(platform, self.runs)
         self.standalone = StandaloneReconciler(platform.store, self.tasks)
         self.housekeeping = Housekeeping(platform, self.tasks)
         self.usage = UsageCollector(platform)
@@ -71,13 +73,14 @@ class ControlPlane:
             self.usage,
             self.scaling,
             self.schedules,
+            self.transform,
         ]
         if platform.cluster is not None:
             # DOCKYARD_BACKEND=kubernetes: the cluster runs, restarts and scales the
             # workloads (nothing of theirs starts on this machine); the sync reads back
             # what it reports on the applied ones
             local = {self.services, self.standalone, self.endpoints, self.training}
-            local |= {self.usage, self.scaling}
+            local |= {self.usage, self.scaling, self.transform}
             reconcilers = [r for r in reconcilers if r not in local]
             reconcilers.append(ClusterSync(platform, platform.cluster))
         self.loop = ControlLoop(
@@ -99,6 +102,7 @@ class ControlPlane:
 
     def stop(self) -> None:
         self.loop.stop()
+        self.transform.close()
         self.services.close()
         self.tasks.close()
 

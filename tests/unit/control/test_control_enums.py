@@ -13,6 +13,7 @@ from dockyard.control.training_status import (
     SecondaryStatus,
     TrainingJobStatus,
 )
+from dockyard.control.transform import TransformJobStatus
 from dockyard.spec import aws_model
 
 pytestmark = pytest.mark.unit
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.unit
         (TrainingJobStatus, "sagemaker", "TrainingJobStatus"),
         (SecondaryStatus, "sagemaker", "SecondaryStatus"),
         (EndpointStatus, "sagemaker", "EndpointStatus"),
+        (TransformJobStatus, "sagemaker", "TransformJobStatus"),
     ],
 )
 def test_enum_matches_botocore(ours: type[StrEnum], service: aws_model.Service, shape: str) -> None:

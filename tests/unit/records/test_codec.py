@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from dockyard.control.training_status import (
     enter,
     new_training_job,
 )
+from dockyard.control.transform import new_transform_job
 from dockyard.ports.engine import Mount
 from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
@@ -35,9 +37,11 @@ from dockyard.records.service import LbTarget, ServiceRecord
 from dockyard.records.task import PortAddress, ReplicaState, TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import ScriptMode, TrainingJobRecord
+from dockyard.records.transform import FileProgress, FileStatus, TransformJobRecord
 from dockyard.spec.endpoint import parse_endpoint_config, parse_model
 from dockyard.spec.task_definition import RegisteredTaskDefinition, parse_task_definition
 from dockyard.spec.training_job import parse_training_job
+from dockyard.spec.transform_job import parse_transform_job
 
 pytestmark = pytest.mark.unit
 
@@ -269,3 +273,35 @@ def test_task_definition_record_round_trips() -> None:
         )
     )
     assert through_json(TaskDefinitionRecord, record) == record
+
+
+def a_transform_job_record() -> TransformJobRecord:
+    spec = parse_transform_job(
+        {
+            "TransformJobName": "score",
+            "ModelName": "iris",
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://d/in/"}},
+                "SplitType": "Line",
+            },
+            "TransformOutput": {"S3OutputPath": "s3://d/out/"},
+        }
+    )
+    model = parse_model({"ModelName": "iris", "PrimaryContainer": {"Image": "sha256:abc"}})
+    state = replace(new_transform_job(1.0), replacements={"replica-1": 2})
+    files = (
+        FileProgress("a.csv", 10, FileStatus.COMPLETED, 10, 40),
+        FileProgress("b.csv", 5, FileStatus.IN_PROGRESS, 3, 12),
+        FileProgress("c.csv", 5, FileStatus.FAILED, failure="c.csv: record 2 (line 2): 500"),
+    )
+    return TransformJobRecord(
+        spec, model, state, "/data/in", files=files, parameters={"MaxPayloadInMB": "6"}
+    )
+
+
+def test_transform_job_record_with_its_checkpoint_round_trips() -> None:
+    record = a_transform_job_record()
+    restored = through_json(TransformJobRecord, record)
+    assert restored == record
+    assert restored.files[1].status is FileStatus.IN_PROGRESS
+    assert restored.records_done == 13

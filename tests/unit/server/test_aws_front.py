@@ -206,9 +206,9 @@ def test_a_bad_create_training_job_is_a_validation_exception_that_changes_nothin
 
 def test_an_operation_not_implemented_answers_not_implemented_naming_it(sm: Any) -> None:
     with pytest.raises(ClientError) as raised:
-        sm.list_transform_jobs()
+        sm.list_processing_jobs()
     assert error_of(raised) == ("NotImplemented", 501)
-    assert "ListTransformJobs" in raised.value.response["Error"]["Message"]
+    assert "ListProcessingJobs" in raised.value.response["Error"]["Message"]
 
 
 def send_json(

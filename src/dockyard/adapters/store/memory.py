@@ -32,6 +32,7 @@ from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
+from dockyard.records.transform import TransformJobRecord
 
 R = TypeVar("R", bound=Keyed)
 
@@ -157,6 +158,9 @@ class MemoryStore:
             self._lock, ScheduledActionRecord.KIND
         )
         self.schedules = MemoryCollection[ScheduleRecord](self._lock, ScheduleRecord.KIND)
+        self.transform_jobs = MemoryCollection[TransformJobRecord](
+            self._lock, TransformJobRecord.KIND
+        )
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
@@ -182,6 +186,7 @@ class MemoryStore:
             self.endpoint_configs,
             self.secrets,
             self.schedules,
+            self.transform_jobs,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

@@ -17,12 +17,14 @@ LIST_COMMANDS = {
     "endpoint_config": "aws sagemaker list-endpoint-configs",
     "secret": "dockyard secret list",
     "schedule": "dockyard schedule list",
+    "transform_job": "dockyard transform-jobs",
 }
 
 NOUNS = {
     "training_job": "training job",
     "task_definition": "task definition",
     "endpoint_config": "endpoint config",
+    "transform_job": "transform job",
 }
 
 

@@ -40,6 +40,7 @@ from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
+from dockyard.records.transform import TransformJobRecord
 
 R = TypeVar("R", bound=Keyed)
 
@@ -243,6 +244,7 @@ class SqliteStore:
         self.scaling_policies = SqliteCollection(self._docs, ScalingPolicyRecord)
         self.scheduled_actions = SqliteCollection(self._docs, ScheduledActionRecord)
         self.schedules = SqliteCollection(self._docs, ScheduleRecord)
+        self.transform_jobs = SqliteCollection(self._docs, TransformJobRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:

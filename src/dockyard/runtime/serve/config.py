@@ -20,6 +20,10 @@ for SageMaker behaves the same here:
 ``DOCKYARD_FRAMEWORK``                    Dockyard's own: whose default handlers fill in
                                           for the user's (sklearn, xgboost, pytorch;
                                           set by each framework image; default sklearn)
+``SAGEMAKER_MAX_PAYLOAD_IN_MB``          in a batch transform job (``SAGEMAKER_BATCH``
+                                          true), the largest request accepted (the
+                                          job's MaxPayloadInMB; 0: no limit) instead
+                                          of the real-time 6 MB
 ``DOCKYARD_BATCH_SIZE``                   Dockyard's own: adaptive batching, at most this
                                           many requests per predict_fn call (unset, 0 or
                                           1: off; ``batching.py``)
@@ -59,6 +63,7 @@ DEFAULT_PORT = 8080
 DEFAULT_TIMEOUT_S = 60.0
 #: SageMaker's payload limit for real-time invocations: 6 MB, counted in binary megabytes.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+UNLIMITED_PAYLOAD_BYTES = 1 << 62  # MaxPayloadInMB 0: no limit
 DEFAULT_BASE_DIR = "/opt/ml"
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
@@ -138,6 +143,7 @@ class ServeConfig:
             model_cache_dir=env.get("DOCKYARD_MODEL_CACHE_DIR", "").strip()
             or os.path.join(tempfile.gettempdir(), "dockyard-models"),
             model_caching=_caching(env.get("DOCKYARD_MODEL_CACHING")),
+            max_payload_bytes=_max_payload(env),
         )
 
 
@@ -196,6 +202,20 @@ def _container_memory_limit() -> int | None:
             return int(text)
         return None
     return None
+
+
+def _max_payload(env: Mapping[str, str]) -> int:
+    """6 MB, or in a batch transform job its MaxPayloadInMB (the contract's variables)."""
+    raw = env.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "").strip()
+    if env.get("SAGEMAKER_BATCH", "").strip().lower() != "true" or not raw:
+        return MAX_PAYLOAD_BYTES
+    try:
+        megabytes = int(raw)
+    except ValueError:
+        megabytes = -1
+    if megabytes < 0:
+        raise ConfigError(f"SAGEMAKER_MAX_PAYLOAD_IN_MB={raw!r} must be a whole number >= 0")
+    return megabytes * 1024 * 1024 if megabytes else UNLIMITED_PAYLOAD_BYTES
 
 
 def _port(raw: str | None) -> int:

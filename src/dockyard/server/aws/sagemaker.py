@@ -14,6 +14,7 @@ from typing import Any
 from dockyard.control.training_status import TrainingJobStatus
 from dockyard.server import training
 from dockyard.server.aws import hosting
+from dockyard.server.aws import transform as transform_jobs
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import Row, page
 from dockyard.server.aws.service import AwsService, Call, Handler
@@ -72,6 +73,7 @@ HANDLERS: dict[str, Handler] = {
     "StopTrainingJob": stop_training_job,
     "ListTrainingJobs": list_training_jobs,
     **hosting.HANDLERS,
+    **transform_jobs.HANDLERS,
 }
 
 SERVICE = AwsService(name="sagemaker", arn_namespace="sagemaker", handlers=HANDLERS)
