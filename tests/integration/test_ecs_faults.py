@@ -14,6 +14,9 @@ assertions are about correctness only, never about time.
   requests no task received, so the other tasks survive and no other request fails;
 * the daemon killed with SIGKILL in the middle of a rolling deployment and started
   again: the deployment finishes, no task is lost or started twice;
+* an endpoint updated to a model that exits at start keeps its old replicas serving
+  (no request fails), goes RollingBack and is InService again with a FailureReason;
+  a request that crashes one of its replicas fails alone there too;
 * a task flooding stdout and one that runs out of memory leave the daemon's API
   responsive and a neighbour service serving without a failure; the OOM task stops
   with ECS's OutOfMemoryError reason.
@@ -21,6 +24,7 @@ assertions are about correctness only, never about time.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +42,7 @@ from dockyard.control.task_state import OOM_REASON
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 120.0
+THREADS = 2  # client threads of the steady load: at most this many requests in flight
 
 SERVER = """
 import os, signal, sys, threading, uuid
@@ -92,6 +97,24 @@ HOG = "x = bytearray(1024 * 1024 * 1024)"  # 1 GiB at once, over the task's memo
 @pytest.fixture(scope="module")
 def faulty_image(script_image: Callable[[str, str], str]) -> str:
     return script_image("ecs-faulty", SERVER)
+
+
+@pytest.fixture(scope="module")
+def model_image(
+    engine: DockerEngine,
+    faulty_image: str,
+    session_labels: dict[str, str],
+    unique_name: Callable[..., str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The same server as a SageMaker model image: ``docker run IMAGE serve`` runs it."""
+    context = tmp_path_factory.mktemp("model-image")
+    (context / "Dockerfile").write_text(
+        f'FROM {faulty_image}\nENTRYPOINT ["python3", "/server.py"]\nCMD ["serve"]\n'
+    )
+    tag = f"dockyard-test/ecs-model:{unique_name('model')}"
+    list(engine.build(str(context), tag, labels=session_labels))
+    return tag
 
 
 def figure(name: str, value: object) -> None:
@@ -196,7 +219,7 @@ def test_killing_one_of_three_tasks_under_load_costs_only_what_it_held(
     url = create_service(daemon, name, revision, 3)
     (victim, *_) = serving(daemon, name, revision, 3)
 
-    with Load(url, threads=2) as load:
+    with Load(url, threads=THREADS) as load:
         load.wait_answers(30, timeout=TIMEOUT, what="answers before the kill")
         before = ids(load.answers)
         killed_at = time.monotonic()
@@ -216,8 +239,9 @@ def test_killing_one_of_three_tasks_under_load_costs_only_what_it_held(
     figure("kill: failed requests", len(load.failures))
     # A killed task takes the requests it was answering with it (one per client thread
     # at most): they reached it, so they are not re-sent. Nothing else may fail.
-    assert len(load.failures) <= 2, load.failures[:5]
-    assert all(f.status == 502 for f in load.failures), load.failures[:5]
+    assert len(load.failures) <= THREADS, load.failures[:5]
+    # 502, or the client's connection closed when its request went on a kept-alive one
+    assert all(f.status in (0, 502) for f in load.failures), load.failures[:5]
     assert len(before) == 3
 
 
@@ -230,7 +254,7 @@ def test_a_request_that_crashes_its_task_fails_alone(
     url = create_service(daemon, name, revision, 3)
     tasks = serving(daemon, name, revision, 3)
 
-    with Load(url, threads=2) as load:
+    with Load(url, threads=THREADS) as load:
         load.wait_answers(30, timeout=TIMEOUT, what="answers before the poisonous request")
         crashed = httpx.post(f"{url}?crash=1", content=b"x", timeout=30)
         load.wait_answers(30, timeout=TIMEOUT, what="answers after it")
@@ -239,7 +263,10 @@ def test_a_request_that_crashes_its_task_fails_alone(
     figure("crash: other requests", load.count())
     figure("crash: other failed requests", len(load.failures))
     assert crashed.status_code == 502
-    assert load.failures == []
+    # Only what the crashed task itself held may fail with it: a client request it was
+    # answering at that instant (one per client thread at most; with 3 tasks and 2
+    # threads the balancer usually sends the poisonous request to the idle one).
+    assert len(load.failures) <= THREADS, load.failures
 
     def stopped() -> list[dict[str, Any]]:
         described = daemon.api("GET", f"/v1/services/{name}")["tasks"]
@@ -297,6 +324,68 @@ def test_a_daemon_killed_mid_deployment_finishes_it_without_losing_or_doubling_t
     )
 
 
+@pytest.mark.slow
+def test_a_failed_endpoint_update_keeps_the_old_replicas_serving_and_a_crash_costs_one(
+    daemon: Daemon, model_image: str, unique_name: Callable[..., str]
+) -> None:
+    name = unique_name("ep")
+    deploy = {
+        "EndpointName": name,
+        "Image": model_image,
+        "InstanceCount": 2,
+        "ContainerStartupHealthCheckTimeoutInSeconds": 60,  # SageMaker's least
+    }
+    daemon.api("POST", "/v1/endpoints", json={**deploy, "Environment": {"COLOR": "old"}})
+
+    def status(wanted: str) -> dict[str, Any] | None:
+        endpoint: dict[str, Any] = daemon.api("GET", f"/v1/endpoints/{name}")
+        return endpoint if endpoint["EndpointStatus"] == wanted else None
+
+    first = wait_until(lambda: status("InService"), timeout=TIMEOUT, what="InService")
+    old_replicas = {r["TaskId"] for r in first["Replicas"]}
+    try:
+        with Load(first["Url"], threads=THREADS) as load:
+            load.wait_answers(20, timeout=TIMEOUT, what="answers before the update")
+            broken = {"COLOR": "new", "EXIT_AT_START": "1"}
+            daemon.api("POST", "/v1/endpoints", json={**deploy, "Environment": broken})
+            started = time.monotonic()
+            wait_until(lambda: status("Updating"), timeout=TIMEOUT, what="Updating")
+            back = wait_until(
+                lambda: status("InService"), timeout=TIMEOUT, what="InService after the rollback"
+            )
+            load.wait_answers(20, timeout=TIMEOUT, what="answers after the rollback")
+        figure("endpoint update: back InService after (s)", round(time.monotonic() - started, 1))
+        figure("endpoint update: requests", load.count())
+        figure("endpoint update: failed requests", len(load.failures))
+        assert load.failures == []
+        assert {o.body.split()[0] for o in load.answers} == {"old"}
+        assert "did not pass the ping health check" in back["FailureReason"]
+        healthy = {r["TaskId"] for r in back["Replicas"] if r["Health"] == "healthy"}
+        assert healthy == old_replicas
+        events = daemon.api("GET", "/v1/events", params={"kind": "endpoint", "name": name})
+        assert "RollingBack" in json.dumps(events)
+
+        # the load balancer's rule holds for endpoints too: a poisonous request fails alone
+        with Load(back["Url"], threads=THREADS) as load:
+            load.wait_answers(20, timeout=TIMEOUT, what="answers before the poisonous request")
+            crashed = httpx.post(f"{back['Url']}?crash=1", content=b"x", timeout=30)
+            load.wait_answers(20, timeout=TIMEOUT, what="answers after it")
+        figure("endpoint crash: poisonous request answered", crashed.status_code)
+        figure("endpoint crash: other failed requests", len(load.failures))
+        assert crashed.status_code == 502
+        assert len(load.failures) <= THREADS, load.failures  # what the dead replica held
+
+        def replaced() -> set[str] | None:
+            replicas = daemon.api("GET", f"/v1/endpoints/{name}")["Replicas"]
+            now = {r["TaskId"] for r in replicas if r["Health"] == "healthy"}
+            return now if len(now) == 2 and now != healthy else None
+
+        survivors = wait_until(replaced, timeout=TIMEOUT, what="the crashed replica replaced")
+        assert len(survivors & healthy) == 1, "the poisonous request reached both replicas"
+    finally:
+        daemon.api("DELETE", f"/v1/endpoints/{name}")
+
+
 def _ping_ms(daemon: Daemon) -> float:
     started = time.perf_counter()
     assert daemon.client.alive()
@@ -332,7 +421,7 @@ def test_a_flooding_task_and_an_oom_task_do_not_hurt_the_daemon_or_a_neighbour(
             ],
         },
     )
-    with Load(url, threads=2) as load:
+    with Load(url, threads=THREADS) as load:
         load.wait_answers(20, timeout=TIMEOUT, what="the neighbour's first answers")
         flooder = daemon.api(
             "POST",
