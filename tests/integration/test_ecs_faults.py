@@ -469,3 +469,109 @@ def test_a_flooding_task_and_an_oom_task_do_not_hurt_the_daemon_or_a_neighbour(
     assert oom["containers"][0]["reason"] == OOM_REASON
     assert daemon.process is not None and daemon.process.poll() is None
     assert Path(daemon.log_path).exists()
+
+
+def _web(image: str, **more: Any) -> dict[str, Any]:
+    return {"name": "web", "image": image, "portMappings": [{"containerPort": 8080}], **more}
+
+
+BAD_TASK_DEFINITIONS: list[tuple[str, Callable[[str], dict[str, Any]], str]] = [
+    ("wrong type", lambda i: {"containerDefinitions": [_web(i, memory="lots")]}, "memory"),
+    ("unknown field", lambda i: {"containerDefinitions": [_web(i, colour="blue")]}, "colour"),
+    (
+        "bad fargate cpu/memory pair",
+        lambda i: {
+            "requiresCompatibilities": ["FARGATE"],
+            "networkMode": "awsvpc",
+            "cpu": "1024",
+            "memory": "512",
+            "containerDefinitions": [_web(i)],
+        },
+        "memory",
+    ),
+    (
+        "dependsOn cycle",
+        lambda i: {
+            "containerDefinitions": [
+                _web(i, dependsOn=[{"containerName": "side", "condition": "START"}]),
+                {
+                    "name": "side",
+                    "image": i,
+                    "dependsOn": [{"containerName": "web", "condition": "START"}],
+                },
+            ]
+        },
+        "dependsOn",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [pytest.param(make, field, id=case) for case, make, field in BAD_TASK_DEFINITIONS],
+)
+def test_an_invalid_task_definition_is_refused_naming_the_field_and_registers_nothing(
+    daemon: Daemon,
+    faulty_image: str,
+    unique_name: Callable[..., str],
+    change: Callable[[str], dict[str, Any]],
+    field: str,
+) -> None:
+    family = unique_name("bad")
+    answer = daemon.raw(
+        "POST", "/v1/task-definitions", json={"family": family, **change(faulty_image)}
+    )
+
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert field in f"{body.get('field')} {body.get('message')}", body
+    assert body.get("hint") or body.get("message"), body
+    assert daemon.raw("GET", f"/v1/task-definitions/{family}").status_code == 404
+
+
+BAD_SERVICE_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
+    ("wrong type", {"desiredCount": "two"}, "desiredCount"),
+    ("unknown field", {"desiredCont": 2}, "desiredCont"),
+    ("unknown revision", {"taskDefinition": "FAMILY:99"}, "taskDefinition"),
+    ("unknown family", {"taskDefinition": "no-such-family-anywhere:1"}, "taskDefinition"),
+    (
+        "load balancer on a port the container does not map",
+        {"loadBalancers": [{"targetGroupArn": "x", "containerName": "web", "containerPort": 9}]},
+        "loadBalancers",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [pytest.param(change, field, id=case) for case, change, field in BAD_SERVICE_REQUESTS],
+)
+def test_an_invalid_service_request_is_refused_naming_the_field_and_creates_nothing(
+    daemon: Daemon,
+    engine: DockerEngine,
+    faulty_image: str,
+    unique_name: Callable[..., str],
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    family = unique_name("svcbad")
+    revision = register(daemon, task_definition(family, faulty_image, "blue"))
+    name = unique_name("svcbad")
+    request = {
+        "serviceName": name,
+        "taskDefinition": revision,
+        "desiredCount": 1,
+        **{
+            k: (v.replace("FAMILY", family) if isinstance(v, str) else v) for k, v in change.items()
+        },
+    }
+    before = daemon.api("GET", "/v1/services")
+
+    answer = daemon.raw("POST", "/v1/services", json=request)
+
+    assert answer.status_code in (400, 404), answer.text
+    body = answer.json()
+    assert field in f"{body.get('field')} {body.get('message')}", body
+    assert daemon.raw("GET", f"/v1/services/{name}").status_code == 404
+    assert daemon.api("GET", "/v1/services") == before
+    assert engine.list({"dockyard.service": name}) == []
