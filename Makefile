@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving bench-swarm clean
+	bench-control-plane bench-serving bench-swarm bench-ecs clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -53,6 +53,9 @@ bench-serving: setup
 
 bench-swarm: setup
 	cd bench && PYTHONPATH=$(CURDIR)/src:. $(CURDIR)/$(PY) swarm.py
+
+bench-ecs: setup
+	PYTHONPATH=$(CURDIR)/src $(PY) bench/ecs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -45,12 +45,19 @@ TIMEOUT = 120.0
 THREADS = 2  # client threads of the steady load: at most this many requests in flight
 
 SERVER = """
-import os, signal, sys, threading, uuid
+import os, signal, sys, threading, time, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 if os.environ.get("EXIT_AT_START"):
     sys.exit(4)
 ANSWER = (os.environ.get("COLOR", "none") + " " + uuid.uuid4().hex[:8]).encode()
+BURN_S = float(os.environ.get("BURN_MS", "0")) / 1000  # CPU per request (bench/ecs.py)
+
+
+def burn():
+    end = time.thread_time() + BURN_S
+    while time.thread_time() < end:
+        pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -73,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         if "crash=1" in self.path:
             os._exit(3)
+        burn()
         self._answer(ANSWER)
 
     def log_message(self, *args):
