@@ -573,7 +573,11 @@ def test_an_invalid_service_request_is_refused_naming_the_field_and_creates_noth
             k: (v.replace("FAMILY", family) if isinstance(v, str) else v) for k, v in change.items()
         },
     }
-    before = daemon.api("GET", "/v1/services")
+
+    def names() -> set[str]:
+        return {s["serviceName"] for s in daemon.api("GET", "/v1/services")["services"]}
+
+    before = names()
 
     answer = daemon.raw("POST", "/v1/services", json=request)
 
@@ -581,5 +585,5 @@ def test_an_invalid_service_request_is_refused_naming_the_field_and_creates_noth
     body = answer.json()
     assert field in f"{body.get('field')} {body.get('message')}", body
     assert daemon.raw("GET", f"/v1/services/{name}").status_code == 404
-    assert daemon.api("GET", "/v1/services") == before
+    assert names() <= before  # nothing new (a service an earlier test deleted may go)
     assert engine.list({"dockyard.service": name}) == []
