@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install install-frameworks setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving bench-swarm bench-transform clean
+	bench-control-plane bench-serving bench-swarm bench-transform bench-ecs clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -70,6 +70,9 @@ bench-multi-model: setup
 
 bench-transform: setup
 	$(PY) bench/transform.py
+
+bench-ecs: setup
+	PYTHONPATH=$(CURDIR)/src $(PY) bench/ecs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -164,6 +164,13 @@ class Daemon:
                 f"the daemon ignored SIGTERM for {STOP_TIMEOUT:.0f} s:\n{self.log_tail()}"
             ) from None
 
+    def kill(self) -> None:
+        """SIGKILL the daemon alone (its HAProxy and containers live on), as a crash."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def restart(self) -> int | None:
         """Stop the daemon (SIGTERM, wait) and start a new one on the same state dir."""
         status = self.stop()

@@ -59,6 +59,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if "hold=1" in self.path:
             target.holding.release()
             target.release.wait(30)
+        if "crash=1" in self.path:  # as a server that dies of this request: no answer
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
         body = {"id": target.ident, "path": self.path}
         self._answer(target.invocation_status, json.dumps(body).encode())
 
@@ -391,6 +395,23 @@ def test_killed_target_costs_no_request_and_is_marked_down(
     assert [status for status, _ in answers] == [200] * 10
     assert {body["id"] for _, body in answers} == {"a"}
     wait_until(lambda: health_of(lb, "iris")["b"] == "unhealthy")
+
+
+def test_a_request_that_kills_its_target_is_not_sent_to_another(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    a, b = make_target("a"), make_target("b")
+    lb.register("iris", a.target())
+    lb.register("iris", b.target())
+    wait_until(lambda: set(health_of(lb, "iris").values()) == {"healthy"})
+
+    status, body = call(lb, "iris", query="?crash=1")
+
+    assert status == 502
+    assert body["code"] == "BadGateway"
+    crashed = [t.ident for t in (a, b) if ("POST", "/invocations?crash=1") in t.seen]
+    assert len(crashed) == 1, f"the request reached {crashed}"
+    assert [call(lb, "iris")[0] for _ in range(4)] == [200] * 4
 
 
 def test_target_refusing_connections_answers_502(

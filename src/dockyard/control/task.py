@@ -58,6 +58,7 @@ __all__ = [
     "StopCode",
     "Task",
     "TaskStatus",
+    "abandoned_containers",
     "containers_to_start",
     "containers_to_stop",
     "engine_state",
@@ -175,6 +176,30 @@ def kept_stop(task: Task, stored: Task) -> Task:
         when = stored.stopping_at if stored.stopping_at is not None else task.created_at
         return request_stop(task, stored.stop_code, stored.stopped_reason or "", when)
     return task
+
+
+def abandoned_containers(
+    task: Task, observed: Mapping[str, ContainerObservation | None]
+) -> tuple[str, ...]:
+    """Containers the engine holds created but never started, that the task never
+    recorded: a daemon stopped (or was killed) between creating and starting them.
+
+    Creating and starting a container is one step for the daemon, and the container's
+    id is recorded right after it; a container left in the engine's ``created`` state
+    that the record does not know is one nobody will ever start. It is removed and
+    made again (:func:`containers_to_start` then lists it), so a daemon killed at
+    that moment costs a task neither its start nor a second container.
+    """
+    if task.is_done:
+        return ()
+    return tuple(
+        record.name
+        for record in task.containers
+        if not record.created
+        and (seen := observed.get(record.name)) is not None
+        and seen.state is EngineState.CREATED
+        and not seen.error
+    )
 
 
 def containers_to_start(task: Task) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from dockyard.control.task import (
     ContainerObservation,
     EngineState,
     StopCode,
+    abandoned_containers,
     containers_to_start,
     containers_to_stop,
     kept_stop,
@@ -143,6 +144,7 @@ class TaskRunner:
         a load-balancer target, so its containers are not stopped yet.
         """
         before = record
+        seen = self._without_abandoned(record, seen)
         record = self._observed(record, seen, now)
         starting = containers_to_start(record.task)
         if starting:
@@ -212,6 +214,18 @@ class TaskRunner:
                 record = replace(record, task=kept_stop(record.task, stored.task))
             self.store.tasks.put(record)
         return record
+
+    def _without_abandoned(
+        self, record: TaskRecord, seen: dict[str, ContainerState]
+    ) -> dict[str, ContainerState]:
+        """``seen`` less the containers a killed daemon created but never started
+        (see :func:`~dockyard.control.task.abandoned_containers`), removed from the
+        engine so that they are made again under the same names."""
+        observed = {name: observation(state) for name, state in seen.items()}
+        abandoned = abandoned_containers(record.task, observed)
+        for name in abandoned:
+            self._remove_quietly(seen[name].id)
+        return {name: state for name, state in seen.items() if name not in abandoned}
 
     def _observed(
         self, record: TaskRecord, seen: dict[str, ContainerState], now: float

@@ -121,11 +121,18 @@ def test_slots_balance_check_ping_and_retry_elsewhere() -> None:
         "option httpchk GET /ping",
         "http-check expect status 200",
         "option http-buffer-request",
-        "retry-on conn-failure empty-response",
+        "retry-on conn-failure",
         "retries 2",
         "option redispatch 1",
     ):
         assert line in slot
+
+
+def test_a_request_a_target_received_is_never_sent_again() -> None:
+    """A request that may have crashed its replica must not be replayed on the next."""
+    slot = section(render_config(make_config()), "backend slot_0")
+    (retry_on,) = [line.split()[1:] for line in slot.splitlines() if "retry-on" in line]
+    assert retry_on == ["conn-failure"]
 
 
 def test_default_timeouts_follow_the_sagemaker_contract() -> None:

@@ -16,6 +16,7 @@ from dockyard.control.task import (
     StopCode,
     Task,
     TaskStatus,
+    abandoned_containers,
     containers_to_start,
     containers_to_stop,
     engine_state,
@@ -325,3 +326,20 @@ def test_unknown_engine_status_is_an_error() -> None:
 def test_container_lookup_names_the_task() -> None:
     with pytest.raises(KeyError, match="t1"):
         task().container("nope")
+
+
+def test_a_container_created_but_never_started_nor_recorded_is_abandoned() -> None:
+    t = task()
+    observed = {"app": seen(EngineState.CREATED, "a"), "sidecar": None}
+    assert abandoned_containers(t, observed) == ("app",)
+
+
+def test_a_recorded_container_still_created_is_not_abandoned() -> None:
+    t = observe(task(), {"app": seen(EngineState.CREATED, "a")}, 1.0)
+    assert abandoned_containers(t, {"app": seen(EngineState.CREATED, "a")}) == ()
+    assert abandoned_containers(task(), {"app": seen(RUN, "a")}) == ()
+
+
+def test_a_container_that_failed_to_start_is_not_abandoned_but_reported() -> None:
+    observed = {"app": seen(EngineState.CREATED, "a", error="no such file")}
+    assert abandoned_containers(task(), observed) == ()

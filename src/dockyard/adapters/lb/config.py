@@ -297,13 +297,20 @@ def _slot(cfg: LbConfig, name: str, servers: list[ServerLine], hashed: bool = Fa
     ``leastconn`` (ALB's least_outstanding_requests): inference requests vary a lot in
     cost and a model server runs few at a time, so a new request should go to the
     replica with the fewest in flight rather than to the next in turn; replicas with
-    equal load still take turns. Retries re-send only requests that never reached a
-    target (or got no byte back), and ``redispatch 1`` sends each retry to another
-    target, so a replica that just died costs no failed request. A retry needs the
-    request still in hand: ``http-buffer-request`` reads the body (up to a buffer)
-    before a target is picked. Without it a request sent on a kept-alive connection
-    to a replica that has just died is not retried: HAProxy closes the client's
-    connection instead, and a POST fails.
+    equal load still take turns.
+
+    Retries (``retry-on conn-failure``) re-send only a request that no target
+    received: the connection was refused or could not be made. ``redispatch 1``
+    sends each retry to another target, so a replica that has stopped (it refuses
+    connections) costs no failed request. A request that was sent and whose
+    connection then closed with no answer (``empty-response``), or that got no answer
+    in time (``response-timeout``), is never re-sent: the replica may have crashed
+    *because of* that request, and re-sending it would crash the next replica, and
+    the next, until the whole route answers 502. Such a request costs at most the
+    replica it reached, and its client gets a 502 (504 for a timeout). Replicas the
+    control plane stops are drained first, so no request is in flight when they go.
+    ``http-buffer-request`` reads the body (up to a buffer) before a target is picked,
+    so that a retry still has the request in hand.
 
     A hashed slot balances on :data:`AFFINITY_HEADER` with consistent hashing instead:
     a replica that loaded a model keeps getting its requests (no reload of the model on
@@ -322,7 +329,7 @@ def _slot(cfg: LbConfig, name: str, servers: list[ServerLine], hashed: bool = Fa
         f"    option httpchk GET {cfg.health.path}",
         "    http-check expect status 200",
         "    option http-buffer-request",
-        "    retry-on conn-failure empty-response",
+        "    retry-on conn-failure",
         f"    retries {cfg.retries}",
         "    option redispatch 1",
     ]
