@@ -245,6 +245,23 @@ def test_a_restarted_daemon_keeps_the_holders_and_removes_them_at_the_job_s_end(
     assert second.engine.containers() == []
 
 
+def test_a_holder_whose_host_task_is_unknown_is_swept_as_an_orphan(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir, hosts=2)
+    hosts = world.launched(JOB, count=2)
+    lost = hosts["algo-2"].task.task_id
+    holder = world.holder_of(lost)
+    assert holder is not None
+    world.store.tasks.delete(lost)  # as if the daemon died between reap's steps
+
+    removed = world.control_plane.tasks.remove_orphans()
+
+    assert holder.name in removed
+    assert world.holder_of(lost) is None
+    assert world.holder_of(hosts["algo-1"].task.task_id) is not None
+
+
 def test_a_one_host_job_has_no_holder(world: World, data_dir: Path) -> None:
     world.train(JOB, data_dir)
 
