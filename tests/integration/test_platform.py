@@ -9,6 +9,7 @@ tests that need them; tests that change the endpoint leave it as they found it.
 
 from __future__ import annotations
 
+import io
 import json
 import tarfile
 import textwrap
@@ -59,7 +60,7 @@ HOSTS_SCRIPT = """
         print(f"{me} resolved {host} -> {address}", flush=True)
     Path(os.environ["SM_MODEL_DIR"], f"hosts-{me}.json").write_text(json.dumps(addresses))
 
-    # meet by name, so that no host leaves before the others have resolved it
+    # meet by name: the hosts reach each other there, not only resolve
     if me == hosts[0]:
         with socket.create_server(("0.0.0.0", 7777)) as server:
             server.settimeout(120)
@@ -81,6 +82,24 @@ HOSTS_SCRIPT = """
         with peer:
             peer.sendall(me.encode())
             print(f"{me} met {peer.recv(64).decode()}", flush=True)
+"""
+
+EARLY_EXIT_SCRIPT = """
+    import os, socket, time
+    from pathlib import Path
+
+    me = os.environ["SM_CURRENT_HOST"]
+    if me == "algo-2":
+        raise SystemExit(0)  # done at once: its container stops
+
+    # the test drops /tmp/go once algo-2's container has exited
+    deadline = time.monotonic() + 120
+    while not Path("/tmp/go").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("never told that algo-2 had left")
+        time.sleep(0.1)
+    address = socket.gethostbyname("algo-2")
+    print(f"{socket.gethostname()} resolved algo-2 -> {address} after it left", flush=True)
 """
 
 FAILING_SCRIPT = """
@@ -240,6 +259,7 @@ def code_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root.chmod(0o755)
     return {
         "hosts": write_script(root / "hosts", "hosts.py", HOSTS_SCRIPT),
+        "early": write_script(root / "early", "early.py", EARLY_EXIT_SCRIPT),
         "failing": write_script(root / "failing", "fail.py", FAILING_SCRIPT),
         "sleeping": write_script(root / "sleeping", "sleep.py", SLEEPING_SCRIPT),
     }
@@ -362,6 +382,57 @@ def test_two_host_training_job_hosts_resolve_each_other_by_name(
     # the job's containers and private network are gone once it ended
     assert engine.list({"dockyard.training-job": name}) == []
     assert not any(network_of(name) in line for line in _networks(engine))
+
+
+def test_a_host_that_exits_first_still_resolves_for_its_peer_until_the_job_ends(
+    daemon: Daemon,
+    engine: DockerEngine,
+    framework_image: str,
+    code_dirs: dict[str, Path],
+    unique_name: Callable[..., str],
+) -> None:
+    name = unique_name("early")
+    request = training_request(name, framework_image, code_dirs["early"], "early.py", hosts=2)
+    daemon.api("POST", "/v1/training-jobs", json=request)
+    job_labels = {"dockyard.training-job": name}
+
+    def host(which: str, container: str) -> Any:
+        labels = {**job_labels, "dockyard.host": which, "dockyard.container": container}
+        found = engine.list(labels)
+        return found[0] if found else None
+
+    gone = wait_until(
+        lambda: (c := host("algo-2", "training")) is not None and c.status == "exited" and c,
+        timeout=JOB_TIMEOUT,
+        what="algo-2's container to exit",
+    )
+    assert gone.exit_code == 0
+    holder = host("algo-2", "~netns")  # what keeps its name on the job's network
+    assert holder is not None and holder.running
+    algo_1 = wait_until(
+        lambda: (c := host("algo-1", "training")) is not None and c.running and c,
+        timeout=JOB_TIMEOUT,
+        what="algo-1 to run",
+    )
+    engine.put_archive(algo_1.id, "/tmp", _tar({"go": b""}))
+    job = wait_for_job(daemon, name)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    (line,) = [x for x in job_logs(daemon, name)["algo-1"] if "after it left" in x]
+    assert line.startswith("algo-1 resolved algo-2 -> ")  # its hostname is its name, too
+    # the hosts' containers, the holders of their names and the network are gone
+    assert engine.list(job_labels) == []
+    assert network_of(name) not in _networks(engine)
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for file_name, data in files.items():
+            info = tarfile.TarInfo(file_name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def _networks(engine: DockerEngine) -> list[str]:

@@ -69,7 +69,7 @@ echo "shell says $*" > "$SM_MODEL_DIR/shell.txt"
 """
 
 SHARD_SCRIPT = """
-    import json, os, pathlib, socket, time
+    import json, os, pathlib
 
     def listing(channel):
         root = pathlib.Path(os.environ[f"SM_CHANNEL_{channel.upper()}"])
@@ -78,23 +78,6 @@ SHARD_SCRIPT = """
     me = os.environ["SM_CURRENT_HOST"]
     seen = {"shards": listing("shards"), "all": listing("all")}
     pathlib.Path(os.environ["SM_MODEL_DIR"], f"files-{me}.json").write_text(json.dumps(seen))
-
-    # meet before leaving: a host's name stops resolving once its container exits, and
-    # the runner on the other host waits for every name before it starts the script
-    if me == "algo-1":
-        with socket.create_server(("0.0.0.0", 7777)) as server:
-            server.settimeout(120)
-            server.accept()[0].close()
-    else:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("algo-1", 7777), timeout=5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
 """
 
 FIRST_RUN = """

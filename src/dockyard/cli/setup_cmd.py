@@ -43,6 +43,7 @@ def setup(
         console.print(f"  [dim]{message}[/]")
 
     want = {"haproxy", "docker-registry", "skopeo"}  # the load balancer; the image registry
+    want.add("catatonit")  # holds shared network namespaces (awsvpc tasks, training hosts)
     try:
         connect(settings, start=False)
     except EngineUnavailable:

@@ -150,6 +150,10 @@ class Engine(Protocol):
     #: do not). Where it does, load balancers target containers there and nothing in
     #: the data path copies bytes through the engine's userland port proxy.
     routes_to_containers: bool
+    #: whether a container can join another's network namespace (``network``
+    #: ``container:ID``): Docker and Podman can; swarm cannot (it places each service
+    #: on its own, possibly on another node)
+    joins_namespaces: bool
 
     def ping(self) -> None:
         """Raise :class:`~dockyard.errors.EngineUnavailable` unless the engine answers."""

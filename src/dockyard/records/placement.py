@@ -15,6 +15,9 @@ class Placement:
     ``network``/``hostnames`` place training hosts on a private network where they
     resolve as algo-1..N; ``extra_mounts`` add platform-provided directories (the
     SageMaker ``/opt/ml`` tree) to a named container; ``labels`` say who owns it.
+    ``hold_names``: the task's names on ``network`` resolve for as long as the task
+    exists, its containers' exits notwithstanding (the hosts of a job of several hosts;
+    see :mod:`dockyard.control.task_network`).
     """
 
     name_prefix: str
@@ -24,3 +27,4 @@ class Placement:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     extra_mounts: Mapping[str, tuple[Mount, ...]] = field(default_factory=dict)
     init: bool = False
+    hold_names: bool = False

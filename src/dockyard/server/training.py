@@ -7,6 +7,9 @@ inputs, uploaded artifacts, failure files) and executes what
 :func:`dockyard.control.training.plan_training` decides. Host containers share a
 private network on which they resolve each other as algo-1..N; their output is
 captured by the run facility, so it outlives the containers and a restarted daemon.
+In a job of several hosts each host's name is held by a namespace holder that its
+container joins (:mod:`dockyard.server.task_network`), so a host that finished first
+still resolves for its peers; the holders go when the job's hosts are reaped.
 
 Before the hosts start, each gets its own writable copy of the code and of its share of
 every channel, and the checkpoints stored at CheckpointConfig.S3Uri; while they train
@@ -358,6 +361,7 @@ class TrainingReconciler:
                 CONTAINER: tuple(layout.mounts(host, record.script, _checkpoint_path(record.spec)))
             },
             init=True,
+            hold_names=len(record.spec.hosts) > 1,  # peers resolve it until the job ends
         )
         self.runs.launch(record.as_owner, host, _definition(record.spec), placement, now)
 

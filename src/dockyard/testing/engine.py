@@ -50,6 +50,8 @@ class FakeEngine:
     engine does (turn off for tests that do not care about images).
     ``routes_to_containers``: whether tasks are reached on container addresses (ports
     not published) or on published loopback ports (the default here).
+    ``joins_namespaces``: whether a container may join another's namespace (False
+    plays swarm, where training hosts then get no namespace holder).
     ``stop_exit_code``: what a stopped container reports (143 is SIGTERM's; 0 for a
     server that exits cleanly on SIGTERM).
 
@@ -67,9 +69,11 @@ class FakeEngine:
         require_images: bool = True,
         stop_exit_code: int = 143,
         routes_to_containers: bool = False,
+        joins_namespaces: bool = True,
     ) -> None:
         self.require_images = require_images
         self.routes_to_containers = routes_to_containers
+        self.joins_namespaces = joins_namespaces
         self.stop_exit_code = stop_exit_code
         self.calls: Counter[str] = Counter()
         self._changed = threading.Condition(threading.Lock())

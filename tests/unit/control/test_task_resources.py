@@ -10,6 +10,8 @@ import pytest
 from dockyard.control.task import new_task
 from dockyard.control.task_limits import container_limits, task_size
 from dockyard.control.task_network import (
+    NamespaceHolder,
+    namespace_holder,
     namespace_ports,
     release_namespace,
     shares_namespace,
@@ -48,6 +50,41 @@ def test_the_namespace_is_released_only_once_the_task_stopped() -> None:
     task = new_task("t1", definition(networkMode="awsvpc"), "web:1", 0.0)
     assert not release_namespace(task)
     assert release_namespace(task.__class__(**{**task.__dict__, "last_status": TaskStatus.STOPPED}))
+
+
+TRAINING = [{"name": "training", "image": "trainer:1"}]
+
+
+def test_an_awsvpc_task_s_holder_publishes_its_ports_on_the_default_network() -> None:
+    holder = namespace_holder(definition(networkMode="awsvpc"))
+    assert holder == NamespaceHolder(ports=(8080, 9901))
+    assert not holder.until_reaped
+
+
+def test_a_host_of_several_holds_its_name_on_the_job_network_until_reaped() -> None:
+    holder = namespace_holder(
+        definition(containers=TRAINING),
+        own_network="job-net",
+        hostnames={"training": "algo-2"},
+        hold_names=True,
+    )
+    assert holder == NamespaceHolder(network="job-net", hostname="algo-2", until_reaped=True)
+
+
+def test_no_holder_for_a_lone_host_or_where_the_engine_cannot_join_namespaces() -> None:
+    host = {"own_network": "job-net", "hostnames": {"training": "algo-1"}}
+    training = definition(containers=TRAINING)
+    assert namespace_holder(training, **host) is None  # a job of one host
+    assert namespace_holder(training, **host, hold_names=True, engine_joins=False) is None
+    assert namespace_holder(training, own_network="job-net", hold_names=True) is None
+
+
+def test_a_holder_of_names_is_never_released_before_the_reap() -> None:
+    task = new_task("t1", definition(containers=TRAINING), "training:1", 0.0)
+    stopped = task.__class__(**{**task.__dict__, "last_status": TaskStatus.STOPPED})
+    names = NamespaceHolder(network="job-net", hostname="algo-1", until_reaped=True)
+    assert not release_namespace(stopped, names)
+    assert release_namespace(stopped, NamespaceHolder())
 
 
 def test_container_cpu_is_shares_and_the_task_size_a_cgroup_for_all() -> None:

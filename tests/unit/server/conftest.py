@@ -24,18 +24,21 @@ import pytest
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.store.memory import MemoryStore
+from dockyard.control.task_network import NAMESPACE_HOLDER
 from dockyard.ports.engine import ContainerState
 from dockyard.ports.store import Store
 from dockyard.records.task import TaskRecord
 from dockyard.server import endpoints, training
-from dockyard.server.containers import TASK_LABEL
+from dockyard.server.containers import CONTAINER_LABEL, TASK_LABEL
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
+from dockyard.server.task_network import TaskNamespaces
 from dockyard.settings import Settings
 from dockyard.testing import FakeEngine, FakeHealthProbe, FakeLoadBalancer
 
 IMAGE = "model:1"
 TRAINING_IMAGE = "trainer:1"
+PAUSE_IMAGE = "pause:1"  # the namespace holders' image (no host catatonit needed)
 ENDPOINT = "iris"
 SETTLE_S = 5.0  # wall-clock bound on waiting for background work (stops, log copies)
 
@@ -153,7 +156,23 @@ class World:
     # -- containers -------------------------------------------------------------------------
 
     def containers_of(self, task_id: str) -> list[ContainerState]:
-        return [c for c in self.engine.containers() if c.labels.get(TASK_LABEL) == task_id]
+        """The task's own containers (its namespace holder aside: see :meth:`holder_of`)."""
+        return [
+            c
+            for c in self.engine.containers()
+            if c.labels.get(TASK_LABEL) == task_id
+            and c.labels.get(CONTAINER_LABEL) != NAMESPACE_HOLDER
+        ]
+
+    def holder_of(self, task_id: str) -> ContainerState | None:
+        """The container that holds the task's network namespace, if it has one."""
+        found = [
+            c
+            for c in self.engine.containers()
+            if c.labels.get(TASK_LABEL) == task_id
+            and c.labels.get(CONTAINER_LABEL) == NAMESPACE_HOLDER
+        ]
+        return found[0] if found else None
 
     def container_of(self, task_id: str) -> ContainerState:
         (container,) = self.containers_of(task_id)
@@ -257,6 +276,7 @@ def engine(lb: FakeLoadBalancer) -> WatchedEngine:
     engine = WatchedEngine(lb)
     engine.add_image(IMAGE)
     engine.add_image(TRAINING_IMAGE)
+    engine.add_image(PAUSE_IMAGE)
     return engine
 
 
@@ -280,6 +300,10 @@ def make_world(
         )
         control_plane = ControlPlane(platform)
         control_plane.loop.clock = clock
+        tasks = control_plane.tasks
+        tasks.namespaces = TaskNamespaces(
+            engine, tasks.installation, pause_image=lambda _: PAUSE_IMAGE
+        )
         world = World(settings, engine, lb, probe, platform.store, platform, control_plane, clock)
         made.append(world)
         return world

@@ -14,9 +14,11 @@ import tarfile
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import PAUSE_IMAGE
 from fastapi.testclient import TestClient
 
 from dockyard.adapters.artifacts.local import parse_uri
+from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.server import task_definitions, training, training_metrics
 from dockyard.server.app import create_app
 from dockyard.server.routes.tasks import describe_task
@@ -25,7 +27,7 @@ from dockyard.server.training import network_of
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import World
+    from conftest import World, WorldFactory
 
 pytestmark = pytest.mark.unit
 
@@ -176,6 +178,113 @@ def test_a_two_host_job_runs_algo_1_and_algo_2_on_one_network(world: World, data
     assert network_of(JOB) in world.engine.networks()
     for host, record in hosts.items():
         assert world.container_of(record.task.task_id).labels["dockyard.host"] == host
+
+
+def test_each_host_of_a_two_host_job_joins_a_holder_that_carries_its_name(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir, hosts=2)
+
+    hosts = world.launched(JOB, count=2)
+
+    for host, record in hosts.items():
+        holder = world.holder_of(record.task.task_id)
+        assert holder is not None and holder.running
+        held = world.engine.spec(holder.name)
+        assert held.image == PAUSE_IMAGE
+        assert (held.network, held.hostname, held.network_aliases) == (
+            network_of(JOB),
+            host,
+            [host],
+        )
+        assert held.labels["dockyard.training-job"] == JOB
+        container = world.engine.spec(world.container_of(record.task.task_id).name)
+        assert container.network == f"container:{holder.id}"
+        assert container.network_aliases == []
+
+
+def test_a_host_that_finished_first_keeps_its_name_until_the_job_s_hosts_are_reaped(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir, hosts=2)
+    hosts = world.launched(JOB, count=2)
+    early = hosts["algo-2"].task.task_id
+    world.engine.exit(world.container_of(early).id, 0)
+    world.settle(lambda: world.hosts(JOB)["algo-2"].task.is_done, "algo-2 to be seen ended")
+    world.step(3)
+
+    holder = world.holder_of(early)
+    assert holder is not None and holder.running  # algo-2 still resolves for algo-1
+    assert world.job(JOB)["TrainingJobStatus"] == "InProgress"
+
+    world.engine.exit(host_container(world, "algo-1"), 0)
+    assert world.ended(JOB)["TrainingJobStatus"] == "Completed"
+    assert world.engine.containers() == []  # the holders went with their hosts
+    assert network_of(JOB) not in world.engine.networks()
+
+
+def test_a_restarted_daemon_keeps_the_holders_and_removes_them_at_the_job_s_end(
+    make_world: WorldFactory, tmp_path: Path, data_dir: Path
+) -> None:
+    first = make_world(store=SqliteStore(tmp_path / "db"))
+    first.train(JOB, data_dir, hosts=2)
+    hosts = first.launched(JOB, count=2)
+    holders = {host: first.holder_of(r.task.task_id) for host, r in hosts.items()}
+    first.engine.exit(first.container_of(hosts["algo-2"].task.task_id).id, 0)
+    first.control_plane.stop()
+    first.store.close()
+
+    second = make_world(store=SqliteStore(tmp_path / "db"))
+    second.step(3)
+
+    again = {host: second.holder_of(r.task.task_id) for host, r in second.hosts(JOB).items()}
+    assert again == holders  # the same two, still running: algo-2 still resolves
+    assert all(h is not None and h.running for h in again.values())
+    second.engine.exit(host_container(second, "algo-1"), 0)
+    assert second.ended(JOB)["TrainingJobStatus"] == "Completed"
+    assert second.engine.containers() == []
+
+
+def test_a_holder_whose_host_task_is_unknown_is_swept_as_an_orphan(
+    world: World, data_dir: Path
+) -> None:
+    world.train(JOB, data_dir, hosts=2)
+    hosts = world.launched(JOB, count=2)
+    lost = hosts["algo-2"].task.task_id
+    holder = world.holder_of(lost)
+    assert holder is not None
+    world.store.tasks.delete(lost)  # as if the daemon died between reap's steps
+
+    removed = world.control_plane.tasks.remove_orphans()
+
+    assert holder.name in removed
+    assert world.holder_of(lost) is None
+    assert world.holder_of(hosts["algo-1"].task.task_id) is not None
+
+
+def test_a_one_host_job_has_no_holder(world: World, data_dir: Path) -> None:
+    world.train(JOB, data_dir)
+
+    record = world.launched(JOB)["algo-1"]
+
+    assert world.holder_of(record.task.task_id) is None
+    container = world.engine.spec(world.container_of(record.task.task_id).name)
+    assert (container.network, container.network_aliases) == (network_of(JOB), ["algo-1"])
+
+
+def test_where_the_engine_cannot_join_namespaces_hosts_carry_their_own_names(
+    world: World, data_dir: Path
+) -> None:
+    world.engine.joins_namespaces = False  # as on swarm
+    world.train(JOB, data_dir, hosts=2)
+
+    hosts = world.launched(JOB, count=2)
+
+    for host, record in hosts.items():
+        assert world.holder_of(record.task.task_id) is None
+        container = world.engine.spec(world.container_of(record.task.task_id).name)
+        assert (container.network, container.hostname) == (network_of(JOB), host)
+        assert container.network_aliases == [host]
 
 
 def test_host_output_is_readable_after_the_job_ended_and_its_containers_were_reaped(

@@ -15,6 +15,11 @@ Contracts worth knowing:
   containers on their own addresses (see :mod:`reach`).
 * A container on a user network is reachable there by its name, its hostname and
   every alias, so ``algo-1`` resolves from ``algo-2`` on Docker and on Podman.
+* A container that joins another's network namespace (``container:ID``) gets that
+  container's hostname on Docker, which refuses one of its own there; Podman keeps
+  the container's own (its UTS namespace is its own). So the spec's hostname is
+  dropped for Docker only, and on both a namespace holder's hostname is what a
+  training host that joins it sees.
 * On Podman, pulls and pushes of a registry on the loopback (Dockyard's own, plain
   HTTP) go through Podman's own API, which can skip TLS per request (:mod:`libpod`).
 * ``stop``/``kill``/``remove``/``remove_network`` are idempotent: acting on
@@ -78,6 +83,8 @@ LOG_ROTATION = docker.types.LogConfig(type="json-file", config={"max-size": "20m
 
 class DockerEngine:
     """A container engine behind the Docker Engine API (dockerd or Podman)."""
+
+    joins_namespaces = True
 
     def __init__(
         self, base_url: str, *, timeout: float = REQUEST_TIMEOUT, data_path: DataPath = "auto"
@@ -171,8 +178,9 @@ class DockerEngine:
             init=spec.init or None,
             log_config=LOG_ROTATION,
         )
+        joins = bool(spec.network and spec.network.startswith("container:"))
         networking = None
-        if spec.network and not spec.network.startswith("container:"):
+        if spec.network and not joins:
             aliases = list(dict.fromkeys([*spec.network_aliases, *filter(None, [spec.hostname])]))
             networking = self._api.create_networking_config(
                 {spec.network: self._api.create_endpoint_config(aliases=aliases or None)}
@@ -184,7 +192,7 @@ class DockerEngine:
             "entrypoint": spec.entrypoint,
             "environment": dict(spec.env),
             "labels": dict(spec.labels),
-            "hostname": spec.hostname,
+            "hostname": None if joins and self.kind != "podman" else spec.hostname,
             "user": spec.user,
             "working_dir": spec.working_dir,
             "ports": list(spec.ports),

@@ -1,6 +1,7 @@
 """The namespace holder's image: catatonit in pause mode, and nothing else.
 
-A task whose containers share one network namespace needs something to hold it that
+A task whose containers share one network namespace, and a training host whose name
+must resolve after its container exits, need something to hold the namespace that
 outlives any one container (see :mod:`dockyard.control.task_network`). catatonit, the
 small static init Podman uses for the same job, does nothing in ``-P`` mode but wait
 for its stop signal. The image is one file, imported from the host's binary, so no
@@ -35,7 +36,8 @@ def ensure_pause_image(engine: Engine) -> str:
     binary = find_catatonit()
     if binary is None:
         raise SetupError(
-            "a task of several containers needs catatonit to hold its network namespace",
+            "catatonit is needed to hold a network namespace (for an awsvpc task of "
+            "several containers, or for the host names of a training job of several hosts)",
             resource="catatonit",
             hint="install catatonit (`dockyard setup` does, or `apt-get install catatonit`)",
         )

@@ -88,6 +88,9 @@ class SwarmEngine:
     #: the balancer reaches tasks on their nodes' published ports, never on their
     #: overlay addresses (see the module's docstring)
     routes_to_containers = False
+    #: a service cannot join another's network namespace: training hosts keep their
+    #: own, named by their alias on the job's overlay network while they run
+    joins_namespaces = False
 
     def __init__(self, local: DockerEngine, *, run_wait: float = RUN_WAIT_SECONDS) -> None:
         self.local = local
