@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from dockyard.cli.context import api, wait_until_gone
+from dockyard.cli.instances_cmd import CONSTRAINT_HELP, STRATEGY_HELP, placement_body
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import SpecError
 from dockyard.spec.target_group import attributes_from_flags
@@ -106,6 +107,8 @@ def create(
     lb_algorithm: str | None = typer.Option(None, help=ALGORITHM_HELP),
     slow_start: int | None = typer.Option(None, help=SLOW_START_HELP),
     deregistration_delay: int | None = typer.Option(None, help=DEREGISTRATION_HELP),
+    placement_strategy: list[str] | None = typer.Option(None, help=STRATEGY_HELP),
+    placement_constraint: list[str] | None = typer.Option(None, help=CONSTRAINT_HELP),
     file: Path | None = typer.Option(None, help="A CreateService JSON request."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
@@ -131,6 +134,7 @@ def create(
         "loadBalancers": _load_balancer(load_balancer, service) if load_balancer else None,
     }
     body.update({key: value for key, value in flags.items() if value is not None})
+    body.update(placement_body(placement_strategy, placement_constraint))
     body.setdefault("desiredCount", 1)
     if "taskDefinition" not in body:
         raise SpecError(

@@ -63,6 +63,7 @@ from dockyard.spec.ecs_requests import (
 )
 from dockyard.spec.errors import SpecValueError
 from dockyard.spec.names import target_group_name
+from dockyard.spec.placement import request_placement
 from dockyard.spec.service import ServiceSpec, check_service_fits
 from dockyard.spec.target_group import TargetGroupAttributes, modify_attributes
 from dockyard.spec.task_definition import RegisteredTaskDefinition
@@ -214,6 +215,11 @@ def create(platform: Platform, doc: Any) -> dict[str, Any]:
     doc, requested = _split_attributes(doc)
     spec = parse_create_service(doc)
     attributes = _attributes(spec, TargetGroupAttributes(), requested)
+    request_placement(
+        spec.aws_field("placementStrategy"),
+        spec.aws_field("placementConstraints"),
+        spec.launch_type,
+    )
     registered = launchable(platform, spec.task_definition, "taskDefinition")
     check_service_fits(spec, registered.definition)
     _check_names(platform, spec)

@@ -25,6 +25,7 @@ from dockyard.records.autoscaling import (
 )
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
+from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
@@ -157,6 +158,9 @@ class MemoryStore:
             self._lock, ScheduledActionRecord.KIND
         )
         self.schedules = MemoryCollection[ScheduleRecord](self._lock, ScheduleRecord.KIND)
+        self.container_instances = MemoryCollection[ContainerInstanceRecord](
+            self._lock, ContainerInstanceRecord.KIND
+        )
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
