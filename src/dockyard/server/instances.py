@@ -327,6 +327,9 @@ def _placed_tasks(platform: Platform) -> list[placement.PlacedTask]:
 
 def retiring_tasks(platform: Platform, records: Iterable[TaskRecord]) -> frozenset[str]:
     """Ids of the tasks among ``records`` that run on an instance no longer ACTIVE."""
+    records = [r for r in records if INSTANCE_LABEL in r.placement.labels]
+    if not records:  # endpoints' replicas and unplaced tasks: nothing to look up
+        return frozenset()
     statuses = {r.instance_id: r.status for r in platform.store.container_instances.list()}
     return frozenset(
         record.task.task_id
