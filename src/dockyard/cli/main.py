@@ -15,6 +15,7 @@ from dockyard.cli import (
     credentials_cmd,
     endpoint_cmd,
     export_cmd,
+    instances_cmd,
     metrics_cmd,
     registry_cmd,
     schedule_cmd,
@@ -72,6 +73,7 @@ app.add_typer(schedule_cmd.schedule_app, name="schedule")
 app.add_typer(export_cmd.export_app, name="export")
 app.add_typer(registry_cmd.registry_app, name="registry")
 app.add_typer(cluster_cmd.cluster_app, name="cluster")
+app.add_typer(instances_cmd.instances_app, name="instances")
 app.command()(registry_cmd.push)
 app.command()(registry_cmd.pull)
 app.command()(registry_cmd.images)

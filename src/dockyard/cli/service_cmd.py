@@ -6,6 +6,8 @@ the daemon judges them. ``--load-balancer CONTAINER:PORT`` puts the service behi
 Dockyard's load balancer with the service's name as its target group, so
 ``http://127.0.0.1:9080/endpoints/NAME/invocations`` reaches that container port's
 ``/invocations`` (and ``/endpoints/NAME/ping`` its ``/ping``, the health check).
+``--lb-algorithm``, ``--slow-start`` and ``--deregistration-delay`` set that target
+group's attributes (ELB's keys, see :mod:`dockyard.spec.target_group`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 import typer
 
 from dockyard.cli.context import api, wait_until_gone
+from dockyard.cli.instances_cmd import CONSTRAINT_HELP, STRATEGY_HELP, placement_body
 from dockyard.cli.output import ago, console, table
 from dockyard.errors import SpecError
+from dockyard.spec.target_group import attributes_from_flags
 
 WAIT_TIMEOUT = 600.0
 SHOWN_EVENTS = 10
@@ -71,6 +75,17 @@ CIRCUIT_BREAKER_HELP = (
     "Fail a deployment whose tasks keep failing to start (0.5 x desired count, 3..200)."
 )
 ROLLBACK_HELP = "With the circuit breaker: go back to the last completed deployment."
+ALGORITHM_HELP = "round_robin (default) or least_outstanding_requests."
+SLOW_START_HELP = "Seconds a new target's share of requests ramps up (0 off, 30-900)."
+DEREGISTRATION_HELP = "Seconds a draining target may finish its requests (0-3600, 5)."
+
+
+def _with_attributes(
+    body: dict[str, Any], algorithm: str | None, slow_start: int | None, delay: int | None
+) -> dict[str, Any]:
+    """``body`` with Dockyard's ``targetGroupAttributes`` from the flags, if any given."""
+    attributes = attributes_from_flags(algorithm, slow_start, delay)
+    return {**body, "targetGroupAttributes": attributes} if attributes else body
 
 
 @service_app.command("create")
@@ -89,6 +104,11 @@ def create(
     max_percent: int | None = typer.Option(None, help="Rolling update ceiling (200)."),
     circuit_breaker: bool = typer.Option(False, "--circuit-breaker", help=CIRCUIT_BREAKER_HELP),
     rollback: bool = typer.Option(False, "--rollback", help=ROLLBACK_HELP),
+    lb_algorithm: str | None = typer.Option(None, help=ALGORITHM_HELP),
+    slow_start: int | None = typer.Option(None, help=SLOW_START_HELP),
+    deregistration_delay: int | None = typer.Option(None, help=DEREGISTRATION_HELP),
+    placement_strategy: list[str] | None = typer.Option(None, help=STRATEGY_HELP),
+    placement_constraint: list[str] | None = typer.Option(None, help=CONSTRAINT_HELP),
     file: Path | None = typer.Option(None, help="A CreateService JSON request."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
@@ -114,11 +134,13 @@ def create(
         "loadBalancers": _load_balancer(load_balancer, service) if load_balancer else None,
     }
     body.update({key: value for key, value in flags.items() if value is not None})
+    body.update(placement_body(placement_strategy, placement_constraint))
     body.setdefault("desiredCount", 1)
     if "taskDefinition" not in body:
         raise SpecError(
             "no task definition", field="--task-definition", hint="--task-definition family:N"
         )
+    body = _with_attributes(body, lb_algorithm, slow_start, deregistration_delay)
     answer = api().request("POST", "/v1/services", json=body)
     _finish(answer, service, wait)
 
@@ -136,6 +158,9 @@ def update(
     max_percent: int | None = typer.Option(None, help="Rolling update ceiling."),
     circuit_breaker: bool = typer.Option(False, "--circuit-breaker", help=CIRCUIT_BREAKER_HELP),
     rollback: bool = typer.Option(False, "--rollback", help=ROLLBACK_HELP),
+    lb_algorithm: str | None = typer.Option(None, help=ALGORITHM_HELP),
+    slow_start: int | None = typer.Option(None, help=SLOW_START_HELP),
+    deregistration_delay: int | None = typer.Option(None, help=DEREGISTRATION_HELP),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
     """Change a service: a new revision or --force-new-deployment rolls its tasks."""
@@ -157,11 +182,13 @@ def update(
     }
     if force_new_deployment:
         body["forceNewDeployment"] = True
+    body = _with_attributes(body, lb_algorithm, slow_start, deregistration_delay)
     if not body:
         raise SpecError(
             "nothing to change",
             field="update",
-            hint="give --task-definition, --desired-count or --force-new-deployment",
+            hint="give --task-definition, --desired-count, --force-new-deployment or a "
+            "load-balancer attribute (--lb-algorithm, --slow-start, --deregistration-delay)",
         )
     answer = api().request("POST", f"/v1/services/{name}", json=body)
     _finish(answer, name, wait)
@@ -246,6 +273,13 @@ def show(answer: dict[str, Any]) -> None:
             f"  [link={url}]{url}[/link] → container {balancer['containerName']} port "
             f"{balancer['containerPort']} /invocations   (health: {ping} → /ping)"
         )
+        attributes = {a["Key"]: a["Value"] for a in answer.get("targetGroupAttributes") or []}
+        if attributes:
+            console.print(
+                "  [dim]"
+                + "  ".join(f"{key.split('.')[0]}: {value}" for key, value in attributes.items())
+                + "[/]"
+            )
     else:
         console.print("  [dim]no load balancer: the tasks get no traffic from Dockyard[/]")
     table(

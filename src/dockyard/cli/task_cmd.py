@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from dockyard.cli.context import api
+from dockyard.cli.instances_cmd import CONSTRAINT_HELP, STRATEGY_HELP, placement_body
 from dockyard.cli.output import ago, console, table
 from dockyard.cli.service_cmd import json_file
 
@@ -60,10 +61,13 @@ def run_task(
     overrides: Path | None = typer.Option(None, help="A TaskOverride JSON file."),
     started_by: str | None = typer.Option(None, help="A tag to find the tasks by."),
     launch_type: str | None = typer.Option(None, help="FARGATE or EC2."),
+    placement_strategy: list[str] | None = typer.Option(None, help=STRATEGY_HELP),
+    placement_constraint: list[str] | None = typer.Option(None, help=CONSTRAINT_HELP),
     wait: bool = typer.Option(False, "--wait", help="Wait until every task has stopped."),
 ) -> None:
     """Run tasks of a task definition outside any service (ECS RunTask)."""
     body: dict[str, Any] = {"taskDefinition": task_definition, "count": count}
+    body.update(placement_body(placement_strategy, placement_constraint))
     if overrides is not None:
         body["overrides"] = json_file(overrides, "--overrides")
     if started_by is not None:
@@ -71,10 +75,15 @@ def run_task(
     if launch_type is not None:
         body["launchType"] = launch_type
     client = api()
-    started = client.request("POST", "/v1/tasks", json=body)["tasks"]
-    ids = [t["taskId"] for t in started]
+    answer = client.request("POST", "/v1/tasks", json=body)
+    ids = [t["taskId"] for t in answer["tasks"]]
     for task_id in ids:
         console.print(f"[green]✓[/] started task {task_id}")
+    for failure in answer.get("failures") or []:
+        where = failure.get("arn") or failure.get("detail") or ""
+        console.print(f"[red]✗[/] a task could not be placed: {failure['reason']} ({where})")
+    if answer.get("failures"):
+        raise typer.Exit(1)
     if not wait:
         return
     begun = time.monotonic()

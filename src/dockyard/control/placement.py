@@ -11,16 +11,23 @@ there are no hosts to manage.
 orders them by the strategies in turn (each one breaks the ties of the one before,
 as ECS applies a list of strategies): ``binpack`` on cpu or memory picks the instance
 with the least of it left, ``spread`` on ``instanceId`` the one running the fewest
-tasks of the same group. With no strategy the lowest instance id wins, so the
-result is reproducible. When none fits, :class:`Unplaceable` names the closest
-instance and what it lacks, as ECS does.
+tasks of the same group, ``spread`` on ``attribute:NAME`` an instance whose value of
+that attribute (``ecs.availability-zone``) has the fewest tasks of the group, and
+``random`` an order drawn from the request's ``seed``. With no strategy the lowest
+instance id wins, so the result is reproducible. A ``memberOf`` constraint keeps the
+instances its expression matches (:func:`matches`). When none fits,
+:class:`Unplaceable` names the closest instance and what it lacks, as ECS does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from dockyard.spec.placement import parse_expression
+from dockyard.spec.task_definition import TaskDefinition
 
 
 class Resource(StrEnum):
@@ -35,6 +42,7 @@ class Instance:
     instance_id: str
     cpu: int  # CPU units
     memory: int  # MiB
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,11 @@ class PlacedTask:
 
 @dataclass(frozen=True)
 class Strategy:
-    """``binpack`` (field cpu|memory) or ``spread`` (field instanceId)."""
+    """``binpack`` (field cpu|memory), ``spread`` (field instanceId or
+    ``attribute:NAME``) or ``random`` (no field)."""
 
     type: str
-    field: str
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class Request:
     group: str
     strategies: Sequence[Strategy] = ()
     distinct_instance: bool = False
+    member_of: str | None = None  # a memberOf expression (see :func:`matches`)
+    seed: int = 0  # draws the ``random`` strategy's order
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,15 @@ class Unplaceable:
 Outcome = Placed | Unplaceable
 
 
+def reservation(definition: TaskDefinition) -> tuple[int, int]:
+    """(cpu units, memory MiB) a task reserves on its instance: the task-level values,
+    else the sum of its containers' (``memory``, else ``memoryReservation``)."""
+    containers = definition.container_definitions
+    cpu = definition.cpu_units or sum(c.cpu for c in containers)
+    memory = definition.memory_mib or sum(c.memory or c.memory_reservation or 0 for c in containers)
+    return cpu, memory
+
+
 def reserved(tasks: Iterable[PlacedTask]) -> dict[str, tuple[int, int]]:
     """(cpu, memory) reserved on each instance by its running tasks."""
     totals: dict[str, tuple[int, int]] = {}
@@ -95,6 +115,12 @@ def place(request: Request, instances: Sequence[Instance], tasks: Sequence[Place
     """The instance a task goes to, or why none can take it."""
     if not instances:
         return Unplaceable("RESOURCE:MEMORY", None, "")
+    if request.member_of is not None:
+        members = [i for i in instances if matches(request.member_of, i)]
+        if not members:
+            closest = min(i.instance_id for i in instances)
+            return Unplaceable("MemberOf", closest, "memberOf placement constraint")
+        instances = members
     used = reserved(tasks)
     free = {
         i.instance_id: (
@@ -107,6 +133,7 @@ def place(request: Request, instances: Sequence[Instance], tasks: Sequence[Place
     for task in tasks:
         if task.group == request.group and task.instance_id in grouped:
             grouped[task.instance_id] += 1
+    attributes = {i.instance_id: i.attributes for i in instances}
     fits = [
         i
         for i in instances
@@ -123,12 +150,30 @@ def place(request: Request, instances: Sequence[Instance], tasks: Sequence[Place
         for strategy in request.strategies:
             if strategy.type == "binpack":
                 keys.append(memory_left if strategy.field == Resource.MEMORY else cpu_left)
+            elif strategy.type == "spread" and strategy.field.startswith("attribute:"):
+                name = strategy.field.removeprefix("attribute:")
+                value = instance.attributes.get(name)
+                keys.append(sum(n for i, n in grouped.items() if attributes[i].get(name) == value))
             elif strategy.type == "spread":
                 keys.append(grouped[instance.instance_id])
+            elif strategy.type == "random":
+                digest = hashlib.sha256(f"{request.seed}/{instance.instance_id}".encode())
+                keys.append(int.from_bytes(digest.digest()[:8], "big"))
         return tuple(keys)
 
     best = min(sorted(fits, key=lambda i: i.instance_id), key=order)
     return Placed(best.instance_id)
+
+
+def matches(expression: str, instance: Instance) -> bool:
+    """Whether ``instance`` satisfies the memberOf ``expression`` (unreadable: no)."""
+    parsed = parse_expression(expression)
+    if parsed is None:
+        return False
+    name, op, values = parsed
+    present = instance.attributes.get(name)
+    inside = present is not None and present in values
+    return inside if op in ("==", "in") else not inside
 
 
 def _closest(
@@ -171,5 +216,5 @@ def unable_to_place(service: str, outcome: Unplaceable) -> str:
         )
     return (
         f"{text} The closest matching container-instance {outcome.closest} encountered "
-        'error "DistinctInstance placement constraint unsatisfied."'
+        f'error "{outcome.reason} placement constraint unsatisfied."'
     )

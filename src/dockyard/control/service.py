@@ -54,10 +54,11 @@ from dockyard.control.service_actions import (
 )
 from dockyard.control.task import STARTING_STATUSES, StopCode, Task, TaskStatus
 from dockyard.spec.service import ServiceSpec
+from dockyard.spec.target_group import DEFAULT_DEREGISTRATION_DELAY_S, TargetGroupAttributes
 
 #: how long a deregistered target may finish its requests in flight before it is cut
 #: (ALB's deregistration delay; short, since model requests take milliseconds)
-DEREGISTRATION_DELAY_S = 5.0
+DEREGISTRATION_DELAY_S = float(DEFAULT_DEREGISTRATION_DELAY_S)
 
 __all__ = [
     "DeregisterTarget",
@@ -129,8 +130,15 @@ class ServiceState:
 ELB_FIRST_VERDICT_S = 2 * 30.0
 
 
-def service_state(spec: ServiceSpec, revision: str, *, steady: bool = False) -> ServiceState:
-    """The scheduler's view of a validated CreateService request running ``revision``.
+def service_state(
+    spec: ServiceSpec,
+    revision: str,
+    *,
+    steady: bool = False,
+    attributes: TargetGroupAttributes | None = None,
+) -> ServiceState:
+    """The scheduler's view of a validated CreateService request running ``revision``,
+    its targets drained for the deregistration delay of its target group ``attributes``.
 
     Behind a load balancer the grace period is at least :data:`ELB_FIRST_VERDICT_S`,
     so a task whose server needs a few seconds to listen is not replaced before an
@@ -149,6 +157,9 @@ def service_state(spec: ServiceSpec, revision: str, *, steady: bool = False) -> 
         health_check_grace_period_s=grace,
         target_group=spec.target_group,
         steady=steady,
+        deregistration_delay_s=float(
+            (attributes or TargetGroupAttributes()).deregistration_delay_s
+        ),
     )
 
 

@@ -158,6 +158,9 @@ class Engine(Protocol):
     def ping(self) -> None:
         """Raise :class:`~dockyard.errors.EngineUnavailable` unless the engine answers."""
 
+    def capacity(self) -> tuple[int, int]:
+        """(CPU cores, memory in MiB) of the host the engine runs containers on."""
+
     # containers
     def run(self, spec: ContainerSpec) -> ContainerState: ...
     def inspect(self, container_id: str) -> ContainerState: ...

@@ -18,6 +18,25 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 TargetHealth = Literal["healthy", "unhealthy", "draining", "unused"]
+#: ALB's ``load_balancing.algorithm.type`` values a balancer implements
+Algorithm = Literal["round_robin", "least_outstanding_requests"]
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """How a route spreads requests over its targets (ALB target-group attributes).
+
+    ``algorithm``: ``round_robin`` sends each new request to the next target in turn;
+    ``least_outstanding_requests`` to the target with the fewest requests in flight.
+    ``slow_start_s`` (0: off): a target registered while the route already has a
+    healthy target that is not warming up itself receives a share of requests that
+    grows linearly to its full share over this many seconds. The default suits model
+    servers (least outstanding requests, see :mod:`dockyard.adapters.lb.config`);
+    ECS services pass their target group's attributes, whose default is ALB's.
+    """
+
+    algorithm: Algorithm = "least_outstanding_requests"
+    slow_start_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,9 +72,14 @@ class LoadBalancer(Protocol):
         """Start the balancer unless it runs; True when it (re)started without targets."""
 
     def url_for(self, route: str) -> str: ...
-    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
-        """Make the route exist; ``affinity``: requests with the same
-        ``X-Amzn-SageMaker-Target-Model`` go to the same target (multi-model endpoints)."""
+    def ensure_route(
+        self, route: str, settings: RouteSettings | None = None, *, affinity: bool = False
+    ) -> None:
+        """Create the route if new; apply ``settings`` (None: keep the route's settings,
+        the defaults for a new route). New settings apply to requests from now on;
+        ``slow_start_s`` to targets registered from now on. ``affinity``: requests with
+        the same ``X-Amzn-SageMaker-Target-Model`` go to the same target (multi-model
+        endpoints), whatever the settings."""
 
     def remove_route(self, route: str) -> None: ...
 

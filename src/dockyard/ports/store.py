@@ -24,6 +24,7 @@ from dockyard.records.autoscaling import (
 )
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
+from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
@@ -96,6 +97,8 @@ class Store(Protocol):
     def schedules(self) -> Collection[ScheduleRecord]: ...  # scheduled tasks
     @property
     def transform_jobs(self) -> Collection[TransformJobRecord]: ...
+    @property
+    def container_instances(self) -> Collection[ContainerInstanceRecord]: ...
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from dockyard.control.deployments import Deployment, ServiceStatus
@@ -10,6 +10,7 @@ from dockyard.control.service import ServiceState
 from dockyard.records.cluster import ClusterState
 from dockyard.records.placement import Placement
 from dockyard.spec.service import ServiceSpec
+from dockyard.spec.target_group import TargetGroupAttributes
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,16 @@ class EcsService:
 
     ``spec`` is the CreateService request as validated, kept up to date by
     UpdateService (DescribeServices echoes it); ``deployments`` oldest first, the last
-    one PRIMARY; ``status`` DRAINING once deleted, until its last task is gone.
+    one PRIMARY; ``status`` DRAINING once deleted, until its last task is gone;
+    ``target_group_attributes`` those of its load balancer's target group (ELB's
+    ModifyTargetGroupAttributes), kept with the service whose route it is.
     """
 
     spec: ServiceSpec
     created_at: float
     deployments: tuple[Deployment, ...] = ()
     status: ServiceStatus = ServiceStatus.ACTIVE
+    target_group_attributes: TargetGroupAttributes = field(default_factory=TargetGroupAttributes)
 
 
 @dataclass(frozen=True)

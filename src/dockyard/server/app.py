@@ -27,6 +27,7 @@ from dockyard.server.routes import (
     cluster,
     endpoints,
     events,
+    instances,
     kubernetes,
     logs,
     metrics,
@@ -88,6 +89,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         kubernetes.router,
         cluster.router,
         transform.router,
+        instances.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1")

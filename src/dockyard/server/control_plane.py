@@ -7,6 +7,7 @@ the real adapters in the daemon and on in-memory fakes in fast tests and benchma
 
 from __future__ import annotations
 
+from dockyard.server import instances
 from dockyard.server.cluster_sync import ClusterSync
 from dockyard.server.containers import installation_id
 from dockyard.server.endpoint_reconciler import EndpointReconciler
@@ -50,8 +51,15 @@ class ControlPlane:
         )
         self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")
         self.services = ServiceReconciler(
-            platform.store, self.tasks, platform.lb, platform.probe, self._notify_owner
+            platform.store,
+            self.tasks,
+            platform.lb,
+            platform.probe,
+            self._notify_owner,
+            placer=instances.Placer(platform),
         )
+        if settings.backend == "local":  # the local engine as an instance, the others attached
+            instances.ensure_default(platform)
         self.endpoints = EndpointReconciler(platform, self.services)
         self.training = TrainingReconciler(platform, self.runs)
         self.transform = TransformReconciler(platform, self.runs)

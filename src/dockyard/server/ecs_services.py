@@ -18,6 +18,12 @@ Locally a service's target group is a route of Dockyard's load balancer:
 container port named in ``loadBalancers`` (``/invocations`` on it), and
 ``/endpoints/<target group>/ping`` reaches its ``/ping``, which is also the
 health check each task must pass before it takes traffic.
+
+The target group's attributes (:mod:`dockyard.spec.target_group`: algorithm, slow
+start, deregistration delay) come with CreateService and UpdateService as Dockyard's
+``targetGroupAttributes`` member (ELB's ``Attributes`` list; ECS itself has no such
+member: on AWS they are set on the target group), or later through
+ModifyTargetGroupAttributes on the target group's name (:func:`modify_attributes`).
 """
 
 from __future__ import annotations
@@ -55,13 +61,27 @@ from dockyard.spec.ecs_requests import (
     parse_update_service,
     updated_spec,
 )
+from dockyard.spec.errors import SpecValueError
+from dockyard.spec.names import target_group_name
+from dockyard.spec.placement import request_placement
 from dockyard.spec.service import ServiceSpec, check_service_fits
+from dockyard.spec.target_group import TargetGroupAttributes, modify_attributes
 from dockyard.spec.task_definition import RegisteredTaskDefinition
 
 KIND = ServiceRecord.KIND
 SERVICE_LABEL = "dockyard.service"
 
-__all__ = ["create", "delete", "describe", "list_services", "update"]
+__all__ = [
+    "create",
+    "delete",
+    "describe",
+    "describe_attributes",
+    "list_services",
+    "modify_attributes_of",
+    "update",
+]
+#: Dockyard's member of CreateService/UpdateService bodies: ELB's ``Attributes`` list
+ATTRIBUTES_MEMBER = "targetGroupAttributes"
 
 
 def new_deployment_id() -> str:
@@ -160,13 +180,46 @@ def _placement(spec: ServiceSpec) -> Placement:
     )
 
 
-def _state(spec: ServiceSpec, revision: str, deployment: str) -> ServiceState:
-    return replace(service_state(spec, revision), deployment=deployment)
+def _state(
+    spec: ServiceSpec, revision: str, deployment: str, attributes: TargetGroupAttributes
+) -> ServiceState:
+    return replace(service_state(spec, revision, attributes=attributes), deployment=deployment)
+
+
+def _split_attributes(doc: Any) -> tuple[Any, Any]:
+    """(the ECS request, Dockyard's ``targetGroupAttributes`` list or None)."""
+    if isinstance(doc, dict) and ATTRIBUTES_MEMBER in doc:
+        doc = dict(doc)
+        return doc, doc.pop(ATTRIBUTES_MEMBER)
+    return doc, None
+
+
+def _attributes(
+    spec: ServiceSpec, current: TargetGroupAttributes, requested: Any
+) -> TargetGroupAttributes:
+    """``current`` with the requested attributes applied; refused without a target group."""
+    if requested is None:
+        return current
+    if spec.target_group is None:
+        raise SpecError(
+            f"service {spec.service_name} has no load balancer, so no target group to set "
+            "attributes on",
+            field=ATTRIBUTES_MEMBER,
+            hint="add loadBalancers (--load-balancer CONTAINER:PORT), or leave the attributes out",
+        )
+    return modify_attributes(current, requested, at=ATTRIBUTES_MEMBER)
 
 
 def create(platform: Platform, doc: Any) -> dict[str, Any]:
     """CreateService: validate everything, then store the service and wake it."""
+    doc, requested = _split_attributes(doc)
     spec = parse_create_service(doc)
+    attributes = _attributes(spec, TargetGroupAttributes(), requested)
+    request_placement(
+        spec.aws_field("placementStrategy"),
+        spec.aws_field("placementConstraints"),
+        spec.launch_type,
+    )
     registered = launchable(platform, spec.task_definition, "taskDefinition")
     check_service_fits(spec, registered.definition)
     _check_names(platform, spec)
@@ -174,16 +227,18 @@ def create(platform: Platform, doc: Any) -> dict[str, Any]:
     now = platform.clock()
     balancer = spec.load_balancers[0] if spec.load_balancers else None
     if spec.target_group is not None:
-        platform.lb.ensure_route(spec.target_group)
+        platform.lb.ensure_route(spec.target_group, attributes.route_settings())
     deployments, _ = next_deployments(
         (), registered.key, force=False, steady=False, now=now, new_id=new_deployment_id()
     )
     record = ServiceRecord(
-        _state(spec, registered.key, deployments[-1].id),
+        _state(spec, registered.key, deployments[-1].id, attributes),
         _placement(spec),
         LbTarget(balancer.container_name, balancer.container_port) if balancer else None,
         owner=None,
-        ecs=EcsService(spec, created_at=now, deployments=deployments),
+        ecs=EcsService(
+            spec, created_at=now, deployments=deployments, target_group_attributes=attributes
+        ),
     )
     with platform.store.transaction():
         _check_names(platform, spec)  # a create side by side took the name meanwhile
@@ -195,6 +250,7 @@ def create(platform: Platform, doc: Any) -> dict[str, Any]:
 def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
     """UpdateService: a new revision or a forced deployment rolls; a count resizes."""
     name = arn_name(name)
+    doc, requested = _split_attributes(doc)
     if isinstance(doc, dict):
         doc = {"service": name, **doc}
     request = parse_update_service(doc)
@@ -212,6 +268,9 @@ def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
     spec = updated_spec(ecs.spec, request, revision)
     definition = task_definitions.get(platform.store, revision).definition
     check_service_fits(spec, definition)
+    attributes = _attributes(spec, ecs.target_group_attributes, requested)
+    if requested is not None and spec.target_group is not None:
+        platform.lb.ensure_route(spec.target_group, attributes.route_settings())
     now = platform.clock()
     new_id = new_deployment_id()
     with platform.store.transaction():
@@ -228,10 +287,12 @@ def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
         # a deployment the circuit breaker halted stays halted until a new one begins
         halted = current.state.halted and deployments[-1].id == current.state.deployment
         wanted = replace(
-            _state(spec, revision, deployments[-1].id), steady=current.state.steady, halted=halted
+            _state(spec, revision, deployments[-1].id, attributes),
+            steady=current.state.steady,
+            halted=halted,
         )
         state, _ = saved_state(current.state, wanted)
-        ecs = replace(ecs, spec=spec, deployments=deployments)
+        ecs = replace(ecs, spec=spec, deployments=deployments, target_group_attributes=attributes)
         platform.store.services.put(replace(current, state=state, ecs=ecs))
     platform.wake(KIND, name)
     return describe(platform, name)
@@ -306,7 +367,72 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "service": describe_service(record, views, tasks, events),
         "url": platform.lb.url_for(route) if route else None,
         "tasks": rows,
+        ATTRIBUTES_MEMBER: record.ecs.target_group_attributes.as_list() if route else None,
     }
+
+
+def _by_target_group(platform: Platform, target_group: str) -> ServiceRecord:
+    """The service whose route is ``target_group`` (a name or a target group ARN)."""
+    try:
+        route = target_group_name(target_group)
+    except SpecValueError as error:
+        raise SpecError(str(error), field="TargetGroupArn", hint=error.hint) from None
+    owner = route_owner(platform, route)
+    if owner is None or not owner.startswith("service/"):
+        raise NotFound(
+            f"no target group {route}",
+            resource=f"targetgroup/{route}",
+            hint=f"{owner} is an endpoint: its route has no target group attributes"
+            if owner
+            else "a service's target group is named in its loadBalancers; list services "
+            "with `dockyard service list`",
+        )
+    return user_service(platform, owner.removeprefix("service/"))
+
+
+def describe_attributes(platform: Platform, target_group: str) -> dict[str, Any]:
+    """DescribeTargetGroupAttributes: ``{"Attributes": [{"Key", "Value"}]}``."""
+    record = _by_target_group(platform, target_group)
+    assert record.ecs is not None
+    return {"Attributes": record.ecs.target_group_attributes.as_list()}
+
+
+def modify_attributes_of(platform: Platform, target_group: str, doc: Any) -> dict[str, Any]:
+    """ModifyTargetGroupAttributes: apply ``doc["Attributes"]`` to the service's target group.
+
+    A new algorithm takes the next requests; a new slow start the targets registered
+    from now on; a new deregistration delay the next target that drains.
+    """
+    if not isinstance(doc, dict) or "Attributes" not in doc:
+        raise SpecError(
+            "the request has no Attributes",
+            field="Attributes",
+            hint='send {"Attributes": [{"Key": "load_balancing.algorithm.type", '
+            '"Value": "least_outstanding_requests"}]}',
+        )
+    unknown = sorted(set(doc) - {"Attributes", "TargetGroupArn"})
+    if unknown:
+        raise SpecError(
+            f"unknown member {unknown[0]}",
+            field=unknown[0],
+            hint="ModifyTargetGroupAttributes takes TargetGroupArn and Attributes",
+        )
+    record = _by_target_group(platform, target_group)
+    ecs = _active(record)
+    attributes = modify_attributes(ecs.target_group_attributes, doc["Attributes"])
+    route = record.state.target_group
+    assert route is not None
+    platform.lb.ensure_route(route, attributes.route_settings())
+    with platform.store.transaction():
+        current = user_service(platform, record.name)
+        assert current.ecs is not None
+        state = replace(
+            current.state, deregistration_delay_s=float(attributes.deregistration_delay_s)
+        )
+        ecs = replace(current.ecs, target_group_attributes=attributes)
+        platform.store.services.put(replace(current, state=state, ecs=ecs))
+    platform.wake(KIND, record.name)
+    return {"Attributes": attributes.as_list()}
 
 
 def list_services(platform: Platform) -> dict[str, Any]:

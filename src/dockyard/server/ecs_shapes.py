@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dockyard.adapters.engine.fleet import INSTANCE_LABEL
 from dockyard.control.deployments import DeploymentView
 from dockyard.control.task import Task
 from dockyard.ports.store import Event
@@ -25,6 +26,7 @@ CLUSTER_ARN = f"{ARN_PREFIX}:cluster/{CLUSTER}"
 STANDALONE_OWNER = "run-task"
 GROUP_LABEL = "dockyard.group"
 LAUNCH_TYPE_LABEL = "dockyard.launch-type"
+
 #: events DescribeServices returns, newest first (ECS returns up to 100)
 SERVICE_EVENTS = 100
 
@@ -71,6 +73,11 @@ def describe_task(record: TaskRecord) -> dict[str, Any]:
         "taskDefinition": task.revision,
         "group": labels.get(GROUP_LABEL),
         "launchType": labels.get(LAUNCH_TYPE_LABEL),
+        "containerInstanceArn": (
+            f"{ARN_PREFIX}:container-instance/{CLUSTER}/{labels[INSTANCE_LABEL]}"
+            if INSTANCE_LABEL in labels
+            else None
+        ),
         "cpu": definition.cpu,
         "memory": definition.memory,
         "startedBy": task.started_by if standalone else record.owner,

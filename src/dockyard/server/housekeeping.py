@@ -72,7 +72,8 @@ class Housekeeping:
                 if service.ecs is not None and service.target is not None:
                     route = service.state.target_group
                     if route is not None:
-                        self.platform.lb.ensure_route(route)
+                        settings = service.ecs.target_group_attributes.route_settings()
+                        self.platform.lb.ensure_route(route, settings)
             self._routes_checked = True
         if restarted:
             self.platform.wake("service", None)

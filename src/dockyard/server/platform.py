@@ -16,6 +16,7 @@ from pathlib import Path
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.cluster.connect import connect as connect_cluster
 from dockyard.adapters.engine import connect
+from dockyard.adapters.engine.fleet import FleetEngine
 from dockyard.adapters.engine.swarm import SwarmEngine
 from dockyard.adapters.lb.haproxy import HAProxyLoadBalancer
 from dockyard.adapters.probe import HttpHealthProbe
@@ -67,6 +68,8 @@ class Platform:
         local = connect(settings, progress=progress)
         # with the swarm backend the engine is (or becomes) a swarm's manager
         engine: Engine = SwarmEngine(local) if settings.backend == "swarm" else local
+        if settings.backend == "local":  # EC2 tasks may run on other registered engines
+            engine = FleetEngine(local)
         lb = HAProxyLoadBalancer.from_settings(settings)
         lb.ensure_running()
         artifacts = LocalArtifactStore(settings.artifacts_dir)

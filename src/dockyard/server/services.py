@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from dockyard.adapters.engine.fleet import INSTANCE_LABEL
 from dockyard.control import events
 from dockyard.control.deployments import finished_draining
 from dockyard.control.health import record_check
+from dockyard.control.placement import Unplaceable, unable_to_place
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.runs import reapable
 from dockyard.control.service import ServiceState, plan_service, saved_state
@@ -33,7 +35,7 @@ from dockyard.control.service_actions import (
     StartTask,
     StopTask,
 )
-from dockyard.control.task import HealthStatus, TaskStatus
+from dockyard.control.task import HealthStatus, Task, TaskStatus
 from dockyard.errors import Conflict, DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
 from dockyard.ports.probe import HealthProbe
@@ -42,9 +44,12 @@ from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget, ServiceRecord
 from dockyard.records.task import ReplicaState, TaskRecord
 from dockyard.server import deployment_breaker, task_definitions
+from dockyard.server.instances import Placer, placing
 from dockyard.server.tasks import TaskRunner
 from dockyard.spec.task_definition import TaskDefinition
 
+#: marks the deployment of a task that must move off its container instance
+MOVING_OFF = "@moving-off-instance"
 log = logging.getLogger("dockyard.services")
 
 KIND = ServiceRecord.KIND
@@ -130,6 +135,7 @@ class ServiceReconciler:
         lb: LoadBalancer,
         probe: HealthProbe,
         notify_owner: Callable[[str], None] = lambda _owner: None,
+        placer: Placer | None = None,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -139,6 +145,9 @@ class ServiceReconciler:
         self.notify_owner = notify_owner
         self._starter = ThreadPoolExecutor(max_workers=8, thread_name_prefix="start")
         self._checked_at: dict[str, float] = {}  # task id -> last health check (memory only)
+        #: places EC2 tasks on container instances (None: every task on the one engine)
+        self.placer = placer
+        self._unplaced: dict[str, str] = {}  # service -> the placement failure last told
 
     def close(self) -> None:
         self._starter.shutdown(wait=False, cancel_futures=True)
@@ -160,10 +169,11 @@ class ServiceReconciler:
         for name, target in targets.items():  # targets whose task is gone (reaped, lost)
             health.setdefault(name, replica_health(ReplicaState(), target))
         tasks = [r.task for r in records]
-        plan = plan_service(service.state, tasks, health, now)
+        planned = self._moving_off_instances(records)
+        plan = plan_service(service.state, planned, health, now)
         verdict = deployment_breaker.apply(self.store, service, tasks, plan, now)
         if verdict.replan:  # the circuit breaker tripped: act on its state, not the old one
-            plan = plan_service(verdict.service.state, tasks, health, now)
+            plan = plan_service(verdict.service.state, planned, health, now)
         service = verdict.service
         by_id = {r.task.task_id: r for r in records}
         context = _Pass(service, route, by_id, frozenset(targets), now)
@@ -180,6 +190,20 @@ class ServiceReconciler:
             soon = now + FAST_REQUEUE_S
             return soon if plan.next_check_at is None else min(soon, plan.next_check_at)
         return plan.next_check_at
+
+    def _moving_off_instances(self, records: list[TaskRecord]) -> list[Task]:
+        """The tasks as the scheduler should see them: one on a container instance that
+        is DRAINING or deregistered belongs to no deployment the service runs, so it is
+        replaced like a task of an old deployment (a new one first, within the
+        deployment's bounds) and then stopped, as ECS moves tasks off a draining
+        instance."""
+        retiring = self.placer.retiring(records) if self.placer is not None else frozenset()
+        return [
+            replace(r.task, deployment=f"{r.task.deployment}{MOVING_OFF}")
+            if r.task.task_id in retiring
+            else r.task
+            for r in records
+        ]
 
     # -- observing ------------------------------------------------------------------------
 
@@ -257,14 +281,9 @@ class ServiceReconciler:
         service, by_id, now = ctx.service, ctx.by_id, ctx.now
         if isinstance(action, StartTask):
             definition = task_definitions.get(self.store, action.revision).definition
-            record = self.tasks.create(
-                service.tasks_owner,
-                definition,
-                action.revision,
-                service.placement,
-                now=now,
-                deployment=action.deployment,
-            )
+            record = self._start(service, definition, action, now)
+            if record is None:
+                return
             started = events.started(service.name, [record.task.task_id])
             self.store.add_event(KIND, service.name, started)
         elif isinstance(action, StopTask) and action.task_id in by_id:
@@ -288,6 +307,36 @@ class ServiceReconciler:
                 by_id[action.task_id] = self.tasks.save(replace(leaving, replica=replica))
         elif isinstance(action, RemoveTarget) and ctx.route:
             self.lb.remove(ctx.route, action.task_id)
+
+    def _start(
+        self, service: ServiceRecord, definition: TaskDefinition, action: StartTask, now: float
+    ) -> TaskRecord | None:
+        """Create the task, on a container instance for an EC2 service (None, with the
+        service event ECS writes, when no instance can take it)."""
+
+        def create(placement: Placement) -> TaskRecord:
+            return self.tasks.create(
+                service.tasks_owner,
+                definition,
+                action.revision,
+                placement,
+                now=now,
+                deployment=action.deployment,
+            )
+
+        if self.placer is None or not self.placer.applies(service):
+            return create(service.placement)
+        with placing:
+            outcome = self.placer(service, definition)
+            if isinstance(outcome, Unplaceable):
+                message = unable_to_place(service.name, outcome)
+                if self._unplaced.get(service.name) != message:
+                    self._unplaced[service.name] = message
+                    self.store.add_event(KIND, service.name, message)
+                return None
+            self._unplaced.pop(service.name, None)
+            labels = {**service.placement.labels, INSTANCE_LABEL: outcome.instance_id}
+            return create(replace(service.placement, labels=labels))
 
     def _save_steady(self, service: ServiceRecord, steady: bool) -> None:
         """Store the verdict unless the desired state changed meanwhile (a deploy)."""

@@ -20,12 +20,15 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from dockyard.adapters.engine.fleet import INSTANCE_LABEL
+from dockyard.control.placement import PlacedTask, Unplaceable, reservation
 from dockyard.control.standalone import plan_standalone
 from dockyard.control.task import StopCode, new_task, request_stop
 from dockyard.errors import Conflict, NotFound
 from dockyard.ports.store import Store
 from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
+from dockyard.server import instances
 from dockyard.server.containers import new_task_id
 from dockyard.server.ecs_services import launchable
 from dockyard.server.ecs_shapes import (
@@ -38,6 +41,7 @@ from dockyard.server.ecs_shapes import (
 from dockyard.server.platform import Platform
 from dockyard.server.tasks import TaskRunner
 from dockyard.spec.ecs_requests import apply_overrides, parse_run_task
+from dockyard.spec.placement import request_placement
 from dockyard.spec.service import check_launch_type
 
 log = logging.getLogger("dockyard.tasks")
@@ -47,34 +51,63 @@ USER_STOP_REASON = "Task stopped by user"
 
 
 def run_task(platform: Platform, doc: Any) -> dict[str, Any]:
-    """RunTask: ``{"tasks": [...], "failures": []}``, each task PROVISIONING."""
+    """RunTask: ``{"tasks": [...], "failures": [...]}``, each task PROVISIONING.
+
+    An EC2 task is placed on a container instance first (:mod:`.instances`); one that
+    no instance can take is not started and is reported in ``failures`` with ECS's
+    reason (``RESOURCE:MEMORY``, ``RESOURCE:CPU``, a constraint's name).
+    """
     request = parse_run_task(doc)
+    rules = request_placement(
+        request.aws_field("placementStrategy"),
+        request.aws_field("placementConstraints"),
+        request.launch_type,
+    )
     registered = launchable(platform, request.task_definition, "taskDefinition")
     check_launch_type(request.launch_type, registered.definition)
     definition = apply_overrides(registered.definition, request.overrides)
+    group = request.group or f"family:{registered.family}"
     placement = Placement(
         name_prefix=registered.family,
-        labels={
-            GROUP_LABEL: request.group or f"family:{registered.family}",
-            LAUNCH_TYPE_LABEL: request.launch_type or "EC2",
-        },
+        labels={GROUP_LABEL: group, LAUNCH_TYPE_LABEL: request.launch_type or "EC2"},
     )
     now = platform.clock()
-    records = [
-        TaskRecord(
-            new_task(new_task_id(), definition, registered.key, now, started_by=request.started_by),
-            STANDALONE_OWNER,
-            definition,
-            placement,
-        )
-        for _ in range(request.count)
-    ]
-    with platform.store.transaction():
-        for record in records:
-            platform.store.tasks.put(record)
+    records: list[TaskRecord] = []
+    failures: list[dict[str, Any]] = []
+    placed: list[PlacedTask] = []
+    placing_here = platform.settings.backend == "local" and instances.is_ec2(placement.labels)
+    with instances.placing:
+        for _ in range(request.count):
+            where = placement
+            if placing_here:
+                instances.ensure_default(platform)
+                outcome = instances.place(platform, definition, group, rules, placed)
+                if isinstance(outcome, Unplaceable):
+                    failures.append(_failure(outcome))
+                    continue
+                cpu, memory = reservation(definition)
+                placed.append(PlacedTask(outcome.instance_id, cpu, memory, group))
+                labels = {**placement.labels, INSTANCE_LABEL: outcome.instance_id}
+                where = replace(placement, labels=labels)
+            task_id = new_task_id()
+            task = new_task(task_id, definition, registered.key, now, started_by=request.started_by)
+            records.append(TaskRecord(task, STANDALONE_OWNER, definition, where))
+        with platform.store.transaction():
+            for record in records:
+                platform.store.tasks.put(record)
     for record in records:
         platform.wake(KIND, record.key)
-    return {"tasks": [describe_task(record) for record in records], "failures": []}
+    return {"tasks": [describe_task(record) for record in records], "failures": failures}
+
+
+def _failure(outcome: Unplaceable) -> dict[str, Any]:
+    """RunTask's Failure: the closest instance's ARN and why it could not take the task."""
+    failure: dict[str, Any] = {"reason": outcome.reason}
+    if outcome.closest is not None:
+        failure["arn"] = instances.instance_arn(outcome.closest)
+    else:
+        failure["detail"] = "No Container Instances were found in your cluster."
+    return failure
 
 
 def stop_task(platform: Platform, task: str, reason: str | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 from botocore.loaders import Loader
 
-Service = Literal["ecs", "sagemaker", "ecr", "application-autoscaling"]
+Service = Literal["ecs", "sagemaker", "ecr", "application-autoscaling", "elbv2"]
 
 
 @dataclass(frozen=True)

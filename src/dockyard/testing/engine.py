@@ -86,6 +86,8 @@ class FakeEngine:
         #: False plays an engine that cannot make them
         self.task_cgroups: dict[str, tuple[float | None, int | None]] = {}
         self.task_cgroups_supported = True
+        #: what :meth:`capacity` reports: (cores, MiB)
+        self.host_capacity = (16, 65536)
 
     # ------------------------------------------------------------------ test controls
 
@@ -170,6 +172,11 @@ class FakeEngine:
         """Answers, unless :meth:`set_available` took the engine down."""
         with self._call("ping", "engine"):
             return
+
+    def capacity(self) -> tuple[int, int]:
+        """:attr:`host_capacity` (set it to play a bigger or smaller host)."""
+        with self._call("capacity", "engine"):
+            return self.host_capacity
 
     def run(self, spec: ContainerSpec) -> ContainerState:
         with self._call("run", spec.name):

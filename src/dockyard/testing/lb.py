@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import replace
 
 from dockyard.adapters.lb.naming import check_address, check_route
-from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
+from dockyard.ports.lb import ResponseTime, RouteSettings, RouteTraffic, Target, TargetHealth
 
 
 class FakeLoadBalancer:
@@ -49,6 +49,8 @@ class FakeLoadBalancer:
         self._running = False
         self._traffic: dict[str, RouteTraffic] = {}
         self._answered: list[ResponseTime] = []
+        #: the settings last given for each route (what ``ensure_route`` applied)
+        self.settings: dict[str, RouteSettings] = {}
 
     # ------------------------------------------------------------------ test controls
 
@@ -124,12 +126,16 @@ class FakeLoadBalancer:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}/endpoints/{check_route(route)}/invocations"
 
-    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
+    def ensure_route(
+        self, route: str, settings: RouteSettings | None = None, *, affinity: bool = False
+    ) -> None:
         with self._lock:
             self.calls["ensure_route"] += 1
             self._routes.setdefault(check_route(route), {})
             if affinity:
                 self.affinity_routes.add(route)
+            if settings is not None:
+                self.settings[route] = settings
 
     def remove_route(self, route: str) -> None:
         """Forget the route and its targets at once (what is in flight is cut)."""

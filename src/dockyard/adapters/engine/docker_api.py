@@ -120,6 +120,12 @@ class DockerEngine:
         with translated(self.base_url, what="engine"):
             self._api.ping()
 
+    def capacity(self) -> tuple[int, int]:
+        """(cores, MiB) the engine reports (``NCPU``, ``MemTotal``)."""
+        with translated(self.base_url, what="engine"):
+            info: dict[str, Any] = self._api.info()
+        return int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0) // (1024 * 1024)
+
     # ------------------------------------------------------------------ containers
 
     def run(self, spec: ContainerSpec) -> ContainerState:

@@ -107,6 +107,9 @@ class SwarmEngine:
     def ping(self) -> None:
         self.local.ping()
 
+    def capacity(self) -> tuple[int, int]:
+        return self.local.capacity()
+
     # ------------------------------------------------------------------ the swarm
 
     def is_manager(self) -> bool:

@@ -40,9 +40,12 @@ costs no memory and no disk, and the daemon sees a sample of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
+
+from dockyard.ports.lb import Algorithm, RouteSettings
 
 SLOT_PREFIX = "slot_"
 HASHED_SLOT_PREFIX = "hslot_"
@@ -156,6 +159,42 @@ class LbConfig:
     health: HealthCheck = field(default_factory=HealthCheck)
     timeouts: Timeouts = field(default_factory=Timeouts)
     retries: int = 2
+    #: settings of the slots whose route asked for other than :class:`RouteSettings`'s
+    slot_settings: Mapping[int, RouteSettings] = field(default_factory=dict)
+
+
+#: HAProxy's ``balance`` for each ALB algorithm. HAProxy's ``leastconn`` counts, per
+#: server, the requests assigned to it and not yet answered (idle connections kept for
+#: reuse do not count), which is what least outstanding requests means in HTTP mode.
+BALANCE: dict[Algorithm, str] = {
+    "round_robin": "roundrobin",
+    "least_outstanding_requests": "leastconn",
+}
+
+
+def render_slot_settings(settings: Mapping[int, RouteSettings]) -> str:
+    """The slot settings file: ``<slot backend> <algorithm> <slow start s>`` per slot
+    whose settings are not the defaults, sorted."""
+    default = RouteSettings()
+    return "".join(
+        f"{slot_backend(index)} {s.algorithm} {s.slow_start_s}\n"
+        for index, s in sorted(settings.items())
+        if s != default
+    )
+
+
+def parse_slot_settings(text: str) -> dict[int, RouteSettings]:
+    """Read :func:`render_slot_settings`'s file back; malformed lines are skipped."""
+    known: dict[str, Algorithm] = {name: name for name in get_args(Algorithm)}
+    settings: dict[int, RouteSettings] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 3 or (index := slot_index(fields[0])) is None:
+            continue
+        algorithm, slow_start = known.get(fields[1]), fields[2]
+        if algorithm is not None and slow_start.isdigit():
+            settings[index] = RouteSettings(algorithm, int(slow_start))
+    return settings
 
 
 @dataclass(frozen=True)
@@ -294,7 +333,8 @@ if !{{ var(txn.slot) -m found }}
 def _slot(cfg: LbConfig, name: str, servers: list[ServerLine], hashed: bool = False) -> str:
     """One slot backend (``hashed``: a multi-model endpoint's).
 
-    ``leastconn`` (ALB's least_outstanding_requests): inference requests vary a lot in
+    ``leastconn`` (ALB's least_outstanding_requests) unless the slot's route asked for
+    another algorithm (:data:`BALANCE`): inference requests vary a lot in
     cost and a model server runs few at a time, so a new request should go to the
     replica with the fewest in flight rather than to the next in turn; replicas with
     equal load still take turns.
@@ -317,10 +357,12 @@ def _slot(cfg: LbConfig, name: str, servers: list[ServerLine], hashed: bool = Fa
     another replica), and adding or removing a replica remaps only the models that
     hashed to it. A request without the header is sent round-robin.
     """
+    index = slot_index(name)
+    settings = cfg.slot_settings.get(index, RouteSettings()) if index is not None else None
     balance = (
         [f"    balance hdr({AFFINITY_HEADER})", "    hash-type consistent"]
-        if hashed
-        else ["    balance leastconn"]
+        if hashed or settings is None
+        else [f"    balance {BALANCE[settings.algorithm]}"]
     )
     lines = [
         f"backend {name}",

@@ -13,6 +13,12 @@ Life cycle, and why it is shaped this way:
   ``del server``; they live only in the running process. After a restart of Dockyard
   they are read back with :meth:`targets`; after a restart of HAProxy there are none
   and the caller registers them again (the routes are there already).
+- **Settings** of a route (:class:`~dockyard.ports.lb.RouteSettings`: algorithm and
+  slow start) belong to its slot and are kept in ``<state_dir>/lb/slots.settings``.
+  HAProxy cannot change a backend's ``balance`` at runtime, so a slot whose algorithm
+  changes costs a seamless reload, as growing does; a new route takes a free slot that
+  already has its algorithm when there is one. Slow start is an option of each server
+  added from then on (``slowstart``), so it needs no reload.
 - **Growing.** Only when every slot is taken does Dockyard rewrite the config with a
   bigger pool and replace the process seamlessly: the live targets are written into
   the new config and their health and drain states carried over through HAProxy's
@@ -52,14 +58,17 @@ from dockyard.adapters.lb.config import (
     hashed_slot_backend,
     hashed_slot_index,
     is_slot,
+    parse_slot_settings,
     render_backend_map,
     render_config,
+    render_slot_settings,
     slot_backend,
     slot_index,
 )
 from dockyard.adapters.lb.naming import check_address, check_route, server_name, target_name
 from dockyard.adapters.lb.request_log import RingCursor, parse_ring
 from dockyard.adapters.lb.runtime_api import (
+    OP_RUNNING,
     RuntimeApi,
     RuntimeApiError,
     ServerState,
@@ -67,7 +76,7 @@ from dockyard.adapters.lb.runtime_api import (
 )
 from dockyard.adapters.lb.stats import RouteStats, route_stats
 from dockyard.errors import Conflict, SetupError
-from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
+from dockyard.ports.lb import ResponseTime, RouteSettings, RouteTraffic, Target, TargetHealth
 from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
@@ -111,6 +120,7 @@ class HAProxyLoadBalancer:
         self.options = options or LbOptions()
         self._binary = binary
         self.api = RuntimeApi(self.paths.socket)
+        self._settings_file = self.paths.map_file.with_name("slots.settings")
         self._known_routes: dict[str, str] = {}
         self._ring = RingCursor()
 
@@ -205,12 +215,28 @@ class HAProxyLoadBalancer:
         """Every route HAProxy knows, sorted."""
         return sorted(self._routes())
 
-    def ensure_route(self, route: str, *, affinity: bool = False) -> None:
-        """Make ``route`` exist; ``affinity``: on a hashed slot (a multi-model endpoint's,
-        see :mod:`.config`). A route keeps the kind of slot it was made with."""
+    def ensure_route(
+        self, route: str, settings: RouteSettings | None = None, *, affinity: bool = False
+    ) -> None:
+        """Create the route if new, and give it ``settings`` (None: keep what it has).
+
+        ``affinity``: on a hashed slot (a multi-model endpoint's, see :mod:`.config`),
+        which balances on the target-model header whatever the settings; a route keeps
+        the kind of slot it was made with. A change of algorithm reloads HAProxy
+        seamlessly (see the module's docstring); a change of slow start applies to
+        targets registered from now on.
+        """
         check_route(route)
         with self._locked():
-            self._ensure_route_locked(route, affinity=affinity)
+            self._ensure_route_locked(route, settings, affinity=affinity)
+
+    def route_settings(self, route: str) -> RouteSettings | None:
+        """The settings ``route`` runs with, None for an unknown route."""
+        backend = self._routes().get(check_route(route))
+        index = None if backend is None else slot_index(backend)
+        if index is None:
+            return None
+        return self._slot_settings().get(index, RouteSettings())
 
     def remove_route(self, route: str) -> None:
         """Forget a route and its targets at once, cutting their requests in flight.
@@ -272,7 +298,7 @@ class HAProxyLoadBalancer:
             ref = f"{backend}/{server}"
             current = self._server(backend, server)
             if current is None:
-                options = self.options.health.server_options()
+                options = self.options.health.server_options() + self._slow_start(backend)
                 self.api.change(
                     f"add server {ref} {address} {options}", ok=("New server registered",)
                 )
@@ -383,7 +409,50 @@ class HAProxyLoadBalancer:
             health=self.options.health,
             timeouts=self.options.timeouts,
             retries=self.options.retries,
+            slot_settings=self._slot_settings(),
         )
+
+    def _slot_settings(self) -> dict[int, RouteSettings]:
+        try:
+            return parse_slot_settings(self._settings_file.read_text())
+        except FileNotFoundError:
+            return {}
+
+    def _apply_settings(self, backend: str, settings: RouteSettings) -> None:
+        """Give the slot ``settings``; reload seamlessly if its algorithm changes.
+
+        A hashed slot (multi-model) always balances on the target-model header: its
+        route's settings are not kept.
+        """
+        index = slot_index(backend)
+        if index is None:
+            return
+        current = self._slot_settings()
+        before = current.get(index, RouteSettings())
+        if before == settings:
+            return
+        current[index] = settings
+        processes.write_atomic(self._settings_file, render_slot_settings(current))
+        if before.algorithm != settings.algorithm:
+            self._grow(self.slot_count())  # same slots, the slot's new ``balance``
+
+    def _slow_start(self, backend: str) -> str:
+        """The ``slowstart`` option for a new server of ``backend``, or "".
+
+        As on an ALB, a new target warms up only while the route has a healthy target
+        in service that is not warming up itself: the first target of a route takes
+        its full share at once.
+        """
+        index = slot_index(backend)
+        settings = self._slot_settings().get(index, RouteSettings()) if index is not None else None
+        seconds = settings.slow_start_s if settings is not None else 0
+        if not seconds:
+            return ""
+        warm = any(
+            s.op_state == OP_RUNNING and not s.draining and not s.in_maintenance
+            for s in self.api.servers_state(backend)
+        )
+        return f" slowstart {seconds}s" if warm else ""
 
     def _start(
         self, binary: str, slots: int, servers: list[ServerLine], take_over_from: int | None
@@ -446,16 +515,28 @@ class HAProxyLoadBalancer:
             render_backend_map({r: b for r, b in routes.items() if is_slot(b)}),
         )
 
-    def _ensure_route_locked(self, route: str, *, affinity: bool = False) -> str:
-        """The route's slot backend, assigning a free slot (growing if none) if new."""
+    def _ensure_route_locked(
+        self, route: str, settings: RouteSettings | None = None, *, affinity: bool = False
+    ) -> str:
+        """The route's slot backend, assigning a free slot (growing if none) if new,
+        with ``settings`` applied (None: an existing route keeps its own, a new one
+        gets the defaults). A free slot that has the wanted algorithm comes first;
+        ``affinity``: a hashed slot (see :meth:`_add_hashed_route`)."""
         routes = self._routes()
         if route in routes:
+            if settings is not None:
+                self._apply_settings(routes[route], settings)
             return routes[route]
         if affinity:
             return self._add_hashed_route(route, routes)
+        wanted = settings or RouteSettings()
         used = {slot_index(backend) for backend in routes.values()}
         slots = self.slot_count()
-        free = [index for index in range(slots) if index not in used]
+        current = self._slot_settings()
+        free = sorted(
+            (index for index in range(slots) if index not in used),
+            key=lambda i: (current.get(i, RouteSettings()).algorithm != wanted.algorithm, i),
+        )
         if not free:
             self._grow(slots + self.options.pool_size)
             free = [slots]
@@ -464,6 +545,7 @@ class HAProxyLoadBalancer:
             self._delete_server(backend, leftover.name)
         self._persist_routes({**routes, route: backend})
         self.api.change(f"add map {self.paths.map_file} {route} {backend}")
+        self._apply_settings(backend, wanted)
         return backend
 
     def _add_hashed_route(self, route: str, routes: dict[str, str]) -> str:

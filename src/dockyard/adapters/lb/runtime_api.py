@@ -51,8 +51,9 @@ class ServerState:
 
     @property
     def running(self) -> bool:
-        """Up as far as checks go (it may still be drained or in maintenance)."""
-        return self.op_state in (OP_RUNNING, OP_STOPPING)
+        """Up as far as checks go (it may still be drained or in maintenance); a server
+        warming up (slow start) is up, with a share of requests still growing."""
+        return self.op_state in (OP_RUNNING, OP_STARTING, OP_STOPPING)
 
 
 def parse_servers_state(text: str) -> list[ServerState]:

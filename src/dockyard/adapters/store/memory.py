@@ -25,6 +25,7 @@ from dockyard.records.autoscaling import (
 )
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
+from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
@@ -160,6 +161,9 @@ class MemoryStore:
         self.schedules = MemoryCollection[ScheduleRecord](self._lock, ScheduleRecord.KIND)
         self.transform_jobs = MemoryCollection[TransformJobRecord](
             self._lock, TransformJobRecord.KIND
+        )
+        self.container_instances = MemoryCollection[ContainerInstanceRecord](
+            self._lock, ContainerInstanceRecord.KIND
         )
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []

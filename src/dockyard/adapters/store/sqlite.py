@@ -33,6 +33,7 @@ from dockyard.records.autoscaling import (
 from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
+from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
@@ -245,6 +246,7 @@ class SqliteStore:
         self.scheduled_actions = SqliteCollection(self._docs, ScheduledActionRecord)
         self.schedules = SqliteCollection(self._docs, ScheduleRecord)
         self.transform_jobs = SqliteCollection(self._docs, TransformJobRecord)
+        self.container_instances = SqliteCollection(self._docs, ContainerInstanceRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:

@@ -51,3 +51,19 @@ def delete_service(name: str, platform: PlatformDep, force: bool = False) -> dic
     """DRAINING at once; gone once its tasks stopped. Refused while desiredCount > 0
     unless ``force``."""
     return ecs_services.delete(platform, name, force=force)
+
+
+@router.get("/target-groups/{name:path}/attributes")
+def describe_target_group_attributes(name: str, platform: PlatformDep) -> dict[str, Any]:
+    """ELB's DescribeTargetGroupAttributes for a service's target group (name or ARN)."""
+    return ecs_services.describe_attributes(platform, name)
+
+
+@router.put("/target-groups/{name:path}/attributes")
+def modify_target_group_attributes(
+    name: str,
+    platform: PlatformDep,
+    request: Any = Body(..., description="ELB's ModifyTargetGroupAttributes request."),  # noqa: B008
+) -> dict[str, Any]:
+    """Algorithm, slow start and deregistration delay of a service's target group."""
+    return ecs_services.modify_attributes_of(platform, name, request)
