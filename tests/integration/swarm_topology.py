@@ -29,11 +29,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+
+RELAY = Path(__file__).with_name("tcp_relay.py")
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -138,6 +141,7 @@ class Topology:
     root: Path
     suffix: str = field(default_factory=lambda: f"{os.getpid() % 10000:04d}")
     nodes: list[Node] = field(default_factory=list)
+    relays: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def subnet(self) -> str:
@@ -198,7 +202,31 @@ class Topology:
                 client.close()
         tar.unlink()
 
+    def forward_loopback_port(self, port: int) -> None:
+        """Make the host's ``127.0.0.1:port`` answer on every node's ``127.0.0.1:port``
+        (what ``ssh -L PORT:127.0.0.1:PORT manager`` does on a real node): a relay on
+        the host's leg of the bridge, and one in each node's namespace to it."""
+        self._relay([], self.host_address, port, "127.0.0.1")
+        for node in self.nodes:
+            self._relay(
+                ["nsenter", f"--net=/var/run/netns/{node.netns}"],
+                "127.0.0.1",
+                port,
+                self.host_address,
+            )
+
+    def _relay(self, prefix: list[str], listen: str, port: int, target: str) -> None:
+        command = [*prefix, sys.executable, str(RELAY), listen, str(port), target, str(port)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+        self.relays.append(process)
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"listening":
+            raise AssertionError(f"the relay {listen}:{port} -> {target} did not start")
+
     def down(self) -> None:
+        for relay in self.relays:
+            relay.terminate()
+            relay.wait(timeout=STOP_TIMEOUT)
         for node in self.nodes:
             with contextlib.suppress(Exception):
                 node.stop()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +49,7 @@ from dockyard.server.containers import INSTALLATION_LABEL
 pytestmark = [pytest.mark.integration, pytest.mark.swarm]
 
 TIMEOUT = 180.0
+EXAMPLE_TIMEOUT = 600
 
 
 class SwarmDaemon(Daemon):
@@ -154,7 +157,8 @@ def test_cluster_commands_make_a_two_node_swarm(
 #: ``{{.Node.Hostname}}`` in a service's environment on the node that runs its task
 NODE_SCRIPT = (
     HOSTS_SCRIPT
-    + '    Path(os.environ["SM_MODEL_DIR"], f"node-{me}.txt").write_text(os.environ["SWARM_NODE"])\n'
+    + '    node = os.environ["SWARM_NODE"]\n'
+    + '    Path(os.environ["SM_MODEL_DIR"], f"node-{me}.txt").write_text(node)\n'
 )
 
 
@@ -236,9 +240,58 @@ def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
             for _ in range(10):  # round robin: both replicas answer
                 response = predict_csv(endpoint["Url"], client)
                 assert response.status_code == 200, response.text
-                assert response.json() == IRIS_SPECIES
+                assert response.json() == [0, 1, 2]  # the default handler: class indices
     finally:
         delete_endpoint(swarm_daemon, name)
+
+
+@pytest.mark.timeout(EXAMPLE_TIMEOUT + TIMEOUT * 2)
+def test_the_fargate_service_example_runs_on_the_swarm(
+    topology: Topology,
+    swarm_daemon: SwarmDaemon,
+    framework_on_nodes: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """examples/fargate-service/run.sh as the README runs it, against the swarm daemon:
+    its image is pushed to Dockyard's registry, and each node pulls it from there with
+    the task's pull-only credential (the nodes reach the registry on their loopback)."""
+    manager, worker = topology.nodes
+    topology.forward_loopback_port(swarm_daemon.registry_port)
+    dockyard = tmp_path / "dockyard"
+    dockyard.write_text(f'#!/bin/sh\nexec {sys.executable} -m dockyard.cli.main "$@"\n')
+    dockyard.chmod(0o755)
+    service = unique_name("fargate")
+    output = tmp_path / "run.log"
+    with output.open("wb") as log:
+        ran = subprocess.run(
+            ["bash", str(EXAMPLE.parent / "fargate-service" / "run.sh")],
+            env={**swarm_daemon.env, "DOCKYARD": str(dockyard), "SERVICE": service},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=EXAMPLE_TIMEOUT,
+            check=False,
+        )
+    said = output.read_text(errors="replace")
+    assert ran.returncode == 0, said[-4000:]
+    assert json.dumps({"predictions": IRIS_SPECIES}) in said
+    swarm = SwarmEngine(DockerEngine(manager.url))
+    try:
+        spread = sorted([manager.address, worker.address])
+        nodes = wait_until(
+            lambda: running_nodes(swarm, swarm_daemon) == spread, timeout=TIMEOUT, what="spread"
+        )
+        assert nodes
+        pulled = f"127.0.0.1:{swarm_daemon.registry_port}/examples/fargate-iris:v1"
+        with worker.client() as client:
+            assert client.images(name=pulled), f"the worker has no {pulled}"
+        ok(swarm_daemon.cli("autoscaling", "deregister", service))
+        ok(swarm_daemon.cli("service", "delete", service, "--force"))
+        wait_until(
+            lambda: running_nodes(swarm, swarm_daemon) == [], timeout=TIMEOUT, what="tasks gone"
+        )
+    finally:
+        swarm.close()
 
 
 def test_a_service_spreads_over_both_nodes_and_survives_the_worker_leaving(
