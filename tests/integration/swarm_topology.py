@@ -16,10 +16,12 @@ nodes have no default route: nothing they send leaves these namespaces.
 Each dockerd is entered into its namespace with ``nsenter --net`` (``ip netns exec``
 also remounts /sys, which hides the cgroup hierarchies and dockerd refuses to
 start), in a UTS namespace of its own so that each node has its own hostname, with
-its own data root, exec root, pid file and socket. No image can be pulled: images
-are copied into each node's engine (``docker save`` | ``docker load`` through the
-API), and ``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1`` makes the nodes use them without
-first asking a registry.
+its own data root, exec root, pid file and socket. Images come to the nodes in one of
+two ways: copied into each node's engine (``docker save`` | ``docker load`` through
+the API: a node's pull of such an image fails at once, having no route out, and swarm
+then starts the task from the local copy), or pulled by the node itself from
+Dockyard's registry, which :meth:`Topology.forward_loopback_port` makes answer on the
+node's own loopback.
 """
 
 from __future__ import annotations
@@ -93,11 +95,9 @@ class Node:
             f'--data-root "{self.root}/data" --exec-root "{self.root}/exec" '
             f'--pidfile "{self.root}/dockerd.pid"',
         ]
-        env = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
-                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
