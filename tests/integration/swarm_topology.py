@@ -16,10 +16,12 @@ nodes have no default route: nothing they send leaves these namespaces.
 Each dockerd is entered into its namespace with ``nsenter --net`` (``ip netns exec``
 also remounts /sys, which hides the cgroup hierarchies and dockerd refuses to
 start), in a UTS namespace of its own so that each node has its own hostname, with
-its own data root, exec root, pid file and socket. No image can be pulled: images
-are copied into each node's engine (``docker save`` | ``docker load`` through the
-API), and ``DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1`` makes the nodes use them without
-first asking a registry.
+its own data root, exec root, pid file and socket. Images come to the nodes in one of
+two ways: copied into each node's engine (``docker save`` | ``docker load`` through
+the API: a node's pull of such an image fails at once, having no route out, and swarm
+then starts the task from the local copy), or pulled by the node itself from
+Dockyard's registry, which :meth:`Topology.forward_loopback_port` makes answer on the
+node's own loopback.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+
+RELAY = Path(__file__).with_name("tcp_relay.py")
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -90,11 +95,9 @@ class Node:
             f'--data-root "{self.root}/data" --exec-root "{self.root}/exec" '
             f'--pidfile "{self.root}/dockerd.pid"',
         ]
-        env = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
-                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -138,6 +141,7 @@ class Topology:
     root: Path
     suffix: str = field(default_factory=lambda: f"{os.getpid() % 10000:04d}")
     nodes: list[Node] = field(default_factory=list)
+    relays: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def subnet(self) -> str:
@@ -198,7 +202,31 @@ class Topology:
                 client.close()
         tar.unlink()
 
+    def forward_loopback_port(self, port: int) -> None:
+        """Make the host's ``127.0.0.1:port`` answer on every node's ``127.0.0.1:port``
+        (what ``ssh -L PORT:127.0.0.1:PORT manager`` does on a real node): a relay on
+        the host's leg of the bridge, and one in each node's namespace to it."""
+        self._relay([], self.host_address, port, "127.0.0.1")
+        for node in self.nodes:
+            self._relay(
+                ["nsenter", f"--net=/var/run/netns/{node.netns}"],
+                "127.0.0.1",
+                port,
+                self.host_address,
+            )
+
+    def _relay(self, prefix: list[str], listen: str, port: int, target: str) -> None:
+        command = [*prefix, sys.executable, str(RELAY), listen, str(port), target, str(port)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+        self.relays.append(process)
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"listening":
+            raise AssertionError(f"the relay {listen}:{port} -> {target} did not start")
+
     def down(self) -> None:
+        for relay in self.relays:
+            relay.terminate()
+            relay.wait(timeout=STOP_TIMEOUT)
         for node in self.nodes:
             with contextlib.suppress(Exception):
                 node.stop()

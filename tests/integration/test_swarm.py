@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +28,19 @@ import pytest
 from dockyard_daemon import Daemon, free_port, wait_until
 from swarm_topology import Topology, missing_requirements
 from test_ecs_services import SERVER, Client, ok, register
+from test_platform import (
+    EXAMPLE,
+    HOSTS_SCRIPT,
+    IRIS_SPECIES,
+    delete_endpoint,
+    job_logs,
+    model_tarball,
+    predict_csv,
+    training_request,
+    wait_for_job,
+    wait_in_service,
+    write_script,
+)
 
 from dockyard.adapters.engine.docker_api import DockerEngine
 from dockyard.adapters.engine.swarm import SwarmEngine
@@ -33,6 +49,7 @@ from dockyard.server.containers import INSTALLATION_LABEL
 pytestmark = [pytest.mark.integration, pytest.mark.swarm]
 
 TIMEOUT = 180.0
+EXAMPLE_TIMEOUT = 600
 
 
 class SwarmDaemon(Daemon):
@@ -62,6 +79,13 @@ def web_image(
     ref = script_image("swarm-web", SERVER)
     topology.load_image(engine._api, ref)
     return ref
+
+
+@pytest.fixture(scope="module")
+def framework_on_nodes(framework_image: str, engine: DockerEngine, topology: Topology) -> str:
+    """The scikit-learn framework image, in every node's engine."""
+    topology.load_image(engine._api, framework_image)
+    return framework_image
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +151,147 @@ def test_cluster_commands_make_a_two_node_swarm(
     wait_until(both_ready, timeout=60, what="both nodes ready")
     table = ok(swarm_daemon.cli("cluster", "nodes"))
     assert "node1" in table and "node2" in table and "manager (leader)" in table
+
+
+#: the hosts script of the one-machine test, and the node each host ran on: swarm expands
+#: ``{{.Node.Hostname}}`` in a service's environment on the node that runs its task
+NODE_SCRIPT = (
+    HOSTS_SCRIPT
+    + '    node = os.environ["SWARM_NODE"]\n'
+    + '    Path(os.environ["SM_MODEL_DIR"], f"node-{me}.txt").write_text(node)\n'
+)
+
+
+def test_a_two_host_training_job_runs_across_both_nodes_and_its_hosts_resolve_each_other(
+    topology: Topology,
+    swarm_daemon: SwarmDaemon,
+    framework_on_nodes: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    name = unique_name("hosts")
+    code = write_script(tmp_path / "hosts", "hosts.py", NODE_SCRIPT)
+    request = training_request(name, framework_on_nodes, code, "hosts.py", hosts=2)
+    request["Environment"] = {"SWARM_NODE": "{{.Node.Hostname}}"}
+    swarm_daemon.api("POST", "/v1/training-jobs", json=request)
+    job = wait_for_job(swarm_daemon, name)
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    # the model directories of both hosts came back, from whichever node each ran on
+    with tarfile.open(model_tarball(swarm_daemon, job)) as archive:
+        seen = {
+            host: json.loads(archive.extractfile(f"hosts-{host}.json").read())  # type: ignore[union-attr]
+            for host in ("algo-1", "algo-2")
+        }
+        nodes = {
+            host: archive.extractfile(f"node-{host}.txt").read().decode()  # type: ignore[union-attr]
+            for host in ("algo-1", "algo-2")
+        }
+    assert sorted(nodes.values()) == [node.name for node in topology.nodes]
+    # each host resolved both names on the job's overlay network, to the same two addresses
+    assert seen["algo-1"] == seen["algo-2"]
+    assert len(set(seen["algo-1"].values())) == 2
+    logs = job_logs(swarm_daemon, name)
+    for host, other in (("algo-1", "algo-2"), ("algo-2", "algo-1")):
+        assert f"{host} resolved {other} -> {seen[host][other]}" in logs[host]
+        assert f"{host} met {other}" in logs[host]
+
+
+@pytest.fixture(scope="module")
+def trained_iris(
+    swarm_daemon: SwarmDaemon, framework_on_nodes: str, unique_name: Callable[..., str]
+) -> dict[str, object]:
+    """The quickstart's training job (the iris example), run on the swarm."""
+    name = unique_name("iris")
+    request = training_request(
+        name,
+        framework_on_nodes,
+        EXAMPLE / "code",
+        "train.py",
+        channels={"train": (EXAMPLE / "data" / "train").as_uri()},
+        hyperparameters={"C": "1.0", "max-iter": "200"},
+    )
+    swarm_daemon.api("POST", "/v1/training-jobs", json=request)
+    job = wait_for_job(swarm_daemon, name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    return job
+
+
+def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
+    topology: Topology,
+    swarm_daemon: SwarmDaemon,
+    framework_on_nodes: str,
+    trained_iris: dict[str, object],
+    unique_name: Callable[..., str],
+) -> None:
+    name = unique_name("iris-ep")
+    deploy = {
+        "EndpointName": name,
+        "Image": framework_on_nodes,
+        "ModelDataUrl": f"training-job:{trained_iris['TrainingJobName']}",
+        "InstanceCount": 2,
+    }
+    swarm_daemon.api("POST", "/v1/endpoints", json=deploy)
+    try:
+        endpoint = wait_in_service(swarm_daemon, name, replicas=2)
+        hosts = sorted(str(r["Address"]).rpartition(":")[0] for r in endpoint["Replicas"])
+        assert hosts == sorted(node.address for node in topology.nodes)
+        with httpx.Client() as client:
+            for _ in range(10):  # round robin: both replicas answer
+                response = predict_csv(endpoint["Url"], client)
+                assert response.status_code == 200, response.text
+                assert response.json() == [0, 1, 2]  # the default handler: class indices
+    finally:
+        delete_endpoint(swarm_daemon, name)
+
+
+@pytest.mark.timeout(EXAMPLE_TIMEOUT + TIMEOUT * 2)
+def test_the_fargate_service_example_runs_on_the_swarm(
+    topology: Topology,
+    swarm_daemon: SwarmDaemon,
+    framework_on_nodes: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """examples/fargate-service/run.sh as the README runs it, against the swarm daemon:
+    its image is pushed to Dockyard's registry, and each node pulls it from there with
+    the task's pull-only credential (the nodes reach the registry on their loopback)."""
+    manager, worker = topology.nodes
+    topology.forward_loopback_port(swarm_daemon.registry_port)
+    dockyard = tmp_path / "dockyard"
+    dockyard.write_text(f'#!/bin/sh\nexec {sys.executable} -m dockyard.cli.main "$@"\n')
+    dockyard.chmod(0o755)
+    service = unique_name("fargate")
+    output = tmp_path / "run.log"
+    with output.open("wb") as log:
+        ran = subprocess.run(
+            ["bash", str(EXAMPLE.parent / "fargate-service" / "run.sh")],
+            env={**swarm_daemon.env, "DOCKYARD": str(dockyard), "SERVICE": service},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=EXAMPLE_TIMEOUT,
+            check=False,
+        )
+    said = output.read_text(errors="replace")
+    assert ran.returncode == 0, said[-4000:]
+    assert json.dumps({"predictions": IRIS_SPECIES}) in said
+    swarm = SwarmEngine(DockerEngine(manager.url))
+    try:
+        spread = sorted([manager.address, worker.address])
+        nodes = wait_until(
+            lambda: running_nodes(swarm, swarm_daemon) == spread, timeout=TIMEOUT, what="spread"
+        )
+        assert nodes
+        pulled = f"127.0.0.1:{swarm_daemon.registry_port}/examples/fargate-iris:v1"
+        with worker.client() as client:
+            assert client.images(name=pulled), f"the worker has no {pulled}"
+        ok(swarm_daemon.cli("autoscaling", "deregister", service))
+        ok(swarm_daemon.cli("service", "delete", service, "--force", "--no-wait"))
+        wait_until(
+            lambda: running_nodes(swarm, swarm_daemon) == [], timeout=TIMEOUT, what="tasks gone"
+        )
+    finally:
+        swarm.close()
 
 
 def test_a_service_spreads_over_both_nodes_and_survives_the_worker_leaving(

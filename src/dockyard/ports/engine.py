@@ -73,6 +73,10 @@ class ContainerSpec:
     memory_reservation_mib: int | None = None
     cgroup_parent: str | None = None
     health_check: HealthCheck | None = None
+    #: a pull-only credential for the image's registry, for an engine that pulls the
+    #: image where it runs the container (a swarm node); an engine that runs it from
+    #: the image the daemon already pulled ignores it
+    pull_auth: RegistryAuth | None = None
 
 
 @dataclass(frozen=True)

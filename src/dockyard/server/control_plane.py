@@ -14,6 +14,7 @@ from dockyard.server.endpoint_reconciler import EndpointReconciler
 from dockyard.server.housekeeping import Housekeeping
 from dockyard.server.loop import ControlLoop, Reconciler
 from dockyard.server.platform import Platform
+from dockyard.server.registry import transfer
 from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
 from dockyard.server.runs import Runs
@@ -47,6 +48,7 @@ class ControlPlane:
             injections=TaskInjections(
                 SecretVault(platform.store, SecretBox(settings.run_dir), platform.clock),
                 self.roles,
+                pull_auth=lambda image: transfer.pull_auth(platform, image),
             ),
         )
         self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")

@@ -15,8 +15,11 @@ or put at any time between the two.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dockyard.control.task_state import RESOURCE_INIT
 from dockyard.errors import DockyardError
+from dockyard.ports.engine import RegistryAuth
 from dockyard.records.task import TaskRecord
 from dockyard.server.secrets import SecretVault
 from dockyard.server.task_roles import TaskRoles
@@ -33,9 +36,20 @@ class StartRefused(DockyardError):
 class TaskInjections:
     """The environment the platform adds to a task's containers at start."""
 
-    def __init__(self, vault: SecretVault, roles: TaskRoles) -> None:
+    def __init__(
+        self,
+        vault: SecretVault,
+        roles: TaskRoles,
+        pull_auth: Callable[[str], RegistryAuth | None] | None = None,
+    ) -> None:
         self.vault = vault
         self.roles = roles
+        self._pull_auth = pull_auth
+
+    def pull_auth(self, image: str) -> RegistryAuth | None:
+        """A pull-only credential for the image, where it is in Dockyard's registry: a
+        swarm node pulls the image itself, as an ECS agent pulls with the execution role."""
+        return self._pull_auth(image) if self._pull_auth is not None else None
 
     def env_for(self, record: TaskRecord, container: ContainerDefinition) -> dict[str, str]:
         """Secrets by their variable names, then the role's variables (if any)."""

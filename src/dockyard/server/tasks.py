@@ -286,7 +286,8 @@ class TaskRunner:
                 cgroup_parent=cgroup,
             )
             labels = {**spec.labels, INSTALLATION_LABEL: self.installation}
-            self.engine.run(replace(joined(spec, network), labels=labels))
+            auth = self.injections.pull_auth(container.image) if self.injections else None
+            self.engine.run(replace(joined(spec, network), labels=labels, pull_auth=auth))
         except DockyardError as error:
             errors = {**record.start_errors, name: error.message}
             record = self._put(replace(record, start_errors=errors))

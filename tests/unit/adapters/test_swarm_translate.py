@@ -129,6 +129,14 @@ def test_a_task_on_a_node_that_is_down_is_dead_naming_the_node() -> None:
     assert "worker" in state.error and "10.0.0.12" in state.error
 
 
+def test_a_bind_source_missing_on_the_node_says_paths_must_be_shared() -> None:
+    err = 'invalid mount config for type "bind": bind source path does not exist: /srv/m'
+    state = task_state(_service(), _task("rejected", Err=err), NODES)
+    assert state.status == "dead"
+    assert state.error.startswith(err)
+    assert "every node mounts at the same path" in state.error and "--model-data" in state.error
+
+
 def test_pending_and_unscheduled_tasks_are_created() -> None:
     pending = task_state(_service(), _task("pending", Err="no suitable node"), NODES)
     assert (pending.status, pending.error) == ("created", "no suitable node")

@@ -33,7 +33,9 @@ Design, and why:
 * Images are built, tagged, pushed and pulled on the manager's engine (the inner
   :class:`DockerEngine`); each node pulls the service's image itself when it starts a
   task, so images must come from a registry every node reaches (Dockyard's, under
-  the name its nodes know it by).
+  the name its nodes know it by). A task's image in Dockyard's registry comes with a
+  pull-only credential (:attr:`ContainerSpec.pull_auth`), given to the service as its
+  registry auth, which swarm passes to the node.
 * What a remote node alone knows is not read through the manager: a container's
   resource use (``stats``) and its files (``put_archive``/``get_archive``) work for
   tasks on the manager's own engine; elsewhere ``stats`` is None and the archive
@@ -44,10 +46,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import docker.auth
 import docker.errors
 import docker.types
 
@@ -97,6 +101,7 @@ class SwarmEngine:
         self.base_url = local.base_url
         self._api = local._api
         self._run_wait = run_wait
+        self._auth_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SwarmEngine(manager at {self.base_url})"
@@ -142,7 +147,7 @@ class SwarmEngine:
         args = service_args(spec)  # a SpecError before anything is made
         self._require_manager()
         with translated(spec.name):
-            created = self._api.create_service(**args)
+            created = self._create_service(args, spec.pull_auth)
         service_id = str(created["ID"])
         deadline = time.monotonic() + self._run_wait
         state = self.inspect(service_id)
@@ -158,6 +163,35 @@ class SwarmEngine:
             time.sleep(POLL_SECONDS)
             state = self.inspect(service_id)
         return state
+
+    def _create_service(self, args: dict[str, Any], auth: RegistryAuth | None) -> dict[str, Any]:
+        """``create_service`` with the image's pull credential as its registry auth
+        (``docker service create --with-registry-auth``): swarm hands it to the node that
+        runs the task, which pulls the image itself.
+
+        docker-py takes a service's registry auth only from the client's auth configs,
+        so the credential is put there for this one call, under a lock.
+        """
+        if auth is None:
+            return dict(self._api.create_service(**args))
+        image = str(args["task_template"]["ContainerSpec"]["Image"])
+        registry = docker.auth.resolve_repository_name(image)[0]
+        with self._auth_lock:
+            configs = self._api._auth_configs
+            entry = {
+                "username": auth.username,
+                "password": auth.password,
+                "serveraddress": registry,
+            }
+            before = configs.auths.get(registry)
+            configs.add_auth(registry, entry)
+            try:
+                return dict(self._api.create_service(**args))
+            finally:
+                if before is None:
+                    configs.auths.pop(registry, None)
+                else:
+                    configs.add_auth(registry, before)
 
     def inspect(self, container_id: str) -> ContainerState:
         with translated(container_id):

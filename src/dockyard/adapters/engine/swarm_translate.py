@@ -193,7 +193,7 @@ def task_state(
     word = str(status.get("State", "")).lower()
     engine_status = _TASK_STATES.get(word, "dead")
     exit_code = (status.get("ContainerStatus") or {}).get("ExitCode")
-    error = str(status.get("Err") or "")
+    error = _explained(str(status.get("Err") or ""))
     node = nodes.get(str(task.get("NodeID") or ""))
     if node is not None and not node.ready and engine_status in ("created", "running"):
         engine_status = "dead"
@@ -220,6 +220,23 @@ def task_state(
         ip_address=_overlay_address(task) if running else None,
         health=_health(container, engine_status),
     )
+
+
+#: what a node says when a bind mount's source is not on it
+_MISSING_BIND = "bind source path does not exist"
+SHARED_PATHS_HINT = (
+    "on a swarm, every path a task binds (Dockyard's state directory: endpoint models, "
+    "training jobs; data channels, source directories, host volumes) must be on storage "
+    "every node mounts at the same path, such as NFS; or bake the model into the image "
+    "(`dockyard build --model-data`)"
+)
+
+
+def _explained(error: str) -> str:
+    """A node's refusal, with what to do where the node alone cannot say it."""
+    if _MISSING_BIND in error:
+        return f"{error} ({SHARED_PATHS_HINT})"
+    return error
 
 
 def _exit(code: object, word: str) -> int:

@@ -95,15 +95,21 @@ def pull(
     }
 
 
+def pull_auth(platform: Platform, ref: str) -> RegistryAuth | None:
+    """A pull-only credential for ``ref``'s repository when the image is in Dockyard's
+    registry (``127.0.0.1:5000/repo:tag`` or ``@sha256:…``); None for any other image."""
+    handles = platform.registry
+    if handles is None or not ref.startswith(handles.public_host + "/"):
+        return None
+    parsed = parse_image_ref(ref.removeprefix(handles.public_host + "/"), field="Image")
+    return _auth(handles, parsed.repository, ["pull"], platform.clock())
+
+
 def ensure_local(platform: Platform, ref: str) -> bool:
-    """Make an image of Dockyard's registry (``127.0.0.1:5000/repo:tag`` or ``@sha256:…``)
-    present in the engine, pulled with a pull-only credential for its repository.
+    """Make an image of Dockyard's registry present in the engine, pulled with a
+    pull-only credential for its repository.
 
     False for any other reference (the caller says the image is missing).
     """
-    handles = platform.registry
-    if handles is None or not ref.startswith(handles.public_host + "/"):
-        return False
-    parsed = parse_image_ref(ref.removeprefix(handles.public_host + "/"), field="Image")
-    auth = _auth(handles, parsed.repository, ["pull"], platform.clock())
-    return platform.engine.pull(ref, auth)
+    auth = pull_auth(platform, ref)
+    return auth is not None and platform.engine.pull(ref, auth)
