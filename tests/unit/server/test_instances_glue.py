@@ -19,7 +19,7 @@ from dockyard.adapters.engine.fleet import INSTANCE_LABEL
 from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.server import task_definitions
 from dockyard.server.app import create_app
-from dockyard.server.instances import instance_id
+from dockyard.server.instances import default_address, instance_id
 from dockyard.spec.task_definition import parse_task_definition
 
 if TYPE_CHECKING:
@@ -238,3 +238,32 @@ def test_register_refuses_what_is_not_an_engine_url(client: TestClient) -> None:
     response = client.post("/v1/container-instances", json={"engineUrl": "local", "cpuu": 1})
     assert response.status_code == 400
     assert response.json()["field"] == "cpuu"
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("tcp://10.0.0.5:2375", "10.0.0.5"),
+        ("tcp://engine.internal:2376", "engine.internal"),
+        ("ssh://admin@10.0.0.6", "10.0.0.6"),
+        ("https://[fd00::5]:2376", "fd00::5"),
+        ("unix:///run/docker.sock", None),
+    ],
+)
+def test_an_engine_on_another_host_publishes_on_the_host_of_its_url(
+    url: str, address: str | None
+) -> None:
+    assert default_address(url) == address
+
+
+def test_register_refuses_an_address_that_is_not_a_host_and_stores_nothing(
+    world: World, client: TestClient
+) -> None:
+    before = world.store.container_instances.list()
+    for bad in ("10.0.0.5:80", "a b", 5):
+        response = client.post(
+            "/v1/container-instances", json={"engineUrl": "tcp://x:2375", "address": bad}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "address"
+    assert world.store.container_instances.list() == before
