@@ -15,7 +15,9 @@ constraints), as ECS does; a task placed on the second instance runs *in that en
 are published on the node's address (the host of the URL), where the daemon's
 HAProxy reaches it, as an ALB reaches an EC2 task's host port on its instance's
 private IP; draining moves a service's tasks between the engines with the service
-answering through its load balancer.
+answering through its load balancer; and the same through boto3's ``ecs`` client
+(ListContainerInstances, DescribeContainerInstances, UpdateContainerInstancesState,
+DeregisterContainerInstance, RunTask with placement constraints).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 
 import httpx
 import pytest
-from dockyard_daemon import Daemon, wait_until
+from dockyard_daemon import Daemon, free_port, wait_until
 from swarm_topology import Node, Topology, missing_requirements
+from test_aws_front import AwsDaemon, aws_client, issue_keys
 from test_ecs_services import SERVER, ok, register
 
 from dockyard.adapters.engine.docker_api import DockerEngine
@@ -63,6 +66,19 @@ def image(script_image: Callable[[str, str], str], engine: DockerEngine, topolog
     ref = script_image("ecs-ec2", SERVER)
     topology.load_image(engine._api, ref)
     return ref
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsDaemon]:
+    """The module's daemon, with its AWS front on a port of its own."""
+    running = AwsDaemon(
+        tmp_path_factory.mktemp("ec2-daemon") / "state", engine.base_url, lb_port=free_port()
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.cleanup(engine)
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +300,56 @@ def test_draining_moves_a_service_between_engines_and_the_balancer_follows(
     for each in (local, other):
         ok(daemon.cli("instances", "activate", each["containerInstanceId"]))
     ok(daemon.cli("service", "delete", service, "--force"))
+
+
+def test_boto3_lists_drains_places_and_deregisters_container_instances(
+    daemon: AwsDaemon,
+    second: DockerEngine,
+    node: Node,
+    image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    """Last in the module: it deregisters the node."""
+    ecs = aws_client(daemon, issue_keys(daemon), "ecs")
+    other = registered(daemon, node)
+    ids = {
+        arn.rsplit("/", 1)[-1] for arn in ecs.list_container_instances()["containerInstanceArns"]
+    }
+    assert other["containerInstanceId"] in ids and len(ids) == 2
+    (local_id,) = ids - {other["containerInstanceId"]}
+    described = ecs.describe_container_instances(containerInstances=[other["containerInstanceId"]])
+    (shown,) = described["containerInstances"]
+    assert (shown["ec2InstanceId"], shown["status"]) == (node.tcp_url, "ACTIVE")
+    assert memory_of(shown, "registeredResources") == 1024
+
+    revision = register(daemon, tmp_path, definition(unique_name("ec2"), image, 128))
+    zone_b = [{"type": "memberOf", "expression": "attribute:ecs.availability-zone == local-b"}]
+    answer = ecs.run_task(
+        taskDefinition=revision, count=2, launchType="EC2", placementConstraints=zone_b
+    )
+    assert answer["failures"] == []
+    assert {t["containerInstanceArn"].rsplit("/", 1)[-1] for t in answer["tasks"]} == {
+        other["containerInstanceId"]
+    }
+    placed = {t["taskArn"].rsplit("/", 1)[-1] for t in answer["tasks"]}
+    wait_until(lambda: placed <= task_ids(second, other), timeout=TIMEOUT, what="node tasks")
+
+    drained = ecs.update_container_instances_state(
+        containerInstances=[other["containerInstanceId"]], status="DRAINING"
+    )
+    assert [i["status"] for i in drained["containerInstances"]] == ["DRAINING"]
+    refused = ecs.run_task(taskDefinition=revision, launchType="EC2", placementConstraints=zone_b)
+    assert [f["reason"] for f in refused["failures"]] == ["MemberOf"]  # local-a only is left
+    listed = ecs.list_container_instances(status="DRAINING")["containerInstanceArns"]
+    assert [arn.rsplit("/", 1)[-1] for arn in listed] == [other["containerInstanceId"]]
+
+    gone = ecs.deregister_container_instance(
+        containerInstance=other["containerInstanceId"], force=True
+    )
+    assert gone["containerInstance"]["status"] == "INACTIVE"
+    arns = ecs.list_container_instances()["containerInstanceArns"]
+    assert [arn.rsplit("/", 1)[-1] for arn in arns] == [local_id]
+    for task in placed:
+        ecs.stop_task(task=task)
+    wait_until(lambda: not task_ids(second, other), timeout=TIMEOUT, what="node tasks stopped")
