@@ -65,6 +65,9 @@ class Node:
     netns: str
     address: str
     root: Path
+    #: also serve the Docker API on ADDRESS:PORT (plain TCP, as an engine on another
+    #: machine is reached; only this host's leg on the bridge can connect)
+    tcp_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,6 +79,10 @@ class Node:
         return f"unix://{self.socket}"
 
     @property
+    def tcp_url(self) -> str | None:
+        return None if self.tcp_port is None else f"tcp://{self.address}:{self.tcp_port}"
+
+    @property
     def log(self) -> Path:
         return self.root / "dockerd.log"
 
@@ -84,6 +91,7 @@ class Node:
 
     def start(self) -> None:
         """dockerd in the node's namespaces; returns once it answers."""
+        tcp = f' --host "{self.tcp_url}" --tls=false' if self.tcp_url else ""
         command = [
             "nsenter",
             f"--net=/var/run/netns/{self.netns}",
@@ -93,7 +101,7 @@ class Node:
             "-c",
             f'hostname {self.name} && exec dockerd --host "{self.url}" '
             f'--data-root "{self.root}/data" --exec-root "{self.root}/exec" '
-            f'--pidfile "{self.root}/dockerd.pid"',
+            f'--pidfile "{self.root}/dockerd.pid"{tcp}',
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -136,24 +144,30 @@ class Node:
 
 @dataclass
 class Topology:
-    """Two nodes on one bridge, with a leg for the host; :meth:`down` undoes it all."""
+    """``size`` nodes (two by default) on one bridge, with a leg for the host;
+    :meth:`down` undoes it all. ``prefix`` and ``network`` keep the names and addresses
+    of topologies made by different test modules apart."""
 
     root: Path
     suffix: str = field(default_factory=lambda: f"{os.getpid() % 10000:04d}")
     nodes: list[Node] = field(default_factory=list)
     relays: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    size: int = 2
+    prefix: str = "dysw"
+    network: str = "10.213"
+    tcp_port: int | None = None
 
     @property
     def subnet(self) -> str:
-        return f"10.213.{int(self.suffix) % 250}"
+        return f"{self.network}.{int(self.suffix) % 250}"
 
     @property
     def hub(self) -> str:
-        return f"dysw{self.suffix}-hub"
+        return f"{self.prefix}{self.suffix}-hub"
 
     @property
     def host_leg(self) -> str:
-        return f"dysw{self.suffix}h"
+        return f"{self.prefix}{self.suffix}h"
 
     @property
     def host_address(self) -> str:
@@ -170,8 +184,8 @@ class Topology:
         _sh("ip", "-n", hub, "link", "set", "uplink", "master", "br0", "up")
         _sh("ip", "addr", "add", f"{self.host_address}/24", "dev", self.host_leg)
         _sh("ip", "link", "set", self.host_leg, "up")
-        for index in (1, 2):
-            netns = f"dysw{self.suffix}-n{index}"
+        for index in range(1, self.size + 1):
+            netns = f"{self.prefix}{self.suffix}-n{index}"
             _sh("ip", "netns", "add", netns)
             _sh("ip", "-n", hub, "link", "add", f"v{index}", "type", "veth", "peer", "name", "eth0")
             _sh("ip", "-n", hub, "link", "set", "eth0", "netns", netns)
@@ -182,7 +196,7 @@ class Topology:
             _sh("ip", "-n", netns, "link", "set", "lo", "up")
             root = self.root / f"n{index}"
             root.mkdir(parents=True, exist_ok=True)
-            self.nodes.append(Node(f"node{index}", netns, address, root))
+            self.nodes.append(Node(f"node{index}", netns, address, root, self.tcp_port))
         for node in self.nodes:
             node.start()
         return self

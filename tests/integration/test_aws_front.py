@@ -81,6 +81,10 @@ def daemon(engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture(scope="module")
 def keys(daemon: AwsDaemon) -> dict[str, str]:
+    return issue_keys(daemon)
+
+
+def issue_keys(daemon: AwsDaemon) -> dict[str, str]:
     """An access key issued by ``dockyard credentials create`` (parsed from its output)."""
     done = daemon.cli("credentials", "create")
     assert done.returncode == 0, done.stderr

@@ -100,6 +100,11 @@ def register(
     attribute: list[str] | None = typer.Option(
         None, help="NAME=VALUE, e.g. ecs.availability-zone=local-b (repeatable)."
     ),
+    address: str | None = typer.Option(
+        None,
+        help="The engine host's address as this host reaches it; tasks' ports are "
+        "published there (default: HOST of a tcp:// URL; none for a local unix:// engine).",
+    ),
 ) -> None:
     """Register an engine as a container instance."""
     attributes = {}
@@ -115,6 +120,8 @@ def register(
         body["cpu"] = cpu
     if memory is not None:
         body["memory"] = memory
+    if address is not None:
+        body["address"] = address
     answer = api().request("POST", "/v1/container-instances", json=body)
     console.print(f"[green]✓[/] registered {answer['containerInstance']['containerInstanceId']}")
     show([answer["containerInstance"]])

@@ -161,9 +161,12 @@ def update(
     lb_algorithm: str | None = typer.Option(None, help=ALGORITHM_HELP),
     slow_start: int | None = typer.Option(None, help=SLOW_START_HELP),
     deregistration_delay: int | None = typer.Option(None, help=DEREGISTRATION_HELP),
+    placement_strategy: list[str] | None = typer.Option(None, help=STRATEGY_HELP),
+    placement_constraint: list[str] | None = typer.Option(None, help=CONSTRAINT_HELP),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for a steady state."),
 ) -> None:
-    """Change a service: a new revision or --force-new-deployment rolls its tasks."""
+    """Change a service: a new revision or --force-new-deployment rolls its tasks; new
+    placement rules apply to the tasks it starts from then on."""
     body: dict[str, Any] = {
         key: value
         for key, value in {
@@ -183,12 +186,14 @@ def update(
     if force_new_deployment:
         body["forceNewDeployment"] = True
     body = _with_attributes(body, lb_algorithm, slow_start, deregistration_delay)
+    body.update(placement_body(placement_strategy, placement_constraint))
     if not body:
         raise SpecError(
             "nothing to change",
             field="update",
-            hint="give --task-definition, --desired-count, --force-new-deployment or a "
-            "load-balancer attribute (--lb-algorithm, --slow-start, --deregistration-delay)",
+            hint="give --task-definition, --desired-count, --force-new-deployment, a "
+            "load-balancer attribute (--lb-algorithm, --slow-start, --deregistration-delay) "
+            "or placement (--placement-strategy, --placement-constraint)",
         )
     answer = api().request("POST", f"/v1/services/{name}", json=body)
     _finish(answer, name, wait)

@@ -34,6 +34,11 @@ class ContainerInstanceRecord:
     status: InstanceStatus = InstanceStatus.ACTIVE
     #: ECS's attributes (``ecs.availability-zone``, ``ecs.os-type``...)
     attributes: Mapping[str, str] = field(default_factory=dict)
+    #: the engine host's address as this host reaches it (an EC2 instance's private
+    #: IP): its tasks' ports are published there and the balancer targets them there.
+    #: None: the engine is this host's (ports on the loopback, or containers reached
+    #: on their own addresses)
+    address: str | None = None
 
     @property
     def key(self) -> str:

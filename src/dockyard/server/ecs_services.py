@@ -266,6 +266,11 @@ def update(platform: Platform, name: str, doc: Any) -> dict[str, Any]:
     if request.task_definition is not None:
         revision = launchable(platform, request.task_definition, "taskDefinition").key
     spec = updated_spec(ecs.spec, request, revision)
+    request_placement(
+        spec.aws_field("placementStrategy"),
+        spec.aws_field("placementConstraints"),
+        spec.launch_type,
+    )
     definition = task_definitions.get(platform.store, revision).definition
     check_service_fits(spec, definition)
     attributes = _attributes(spec, ecs.target_group_attributes, requested)

@@ -161,6 +161,8 @@ def describe_service(
         "deployments": [describe_deployment(v, spec.launch_type or "EC2") for v in views],
         "loadBalancers": aws.get("loadBalancers", []),
         "healthCheckGracePeriodSeconds": spec.health_check_grace_period_seconds,
+        "placementStrategy": spec.aws_field("placementStrategy") or [],
+        "placementConstraints": spec.aws_field("placementConstraints") or [],
         "schedulingStrategy": "REPLICA",
         "events": describe_events(events),
         "createdAt": record.ecs.created_at,

@@ -5,7 +5,11 @@ The local engine is registered as the first container instance when the daemon s
 memory = the engine's total memory in MiB. More engines register by URL
 (:func:`register`, ``dockyard instances register tcp://HOST:PORT``), optionally
 offering less than they report (ECS's ``totalResources``). Instance ids are derived
-from the engine URL, so registering the same URL twice is one instance.
+from the engine URL, so registering the same URL twice is one instance. An engine on
+another host (or in a network namespace of this one) has an ``address`` this host
+reaches it at (by default the host of a ``tcp://``/``http(s)://``/``ssh://`` URL): its
+tasks' ports are published on that address, and the balancer targets them there, as an
+ALB targets an EC2 task's host port on the instance's private IP.
 
 Placement (:func:`place`) runs :func:`dockyard.control.placement.place` over the
 ACTIVE instances and the EC2 tasks not yet STOPPED; the chosen instance's id goes
@@ -22,7 +26,9 @@ instance out of placement; services replace their tasks that run there
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Iterable
@@ -49,6 +55,9 @@ CPU_UNITS_PER_CORE = 1024
 AVAILABILITY_ZONE = "ecs.availability-zone"
 DEFAULT_ZONE = "local-a"
 URL_SCHEMES = ("tcp://", "unix://", "http://", "https://", "ssh://")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
 
 #: placement and the creation of the placed task happen under this lock (one daemon)
 placing = threading.Lock()
@@ -99,25 +108,53 @@ def ensure_default(platform: Platform) -> None:
         if record.status is InstanceStatus.INACTIVE and not _tasks_on(platform, record):
             continue
         try:
-            fleet.attach(record.instance_id, _connect(record.engine_url))
+            fleet.attach(record.instance_id, _connect(record.engine_url, record.address))
         except DockyardError as error:  # its tasks are seen as lost until it answers
             log.warning("container instance %s: %s", record.instance_id, error)
 
 
-def _connect(url: str) -> Engine:
-    return DockerEngine(url)
+def _connect(url: str, address: str | None) -> Engine:
+    return DockerEngine(url, publish_address=address)
+
+
+def default_address(url: str) -> str | None:
+    """The host named by a network URL (``tcp://10.0.0.5:2375`` -> ``10.0.0.5``); None
+    for a unix socket, whose engine is this host's."""
+    if url.startswith("unix://"):
+        return None
+    rest = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if rest.startswith("["):  # [v6]:port
+        return rest[1:].split("]", 1)[0] or None
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest or None
+
+
+def _address(value: Any, url: str) -> str | None:
+    if value is None:
+        return default_address(url)
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            if HOSTNAME.match(value):
+                return value
+    raise SpecError(
+        f"address must be an IP address or a host name, not {value!r}",
+        field="address",
+        hint="give the address this host reaches the engine's host at, e.g. 10.0.0.5",
+    )
 
 
 def register(platform: Platform, doc: Any) -> dict[str, Any]:
-    """RegisterContainerInstance: ``{"engineUrl", "cpu"?, "memory"?, "attributes"?}``."""
+    """RegisterContainerInstance: ``{"engineUrl", "cpu"?, "memory"?, "attributes"?,
+    "address"?}``."""
     if not isinstance(doc, dict):
         raise SpecError("the request must be a JSON object", hint='send {"engineUrl": "..."}')
-    unknown = sorted(set(doc) - {"engineUrl", "cpu", "memory", "attributes"})
+    unknown = sorted(set(doc) - {"engineUrl", "cpu", "memory", "attributes", "address"})
     if unknown:
         raise SpecError(
             f"unknown member {unknown[0]}",
             field=unknown[0],
-            hint="give engineUrl, and optionally cpu, memory and attributes",
+            hint="give engineUrl, and optionally cpu, memory, attributes and address",
         )
     url = doc.get("engineUrl")
     if not isinstance(url, str) or not url.startswith(URL_SCHEMES):
@@ -144,7 +181,9 @@ def register(platform: Platform, doc: Any) -> dict[str, Any]:
             resource=f"container-instance/{existing.instance_id}",
             hint="deregister it first to register it again",
         )
-    engine = platform.engine if url == local_url(platform) else _connect(url)
+    local = url == local_url(platform)
+    address = None if local else _address(doc.get("address"), url)
+    engine = platform.engine if local else _connect(url, address)
     cores, memory = engine.capacity()
     cpu_offered = _offered(doc.get("cpu"), cores * CPU_UNITS_PER_CORE, "cpu", "CPU units")
     memory_offered = _offered(doc.get("memory"), memory, "memory", "MiB")
@@ -155,6 +194,7 @@ def register(platform: Platform, doc: Any) -> dict[str, Any]:
         memory_offered,
         platform.clock(),
         attributes={AVAILABILITY_ZONE: DEFAULT_ZONE, **attributes},
+        address=address,
     )
     platform.store.container_instances.put(record)
     fleet = _fleet(platform)

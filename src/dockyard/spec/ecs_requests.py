@@ -38,6 +38,8 @@ from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 #: ECS's limit on RunTask's ``count``
 MAX_RUN_TASK_COUNT = 10
 MAX_STARTED_BY = 128
+#: the request members that say where a service's tasks go (kept as written)
+PLACEMENT_MEMBERS = ("placementStrategy", "placementConstraints")
 
 
 def _task_definition_ref(value: str) -> str:
@@ -98,6 +100,9 @@ def updated_spec(spec: ServiceSpec, update: UpdateServiceRequest, revision: str)
 
     Changing the load balancers of a running service is refused: locally the target
     group is the service's route, and moving it would change the service's URL.
+    ``placementStrategy`` and ``placementConstraints``, when given, replace the
+    service's (an empty list removes them); as on ECS they start no deployment: the
+    tasks the service starts from then on are placed by them.
     """
     if update.load_balancers is not None and update.load_balancers != spec.load_balancers:
         raise SpecError(
@@ -113,6 +118,9 @@ def updated_spec(spec: ServiceSpec, update: UpdateServiceRequest, revision: str)
         changes["deployment_configuration"] = update.deployment_configuration
     if update.health_check_grace_period_seconds is not None:
         changes["health_check_grace_period_seconds"] = update.health_check_grace_period_seconds
+    for member in PLACEMENT_MEMBERS:
+        if update.aws_field(member) is not None:
+            changes[member] = update.aws_field(member)
     return spec.model_copy(update=changes)
 
 

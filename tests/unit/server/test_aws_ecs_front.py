@@ -17,10 +17,12 @@ from aws_client import REGION, client
 from botocore.exceptions import ClientError, WaiterError
 from fastapi.testclient import TestClient
 
+from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.server import ecs_services
 from dockyard.server.app import create_app
 from dockyard.server.aws.credentials import AccessKey, AccessKeys
 from dockyard.server.aws.front import AwsFront
+from dockyard.server.instances import instance_id
 from dockyard.server.registry import operations
 
 if TYPE_CHECKING:
@@ -317,9 +319,90 @@ def test_missing_tasks_and_clusters_are_failures_and_other_clusters_do_not_exist
 
 def test_an_ecs_operation_not_implemented_answers_not_implemented_naming_it(ecs: Any) -> None:
     with pytest.raises(ClientError) as raised:
-        ecs.list_container_instances()
+        ecs.register_container_instance()
     assert error_of(raised) == ("NotImplemented", 501)
-    assert "ListContainerInstances" in raised.value.response["Error"]["Message"]
+    assert "RegisterContainerInstance" in raised.value.response["Error"]["Message"]
+
+
+# -- ecs: container instances and placement ---------------------------------------------------
+
+OTHER = "b" * 32
+
+
+def test_container_instances_list_describe_drain_and_deregister(ecs: Any, world: World) -> None:
+    world.store.container_instances.put(
+        ContainerInstanceRecord(OTHER, "tcp://10.0.0.5:2375", 2048, 1024, 0.0)
+    )
+    local = instance_id(str(getattr(world.platform.engine, "base_url", "local")))
+    arns = ecs.list_container_instances()["containerInstanceArns"]
+    assert sorted(arns) == sorted(f"{ARN}:container-instance/default/{i}" for i in (local, OTHER))
+    described = ecs.describe_container_instances(containerInstances=[OTHER, "nope"])
+    (other,) = described["containerInstances"]
+    assert (other["status"], other["ec2InstanceId"]) == ("ACTIVE", "tcp://10.0.0.5:2375")
+    assert {r["name"]: r["integerValue"] for r in other["registeredResources"]} == {
+        "CPU": 2048,
+        "MEMORY": 1024,
+    }
+    assert described["failures"] == [
+        {"arn": f"{ARN}:container-instance/default/nope", "reason": "MISSING"}
+    ]
+
+    drained = ecs.update_container_instances_state(
+        containerInstances=[other["containerInstanceArn"]], status="DRAINING"
+    )
+    assert [i["status"] for i in drained["containerInstances"]] == ["DRAINING"]
+    assert ecs.list_container_instances(status="DRAINING")["containerInstanceArns"] == [
+        other["containerInstanceArn"]
+    ]
+    with pytest.raises(ClientError) as raised:
+        ecs.update_container_instances_state(containerInstances=[OTHER], status="REGISTERING")
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    with pytest.raises(ClientError) as raised:
+        ecs.list_container_instances(filter="attribute:ecs.instance-type == t2.micro")
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    ecs.update_container_instances_state(containerInstances=[OTHER], status="ACTIVE")
+
+    gone = ecs.deregister_container_instance(containerInstance=other["containerInstanceArn"])
+    assert gone["containerInstance"]["status"] == "INACTIVE"
+    assert ecs.list_container_instances()["containerInstanceArns"] == [
+        f"{ARN}:container-instance/default/{local}"
+    ]
+    with pytest.raises(ClientError) as raised:
+        ecs.deregister_container_instance(containerInstance="nope")
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    with pytest.raises(ClientError) as raised:
+        ecs.describe_container_instances(cluster="prod", containerInstances=[OTHER])
+    assert error_of(raised) == ("ClusterNotFoundException", 400)
+
+
+def test_run_task_create_and_update_service_pass_placement_through(ecs: Any, world: World) -> None:
+    world.store.container_instances.put(
+        ContainerInstanceRecord(OTHER, "tcp://10.0.0.5:2375", 2048, 1024, 0.0)
+    )
+    register(ecs)
+    binpack = [{"type": "binpack", "field": "memory"}]  # OTHER has the least memory left
+    tasks = ecs.run_task(taskDefinition="web", count=2, launchType="EC2", placementStrategy=binpack)
+    assert [t["containerInstanceArn"].rsplit("/", 1)[-1] for t in tasks["tasks"]] == [OTHER] * 2
+    member = [{"type": "memberOf", "expression": "attribute:ecs.availability-zone == nowhere"}]
+    refused = ecs.run_task(taskDefinition="web", launchType="EC2", placementConstraints=member)
+    assert refused["tasks"] == []
+    assert refused["failures"][0]["reason"] == "MemberOf"
+
+    created = ecs.create_service(
+        serviceName="placed",
+        taskDefinition="web",
+        desiredCount=1,
+        launchType="EC2",
+        placementStrategy=binpack,
+    )["service"]
+    assert created["placementStrategy"] == binpack
+    spread = [{"type": "spread", "field": "instanceId"}]
+    updated = ecs.update_service(service="placed", placementStrategy=spread)["service"]
+    assert (updated["placementStrategy"], len(updated["deployments"])) == (spread, 1)
+    with pytest.raises(ClientError) as raised:
+        ecs.update_service(service="placed", placementStrategy=[{"type": "pack"}])
+    assert error_of(raised) == ("InvalidParameterException", 400)
+    assert ecs.describe_services(services=["placed"])["services"][0]["placementStrategy"] == spread
 
 
 # -- application-autoscaling ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dockyard.adapters.engine.fleet import INSTANCE_LABEL
 from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.server import task_definitions
 from dockyard.server.app import create_app
-from dockyard.server.instances import instance_id
+from dockyard.server.instances import default_address, instance_id
 from dockyard.spec.task_definition import parse_task_definition
 
 if TYPE_CHECKING:
@@ -238,3 +238,76 @@ def test_register_refuses_what_is_not_an_engine_url(client: TestClient) -> None:
     response = client.post("/v1/container-instances", json={"engineUrl": "local", "cpuu": 1})
     assert response.status_code == 400
     assert response.json()["field"] == "cpuu"
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("tcp://10.0.0.5:2375", "10.0.0.5"),
+        ("tcp://engine.internal:2376", "engine.internal"),
+        ("ssh://admin@10.0.0.6", "10.0.0.6"),
+        ("https://[fd00::5]:2376", "fd00::5"),
+        ("unix:///run/docker.sock", None),
+    ],
+)
+def test_an_engine_on_another_host_publishes_on_the_host_of_its_url(
+    url: str, address: str | None
+) -> None:
+    assert default_address(url) == address
+
+
+def test_register_refuses_an_address_that_is_not_a_host_and_stores_nothing(
+    world: World, client: TestClient
+) -> None:
+    before = world.store.container_instances.list()
+    for bad in ("10.0.0.5:80", "a b", 5):
+        response = client.post(
+            "/v1/container-instances", json={"engineUrl": "tcp://x:2375", "address": bad}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "address"
+    assert world.store.container_instances.list() == before
+
+
+def test_update_service_placement_places_the_tasks_it_starts_from_then_on(
+    world: World, client: TestClient
+) -> None:
+    register(world, memory=256, family="web")
+    second_instance(world)
+    service(client, 2, placementStrategy=[{"type": "binpack", "field": "memory"}])
+
+    def live() -> list[str]:
+        return [
+            t.placement.labels[INSTANCE_LABEL]
+            for t in world.store.tasks.list("service/web")
+            if t.task.last_status == "RUNNING"
+        ]
+
+    world.settle(lambda: len(live()) == 2, "two tasks running")
+    (first,) = set(live())  # binpack: both on one instance
+    (second,) = {local(world), OTHER} - {first}
+
+    refused = client.post("/v1/services/web", json={"placementStrategy": [{"type": "pack"}]})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["field"] == "placementStrategy[0].type"
+    spread = [{"type": "spread", "field": "instanceId"}]
+    response = client.post("/v1/services/web", json={"placementStrategy": spread})
+    assert response.status_code == 200, response.text
+    service_doc = response.json()["service"]
+    assert service_doc["placementStrategy"] == spread
+    assert len(service_doc["deployments"]) == 1  # as on ECS: no new deployment
+    world.step(3)
+    assert sorted(live()) == [first, first]  # running tasks stay where they are
+
+    response = client.post("/v1/services/web", json={"desiredCount": 4})
+    assert response.status_code == 200, response.text
+    world.settle(lambda: len(live()) == 4, "four tasks running")
+    assert sorted(live()) == sorted([first, first, second, second])
+
+    member = [{"type": "memberOf", "expression": "attribute:ecs.availability-zone == b"}]
+    response = client.post(
+        "/v1/services/web", json={"placementStrategy": [], "placementConstraints": member}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["service"]["placementStrategy"] == []
+    assert response.json()["service"]["placementConstraints"] == member

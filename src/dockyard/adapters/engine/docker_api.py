@@ -87,9 +87,20 @@ class DockerEngine:
     joins_namespaces = True
 
     def __init__(
-        self, base_url: str, *, timeout: float = REQUEST_TIMEOUT, data_path: DataPath = "auto"
+        self,
+        base_url: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT,
+        data_path: DataPath = "auto",
+        publish_address: str | None = None,
     ) -> None:
+        """``publish_address``: an address of the engine's host that this host reaches
+        (another machine's, or a network namespace's); ports are then published on it,
+        and containers' states carry it as their ``host_address``. The engine's own
+        container addresses are taken as unreachable from here (a bridge on another
+        host), so every port is published."""
         self.base_url = base_url
+        self.publish_address = publish_address
         try:
             self._api = docker.APIClient(base_url=base_url, version="auto", timeout=timeout)
             self.version: dict[str, Any] = self._api.version()
@@ -105,7 +116,9 @@ class DockerEngine:
             base_url=base_url, version=self._api.api_version, timeout=None
         )
         self.kind = detect_kind(self.version)
-        self.routes_to_containers = routes_to_containers(base_url, info, data_path)
+        self.routes_to_containers = publish_address is None and routes_to_containers(
+            base_url, info, data_path
+        )
         cgroup_version = support(info, base_url)
         self._cgroups = TaskCgroups(cgroup_version) if cgroup_version else None
 
@@ -170,7 +183,9 @@ class DockerEngine:
 
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
         host_config = self._api.create_host_config(
-            port_bindings={port: ("127.0.0.1",) for port in spec.ports} if spec.publish else None,
+            port_bindings={port: (self._bind_address,) for port in spec.ports}
+            if spec.publish
+            else None,
             mounts=[
                 docker.types.Mount(m.target, m.source, type="bind", read_only=m.read_only)
                 for m in spec.mounts
@@ -233,8 +248,18 @@ class DockerEngine:
     def inspect(self, container_id: str) -> ContainerState:
         with translated(container_id):
             doc = self._api.inspect_container(container_id)
-        state = container_state(doc)
+        state = self._located(container_state(doc))
         return self._task_oom(state, str((doc.get("HostConfig") or {}).get("CgroupParent") or ""))
+
+    @property
+    def _bind_address(self) -> str:
+        return self.publish_address or "127.0.0.1"
+
+    def _located(self, state: ContainerState) -> ContainerState:
+        """Where the published ports answer, for an engine on another host."""
+        if self.publish_address is None or not state.host_ports:
+            return state
+        return replace(state, host_address=self.publish_address)
 
     def _task_oom(self, state: ContainerState, cgroup_parent: str) -> ContainerState:
         """A container SIGKILLed while its task cgroup recorded an OOM kill was OOM-killed.
@@ -260,7 +285,7 @@ class DockerEngine:
         for summary in found:
             state = running_state(summary)
             if state is not None:
-                states.append(state)
+                states.append(self._located(state))
                 continue
             try:
                 states.append(self.inspect(summary["Id"]))

@@ -18,7 +18,9 @@ the local engine among them. The task runner keeps talking to one engine, this o
 
 Where an instance's engine does not route to its containers' own addresses (a remote
 or TCP-reached engine), its containers' ports are published, and the balancer targets
-those.
+those: on the address the instance was registered with (the engine adapter's
+``publish_address``, reported as each container's ``host_address``), which this host
+reaches.
 """
 
 from __future__ import annotations

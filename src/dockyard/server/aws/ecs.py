@@ -11,9 +11,12 @@ Errors carry the names ECS documents: InvalidParameterException for a request th
 model or Dockyard's rules refuse (and for a name in use: "Creation of service was not
 idempotent"), ClientException for a missing task definition, ServiceNotFoundException
 and ServiceNotActiveException for UpdateService and DeleteService. DescribeServices,
-DescribeTasks and DescribeClusters answer what is missing in ``failures`` (reason
-MISSING), which is what the ``services_stable``, ``tasks_running`` and
-``tasks_stopped`` waiters read.
+DescribeTasks, DescribeClusters, DescribeContainerInstances and
+UpdateContainerInstancesState answer what is missing in ``failures`` (reason MISSING),
+which is what the ``services_stable``, ``tasks_running`` and ``tasks_stopped`` waiters
+read. Container instances are :mod:`dockyard.server.instances`' (engines registered by
+URL), and RunTask, CreateService and UpdateService place EC2 tasks by the request's
+``placementStrategy`` and ``placementConstraints``.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import Any
 from dockyard.control.deployments import ServiceStatus
 from dockyard.control.task_state import STARTING_STATUSES, TaskStatus
 from dockyard.errors import NotFound
+from dockyard.records.instance import InstanceStatus
 from dockyard.records.service import ServiceRecord
 from dockyard.records.task import TaskRecord
-from dockyard.server import ecs_services, standalone_tasks, task_definitions
+from dockyard.server import ecs_services, instances, standalone_tasks, task_definitions
 from dockyard.server.aws.errors import AwsError, ErrorNames
 from dockyard.server.aws.listing import token_page
 from dockyard.server.aws.service import AwsService, Call, Handler
@@ -312,6 +316,85 @@ def create_cluster(call: Call) -> Mapping[str, Any]:
     return {"cluster": _default_cluster(call)}
 
 
+# -- container instances ----------------------------------------------------------------
+#
+# An instance is a container engine registered by URL (``dockyard instances register``;
+# RegisterContainerInstance's identity documents have no local meaning). The rest works
+# as on ECS: list, describe, drain or activate, deregister.
+
+
+def list_container_instances(call: Call) -> Mapping[str, Any]:
+    """ACTIVE and DRAINING instances (a deregistered one is no longer listed), or those of
+    ``status``; ``filter`` (the cluster query language) is refused by name."""
+    _cluster(call)
+    if call.params.get("filter"):
+        raise AwsError(
+            INVALID,
+            "filter: Dockyard does not evaluate the cluster query language; leave filter "
+            "out (status filters ACTIVE or DRAINING)",
+        )
+    instances.ensure_default(call.platform)
+    status = call.params.get("status")
+    arns = [
+        instances.instance_arn(record.instance_id)
+        for record in call.platform.store.container_instances.list()
+        if (record.status == status if status else record.status is not InstanceStatus.INACTIVE)
+    ]
+    return token_page(
+        arns, call.params, "containerInstanceArns", default_size=LARGE_PAGE, invalid=INVALID
+    )
+
+
+def _each_instance(call: Call, action: Callable[[str], Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """``action`` on every instance the request names; the missing ones in ``failures``."""
+    _cluster(call)
+    instances.ensure_default(call.platform)
+    found, failures = [], []
+    for text in call.params["containerInstances"]:
+        try:
+            found.append(action(str(text)))
+        except NotFound:
+            failures.append(
+                {"arn": instances.instance_arn(arn_name(str(text))), "reason": "MISSING"}
+            )
+    return {"containerInstances": found, "failures": failures}
+
+
+def describe_container_instances(call: Call) -> Mapping[str, Any]:
+    def describe(name: str) -> Mapping[str, Any]:
+        return instances.describe_instance(call.platform, instances.require(call.platform, name))
+
+    return _each_instance(call, describe)
+
+
+def update_container_instances_state(call: Call) -> Mapping[str, Any]:
+    """DRAINING moves services' tasks away and takes the instance out of placement;
+    ACTIVE puts it back."""
+    status = str(call.params["status"])
+    if status not in (InstanceStatus.ACTIVE, InstanceStatus.DRAINING):
+        raise AwsError(INVALID, f"status: {status} cannot be set; use ACTIVE or DRAINING")
+
+    def update(name: str) -> Mapping[str, Any]:
+        answer: Mapping[str, Any] = instances.set_status(call.platform, name, status)
+        return dict(answer["containerInstance"])
+
+    return _each_instance(call, update)
+
+
+def deregister_container_instance(call: Call) -> Mapping[str, Any]:
+    _cluster(call)
+    instances.ensure_default(call.platform)
+    name = str(call.params["containerInstance"])
+    force = bool(call.params.get("force"))
+    try:
+        answer = instances.deregister(call.platform, name, force=force)
+    except NotFound as error:
+        raise AwsError(
+            INVALID, f"The referenced container instance was not found: {error}"
+        ) from None
+    return {"containerInstance": answer["containerInstance"]}
+
+
 HANDLERS: dict[str, Handler] = {
     "RegisterTaskDefinition": register_task_definition,
     "DescribeTaskDefinition": describe_task_definition,
@@ -330,6 +413,10 @@ HANDLERS: dict[str, Handler] = {
     "DescribeClusters": describe_clusters,
     "ListClusters": list_clusters,
     "CreateCluster": create_cluster,
+    "ListContainerInstances": list_container_instances,
+    "DescribeContainerInstances": describe_container_instances,
+    "UpdateContainerInstancesState": update_container_instances_state,
+    "DeregisterContainerInstance": deregister_container_instance,
 }
 
 SERVICE = AwsService(name="ecs", arn_namespace="ecs", handlers=HANDLERS, errors=ERRORS)

@@ -17,6 +17,7 @@ from dockyard.server import instances
 from dockyard.server.deps import PlatformDep
 
 router = APIRouter(tags=["container instances"])
+REGISTER_BODY = '{"engineUrl", "cpu"?, "memory"?, "attributes"?, "address"?}'
 
 
 @router.get("/container-instances")
@@ -28,7 +29,7 @@ def list_container_instances(platform: PlatformDep) -> dict[str, Any]:
 @router.post("/container-instances", status_code=201)
 def register_container_instance(
     platform: PlatformDep,
-    request: Any = Body(..., description='{"engineUrl", "cpu"?, "memory"?, "attributes"?}'),  # noqa: B008
+    request: Any = Body(..., description=REGISTER_BODY),  # noqa: B008
 ) -> dict[str, Any]:
     instances.ensure_default(platform)
     return instances.register(platform, request)
