@@ -34,9 +34,10 @@ Every change runs under a file lock, so the CLI and the daemon may both use this
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from dockyard.adapters.lb.config import (
     Timeouts,
     render_config,
     render_map,
+    render_split_map,
     slot_backend,
     slot_index,
 )
@@ -64,7 +66,7 @@ from dockyard.adapters.lb.runtime_api import (
 )
 from dockyard.adapters.lb.stats import RouteStats, route_stats
 from dockyard.errors import SetupError
-from dockyard.ports.lb import ResponseTime, RouteTraffic, Target, TargetHealth
+from dockyard.ports.lb import ResponseTime, RouteTraffic, Share, Target, TargetHealth
 from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
@@ -220,8 +222,22 @@ class HAProxyLoadBalancer:
                 return
             self._persist_routes(routes)
             self.api.change(f"del map {self.paths.map_file} {route}")
+            self._set_split_locked(route, ())
             for server in self.api.servers_state(backend):
                 self._delete_server(backend, server.name)
+
+    def split(self, route: str, shares: Sequence[Share]) -> None:
+        """Spread ``route`` over its variants' routes (see :mod:`.config`): the split map
+        is rewritten and swapped in whole at runtime; nothing else changes."""
+        check_route(route)
+        for share in shares:
+            check_route(share.route)
+        with self._locked():
+            self._set_split_locked(route, tuple(shares))
+
+    def splits(self) -> dict[str, tuple[Share, ...]]:
+        """Every split route's shares, as last set."""
+        return dict(self._read_splits())
 
     # -- targets ------------------------------------------------------------------------
 
@@ -373,6 +389,7 @@ class HAProxyLoadBalancer:
             socket_path=self.paths.socket,
             map_path=self.paths.map_file,
             server_state_path=self.paths.server_state,
+            split_path=self.paths.split_file,
             slots=slots,
             health=self.options.health,
             timeouts=self.options.timeouts,
@@ -384,6 +401,8 @@ class HAProxyLoadBalancer:
     ) -> None:
         """Write the config, validate it, start HAProxy and wait until it answers."""
         self.paths.make_dirs()
+        if not self.paths.split_file.exists():  # HAProxy refuses to start without it
+            processes.write_atomic(self.paths.split_file, render_split_map(self._read_splits()))
         candidate = self.paths.config.with_name("haproxy.cfg.new")
         candidate.write_text(render_config(self._config(slots), servers))
         process.check_config(binary, candidate)
@@ -456,6 +475,35 @@ class HAProxyLoadBalancer:
         self._persist_routes({**routes, route: backend})
         self.api.change(f"add map {self.paths.map_file} {route} {backend}")
         return backend
+
+    def _read_splits(self) -> dict[str, tuple[Share, ...]]:
+        try:
+            doc = json.loads(self.paths.split_file.with_suffix(".json").read_text())
+        except FileNotFoundError:
+            return {}
+        return {route: tuple(Share(**share) for share in shares) for route, shares in doc.items()}
+
+    def _set_split_locked(self, route: str, shares: tuple[Share, ...]) -> None:
+        """Store the split (JSON, to read it back) and its map, and swap the running
+        process's map in one commit. Unchanged: nothing is done."""
+        splits = self._read_splits()
+        if splits.get(route, ()) == shares:
+            return
+        if shares:
+            splits[route] = shares
+        else:
+            splits.pop(route, None)
+        doc = {r: [asdict(share) for share in s] for r, s in sorted(splits.items())}
+        processes.write_atomic(self.paths.split_file.with_suffix(".json"), json.dumps(doc))
+        text = render_split_map(splits)
+        processes.write_atomic(self.paths.split_file, text)
+        if not self.api.answers():
+            return  # the next process loads the file
+        answer = self.api.change(f"prepare map {self.paths.split_file}", ok=("New version",))
+        version = answer.split()[-1]
+        if text:
+            self.api.change(f"add map @{version} {self.paths.split_file}", payload=text)
+        self.api.change(f"commit map @{version} {self.paths.split_file}")
 
     def _server(self, backend: str, server: str) -> ServerState | None:
         return next((s for s in self.api.servers_state(backend) if s.name == server), None)
