@@ -68,11 +68,12 @@ class VariantService:
     desired_count: int
     weight: float
     startup_timeout_s: float
+    route: str = ""  # its load-balancer route (see :mod:`dockyard.control.variants`)
 
     @property
     def target_group(self) -> str:
-        """Every variant of an endpoint serves on one route, named like the endpoint."""
-        return self.endpoint_name
+        """The variant's own route; the endpoint's route is split over them."""
+        return self.route or self.endpoint_name
 
     def service_state(self, revision: str, *, steady: bool = False) -> ServiceState:
         """The scheduler's view, once ``task_definition`` is registered as ``revision``.
@@ -100,8 +101,11 @@ def variant_services(
     config: EndpointConfig,
     models: Mapping[str, Model],
     model_dirs: Mapping[str, str],
+    routes: Mapping[str, str] | None = None,
 ) -> tuple[VariantService, ...]:
     """The services that run ``endpoint`` with ``config``.
+
+    ``routes`` maps VariantName to its route (default: the endpoint's own).
 
     ``models`` maps ModelName to its Model; ``model_dirs`` maps ModelName to the host
     directory where the server extracted its ModelDataUrl (needed for every model that
@@ -114,7 +118,10 @@ def variant_services(
             f"not {config.endpoint_config_name}"
         )
     return tuple(
-        _variant_service(endpoint, index, variant, models, model_dirs)
+        replace(
+            _variant_service(endpoint, index, variant, models, model_dirs),
+            route=(routes or {}).get(variant.variant_name, endpoint.endpoint_name),
+        )
         for index, variant in enumerate(config.production_variants)
     )
 

@@ -31,6 +31,7 @@ from dockyard.control.endpoint import (
     status_after_deploy,
     variant_services,
 )
+from dockyard.control.variants import variant_routes
 from dockyard.errors import Conflict, SpecError
 from dockyard.records.cluster import backend_of
 from dockyard.records.endpoint import (
@@ -45,6 +46,7 @@ from dockyard.records.service import LbTarget
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health, save_service
+from dockyard.server.usage import route_series
 from dockyard.spec.endpoint import (
     Endpoint,
     EndpointConfig,
@@ -200,9 +202,17 @@ def deploy_resources(
         raise Conflict(
             f"endpoint {name} is being deleted", resource=f"endpoint/{name}", hint="retry shortly"
         )
-    services = variant_services(endpoint, config, pinned, model_dirs_of(platform, archives))
+    held = (
+        {v.variant_name: existing.route_of(v) for v in (*existing.retired, *existing.variants)}
+        if existing is not None
+        else {}
+    )
+    routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
+    services = variant_services(endpoint, config, pinned, model_dirs_of(platform, archives), routes)
     first = used[0]
     platform.lb.ensure_route(name)
+    for service in services:
+        platform.lb.ensure_route(service.target_group)
     rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]
     now = platform.clock()
@@ -220,9 +230,17 @@ def deploy_resources(
             model=first,
             image_id=image_ids[0],
             variants=tuple(
-                VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
+                VariantRecord(
+                    s.variant_name,
+                    s.service_name,
+                    s.desired_count,
+                    s.startup_timeout_s,
+                    weight=s.weight,
+                    route=s.target_group,
+                )
                 for s in services
             ),
+            retired=_retired(existing, config),
             status=status.status,
             status_since=status.since,
             failure_reason=status.failure_reason,
@@ -239,6 +257,14 @@ def deploy_resources(
         platform.wake("service", service.service_name)
     platform.wake(KIND, name)
     return describe(platform, name)
+
+
+def _retired(existing: EndpointRecord | None, config: EndpointConfig) -> tuple[VariantRecord, ...]:
+    """Variants that serve now but not in ``config``: they serve until the update is over."""
+    if existing is None:
+        return ()
+    kept = {v.variant_name for v in config.production_variants}
+    return tuple(v for v in (*existing.retired, *existing.variants) if v.variant_name not in kept)
 
 
 def _rollback_point(platform: Platform, existing: EndpointRecord | None) -> EndpointRollback | None:
@@ -289,9 +315,9 @@ def delete(platform: Platform, name: str) -> None:
 
 
 def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]:
-    targets = {t.name: t for t in platform.lb.targets(record.name)}
+    targets = {t.name: t for route in record.routes for t in platform.lb.targets(route)}
     rows = []
-    for variant in record.variants:
+    for variant in (*record.variants, *record.retired):
         for task in platform.store.tasks.list(f"service/{variant.service_name}"):
             health = replica_health(task.replica, targets.get(task.task.task_id))
             rows.append(
@@ -312,6 +338,7 @@ def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]
 def describe(platform: Platform, name: str) -> dict[str, Any]:
     record = platform.store.endpoints.require(name)
     rows = replicas(platform, record)
+    traffic = variant_traffic(platform, record)
     container = record.model.primary_container
     config = record.config.to_aws()
     described: dict[str, Any] = {
@@ -328,7 +355,7 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "HealthyReplicas": sum(1 for r in rows if r["Health"] == "healthy"),
         "Replicas": rows,
         "ProductionVariants": [
-            _variant_summary(v, record, rows) for v in config["ProductionVariants"]
+            _variant_summary(v, record, rows, traffic) for v in config["ProductionVariants"]
         ],
         "Backend": backend_of(record),
     }
@@ -339,14 +366,48 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
 
 
 def _variant_summary(
-    variant: dict[str, Any], record: EndpointRecord, rows: list[dict[str, Any]]
+    variant: dict[str, Any],
+    record: EndpointRecord,
+    rows: list[dict[str, Any]],
+    traffic: Mapping[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """The configured variant, with its desired and healthy replica counts now (as
-    SageMaker's ProductionVariantSummary: DesiredInstanceCount, CurrentInstanceCount)."""
+    """The configured variant, with its desired and healthy replica counts and weights
+    now (as SageMaker's ProductionVariantSummary: DesiredInstanceCount,
+    CurrentInstanceCount, CurrentWeight, DesiredWeight), and its traffic
+    (:func:`variant_traffic`)."""
     name = variant["VariantName"]
-    desired = next((v.desired for v in record.variants if v.variant_name == name), None)
+    ours = next((v for v in record.variants if v.variant_name == name), None)
     current = sum(1 for r in rows if r["Variant"] == name and r["Health"] == "healthy")
-    return {**variant, "DesiredInstanceCount": desired, "CurrentInstanceCount": current}
+    return {
+        **variant,
+        "DesiredInstanceCount": ours.desired if ours else None,
+        "CurrentInstanceCount": current,
+        "CurrentWeight": ours.weight if ours else None,
+        "DesiredWeight": ours.weight if ours else None,
+        **(traffic.get(record.route_of(ours), {}) if ours else {}),
+    }
+
+
+def variant_traffic(platform: Platform, record: EndpointRecord) -> dict[str, dict[str, Any]]:
+    """Per variant route: ``Invocations`` (requests the balancer answered since it
+    started, from its counters), ``Invocations4xx``/``Invocations5xx``, and the latest
+    ``LatencyP50Ms``/``LatencyP99Ms`` the usage collector read from the request log."""
+    routes = {record.route_of(v) for v in record.variants}
+    found: dict[str, dict[str, Any]] = {}
+    for counters in platform.lb.traffic():
+        if counters.route in routes:
+            found[counters.route] = {
+                "Invocations": counters.requests,
+                "Invocations4xx": counters.responses_4xx,
+                "Invocations5xx": counters.responses_5xx,
+            }
+    for route in routes:
+        latest = {p.name: p.value for p in platform.store.metrics.latest(route_series(route))}
+        entry = found.setdefault(route, {"Invocations": 0})
+        for metric, field in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
+            if metric in latest:
+                entry[field] = latest[metric]
+    return found
 
 
 def list_endpoints(platform: Platform) -> list[dict[str, Any]]:

@@ -65,12 +65,13 @@ class Housekeeping:
             log.warning("the load balancer had stopped; restarted it, re-registering replicas")
         if restarted or not self._routes_checked:
             for endpoint in self.platform.store.endpoints.list():
-                self.platform.lb.ensure_route(endpoint.name)
+                for variant_route in endpoint.routes:  # its own and its variants'
+                    self.platform.lb.ensure_route(variant_route)
             for service in self.platform.store.services.list():
                 if service.ecs is not None and service.target is not None:
                     route = service.state.target_group
                     if route is not None:
-                        self.platform.lb.ensure_route(route)
+                        self.platform.lb.ensure_route(variant_route)
             self._routes_checked = True
         if restarted:
             self.platform.wake("service", None)
