@@ -177,6 +177,9 @@ def invoke(
     content_type: str = typer.Option("text/csv", help="Content-Type of the body."),
     accept: str = typer.Option("application/json", help="Accept header."),
     custom_attributes: str | None = typer.Option(None, help="X-Amzn-SageMaker-Custom-Attributes."),
+    target_variant: str | None = typer.Option(
+        None, help="Send the request to this production variant (TargetVariant)."
+    ),
 ) -> None:
     """Send one request through the load balancer and print the answer."""
     if body is None and sys.stdin.isatty():
@@ -188,6 +191,8 @@ def invoke(
     headers = {"content-type": content_type, "accept": accept}
     if custom_attributes:
         headers["x-amzn-sagemaker-custom-attributes"] = custom_attributes
+    if target_variant:
+        headers["x-amzn-sagemaker-target-variant"] = target_variant
     response = httpx.post(endpoint["Url"], content=payload, headers=headers, timeout=70)
     if response.status_code >= 400:
         raise DockyardError(
@@ -195,7 +200,12 @@ def invoke(
             resource=f"endpoint/{name}",
             hint="see `dockyard endpoint " + name + "` for replica health",
         )
-    console.print(f"[dim]POST {endpoint['Url']} → {response.status_code}[/]")
+    invoked = response.headers.get("x-amzn-invoked-production-variant")
+    console.print(
+        f"[dim]POST {endpoint['Url']} → {response.status_code}"
+        + (f" (variant {invoked})" if invoked else "")
+        + "[/]"
+    )
     sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
 
 

@@ -48,9 +48,8 @@ class EndpointReconciler:
         if record is None:
             return None
         targets = self._targets(record)
-        if record.status is not EndpointStatus.DELETING:
-            self._split(record, targets)
         if record.status in SETTLED:
+            self._split(record, targets, settled=True)
             return self._retire(record, now)
         plan = plan_endpoint(
             record.status,
@@ -72,7 +71,11 @@ class EndpointReconciler:
             elif isinstance(action, RollBack):
                 self._roll_back(record, plan, now)
                 return now + FAST_REQUEUE_S
+        if plan.update.status is not EndpointStatus.DELETING:
+            self._split(record, targets, settled=plan.update.status in SETTLED)
         self._save_status(record, plan)
+        if plan.update.status in SETTLED and record.retired:
+            return now + FAST_REQUEUE_S  # drain the variants the update removed
         # the variants' services wake this endpoint when their replicas change; time
         # alone changes a converging status only at a startup deadline
         if plan.update.status in CONVERGING:
@@ -85,7 +88,9 @@ class EndpointReconciler:
         """Each route's targets by name (one balancer query per route)."""
         return {r: {t.name: t for t in self.platform.lb.targets(r)} for r in record.routes}
 
-    def _split(self, record: EndpointRecord, targets: dict[str, dict[str, Target]]) -> None:
+    def _split(
+        self, record: EndpointRecord, targets: dict[str, dict[str, Target]], *, settled: bool
+    ) -> None:
         """Spread the endpoint's route over its variants' routes as they serve now (see
         :mod:`dockyard.control.variants`); the balancer does nothing when it is unchanged."""
 
@@ -99,7 +104,7 @@ class EndpointReconciler:
             for retired, group in ((False, record.variants), (True, record.retired))
             for v in group
         ]
-        shares = traffic_shares(variants, settled=record.status in SETTLED)
+        shares = traffic_shares(variants, settled=settled)
         self.platform.lb.split(
             record.name, [Share(s.name, s.route, s.weight, s.pinnable) for s in shares]
         )

@@ -168,7 +168,9 @@ class RuntimeApi:
 
     def change(self, command: str, ok: tuple[str, ...] = (), *, payload: str | None = None) -> str:
         """Run a command that changes state; raise unless the answer is empty or in ``ok``."""
-        answer = self.execute(command, payload).strip()
+        answer = (
+            self.execute(command) if payload is None else self.execute(command, payload)
+        ).strip()
         if answer and not any(answer.startswith(expected) for expected in ok):
             raise RuntimeApiError(
                 f"HAProxy refused '{' '.join(command.split()[:2])}': {answer}",

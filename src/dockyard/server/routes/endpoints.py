@@ -64,6 +64,21 @@ def update_capacity(
     return endpoint_capacity.update_capacity(platform, name, request)
 
 
+@router.post("/endpoints/{name}/weights-and-capacities")
+def update_weights_and_capacities(
+    name: str,
+    platform: PlatformDep,
+    request: Any = Body(  # noqa: B008
+        ...,
+        description='{"DesiredWeightsAndCapacities": [{"VariantName": "A", "DesiredWeight": 0.8, '
+        '"DesiredInstanceCount": 2}]} (UpdateEndpointWeightsAndCapacities)',
+    ),
+) -> dict[str, Any]:
+    """Change variants' weights (at once, in the load balancer; no replica restarts) and
+    instance counts (replicas added or drained)."""
+    return endpoint_capacity.update_weights_and_capacities(platform, name, request)
+
+
 @router.get("/endpoints/{name}/logs")
 def endpoint_logs(
     name: str, platform: PlatformDep, control_plane: ControlPlaneDep, tail: int = 100
