@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -781,3 +782,17 @@ def test_a_split_outlives_a_restart_of_haproxy_and_goes_with_its_route(
     again.remove_route("ep")
     assert again.splits() == {}
     assert call_variant(again, "ep")[0] == 404
+
+
+def test_a_split_larger_than_one_runtime_command_is_applied_whole(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    route = "an-endpoint-whose-name-is-long-enough-to-make-the-split-map-large-" + "x" * 40
+    lb.ensure_route(route)
+    lb.ensure_route(f"{route}-b")
+    lb.register(route, make_target("a1").target())
+    lb.register(f"{route}-b", make_target("b1").target())
+    lb.split(route, [Share("a", route, 1.0), Share("b", f"{route}-b", 0.0)])
+    lb.split(route, [Share("a", route, 0.5), Share("b", f"{route}-b", 0.5)])
+    seen = Counter(call_variant(lb, route)[1] for _ in range(200))
+    assert seen["a"] > 40 and seen["b"] > 40, seen  # binomial(200, 0.5): sd ~7

@@ -71,6 +71,7 @@ from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
 _STILL_CONNECTED = "Server still has connections"
+PAYLOAD_BYTES = 8000  # per runtime command: well inside HAProxy's 16 kB buffer
 
 
 @dataclass(frozen=True)
@@ -493,17 +494,17 @@ class HAProxyLoadBalancer:
             splits[route] = shares
         else:
             splits.pop(route, None)
+        text = render_split_map(splits)
+        processes.write_atomic(self.paths.split_file, text)  # what a new process loads
+        if self.api.answers():
+            answer = self.api.change(f"prepare map {self.paths.split_file}", ok=("New version",))
+            version = answer.split()[-1]
+            for chunk in _chunks(text, PAYLOAD_BYTES):
+                self.api.change(f"add map @{version} {self.paths.split_file}", payload=chunk)
+            self.api.change(f"commit map @{version} {self.paths.split_file}")
+        # recorded last: a change that failed half-way is made again by the next call
         doc = {r: [asdict(share) for share in s] for r, s in sorted(splits.items())}
         processes.write_atomic(self.paths.split_file.with_suffix(".json"), json.dumps(doc))
-        text = render_split_map(splits)
-        processes.write_atomic(self.paths.split_file, text)
-        if not self.api.answers():
-            return  # the next process loads the file
-        answer = self.api.change(f"prepare map {self.paths.split_file}", ok=("New version",))
-        version = answer.split()[-1]
-        if text:
-            self.api.change(f"add map @{version} {self.paths.split_file}", payload=text)
-        self.api.change(f"commit map @{version} {self.paths.split_file}")
 
     def _server(self, backend: str, server: str) -> ServerState | None:
         return next((s for s in self.api.servers_state(backend) if s.name == server), None)
@@ -540,6 +541,23 @@ class HAProxyLoadBalancer:
                     hint="try again; HAProxy deletes the target once its connections close",
                 )
             time.sleep(self.options.poll_interval)
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """``text``'s lines in runs of at most ``size`` bytes (HAProxy's CLI reads a payload
+    into one buffer: a longer one is refused)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in text.splitlines(keepends=True):
+        if current and length + len(line) > size:
+            chunks.append("".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line)
+    if current:
+        chunks.append("".join(current))
+    return chunks
 
 
 def target_health(state: ServerState) -> TargetHealth:
