@@ -67,8 +67,18 @@ def deploy(
         "is busy; needs --batch-size).",
     ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
+    pipeline: list[str] = typer.Option(
+        [],
+        help="HOST=IMAGE of each container of a multi-container endpoint, in order "
+        "(`--pipeline pre=IMG1 model=IMG2`); --model-data goes to the last one.",
+    ),
+    mode: str | None = typer.Option(
+        None, help="With --pipeline: serial (each container's answer feeds the next) or direct."
+    ),
+    more: list[str] = typer.Argument(None, hidden=True),
 ) -> None:
     """Deploy an image as an endpoint behind the load balancer (creates or updates)."""
+    containers = pipeline_containers(pipeline, more or [], mode)
     environment: dict[str, str] = {}
     for item in env:
         key, sep, value = item.partition("=")
@@ -76,7 +86,18 @@ def deploy(
             raise SpecError(f"{item!r} is not NAME=VALUE", field="--env", hint="--env NAME=VALUE")
         environment[key] = value
     environment.update(batching_environment(batch_size, batch_wait_ms, environment))
-    if bool(image) == bool(framework):
+    if containers:
+        if image or framework:
+            raise SpecError(
+                "give either --pipeline or --image/--framework",
+                field="--pipeline",
+                hint="a multi-container endpoint names each container's image in --pipeline",
+            )
+        if model_data is not None:
+            containers[-1]["ModelDataUrl"] = input_arg(model_data)
+        for container in containers:
+            container["Environment"] = environment
+    elif bool(image) == bool(framework):
         raise SpecError(
             "give exactly one of --image and --framework",
             field="--image/--framework",
@@ -92,7 +113,7 @@ def deploy(
     client = api()
     if framework:
         image = framework_image(framework)
-    body = {
+    body: dict[str, Any] = {
         "EndpointName": name,
         "Image": image,
         "ModelDataUrl": input_arg(model_data) if model_data is not None else None,
@@ -100,6 +121,13 @@ def deploy(
         "Environment": environment,
         "ContainerStartupHealthCheckTimeoutInSeconds": startup_timeout,
     }
+    if containers:
+        body.update(
+            Image=None,
+            ModelDataUrl=None,
+            Containers=containers,
+            Mode=mode.capitalize() if mode else None,
+        )
     started = time.monotonic()
     endpoint = client.request("POST", "/v1/endpoints", json=body)
     if wait:
@@ -107,6 +135,36 @@ def deploy(
     show_endpoint(endpoint)
     if endpoint["EndpointStatus"] == "Failed":
         sys.exit(1)
+
+
+def pipeline_containers(
+    pipeline: list[str], more: list[str], mode: str | None
+) -> list[dict[str, Any]]:
+    """--pipeline HOST=IMAGE values (the ones after the first may follow it unflagged)."""
+    if more and not pipeline:
+        raise SpecError(
+            f"unexpected argument {more[0]!r}",
+            field="NAME",
+            hint="deploy takes one endpoint name; containers go in --pipeline HOST=IMAGE …",
+        )
+    if mode is not None and not pipeline:
+        raise SpecError("--mode needs --pipeline", field="--mode", hint="--pipeline a=IMG b=IMG")
+    containers = []
+    for item in [*pipeline, *more]:
+        host, sep, ref = item.partition("=")
+        if not sep or not host or not ref:
+            raise SpecError(
+                f"{item!r} is not HOST=IMAGE",
+                field="--pipeline",
+                hint="--pipeline pre=IMG1 model=IMG2",
+            )
+        containers.append({"ContainerHostname": host, "Image": ref})
+    if mode is not None:
+        modes = {"serial": "Serial", "direct": "Direct"}
+        if mode.lower() not in modes:
+            raise SpecError(f"unknown mode {mode!r}", field="--mode", hint="serial or direct")
+        mode = modes[mode.lower()]
+    return containers
 
 
 def batching_environment(
@@ -180,6 +238,9 @@ def invoke(
     target_variant: str | None = typer.Option(
         None, help="Send the request to this production variant (TargetVariant)."
     ),
+    target_container: str | None = typer.Option(
+        None, help="The container to ask, on a Direct multi-container endpoint."
+    ),
 ) -> None:
     """Send one request through the load balancer and print the answer."""
     if body is None and sys.stdin.isatty():
@@ -193,6 +254,8 @@ def invoke(
         headers["x-amzn-sagemaker-custom-attributes"] = custom_attributes
     if target_variant:
         headers["x-amzn-sagemaker-target-variant"] = target_variant
+    if target_container:
+        headers["x-amzn-sagemaker-target-container-hostname"] = target_container
     response = httpx.post(endpoint["Url"], content=payload, headers=headers, timeout=70)
     if response.status_code >= 400:
         raise DockyardError(

@@ -23,11 +23,18 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from dockyard.control.pipeline import pipeline_task_definition
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.service import ServiceState
 from dockyard.control.task import HealthStatus, Task, TaskStatus
 from dockyard.errors import SpecError
-from dockyard.spec.endpoint import Endpoint, EndpointConfig, Model, ProductionVariant
+from dockyard.spec.endpoint import (
+    ROUTER_CONTAINER,
+    Endpoint,
+    EndpointConfig,
+    Model,
+    ProductionVariant,
+)
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 
 MODEL_PORT = 8080
@@ -69,6 +76,11 @@ class VariantService:
     weight: float
     startup_timeout_s: float
     route: str = ""  # its load-balancer route (see :mod:`dockyard.control.variants`)
+    entry_container: str = ""  # the container the balancer targets ("": the model's own)
+
+    @property
+    def target_container(self) -> str:
+        return self.entry_container or self.model_name
 
     @property
     def target_group(self) -> str:
@@ -102,6 +114,7 @@ def variant_services(
     models: Mapping[str, Model],
     model_dirs: Mapping[str, str],
     routes: Mapping[str, str] | None = None,
+    router_image: str | None = None,
 ) -> tuple[VariantService, ...]:
     """The services that run ``endpoint`` with ``config``.
 
@@ -119,7 +132,7 @@ def variant_services(
         )
     return tuple(
         replace(
-            _variant_service(endpoint, index, variant, models, model_dirs),
+            _variant_service(endpoint, index, variant, models, model_dirs, router_image),
             route=(routes or {}).get(variant.variant_name, endpoint.endpoint_name),
         )
         for index, variant in enumerate(config.production_variants)
@@ -132,6 +145,7 @@ def _variant_service(
     variant: ProductionVariant,
     models: Mapping[str, Model],
     model_dirs: Mapping[str, str],
+    router_image: str | None,
 ) -> VariantService:
     field = f"ProductionVariants[{index}].ModelName"
     model = models.get(variant.model_name)
@@ -142,11 +156,23 @@ def _variant_service(
             hint="create the model first (CreateModel), or fix the ModelName",
         )
     if model.primary_container is None:
-        raise SpecError(
-            f"model {model.model_name} has several Containers (an inference pipeline), "
-            "which Dockyard does not serve yet",
+        definition = pipeline_task_definition(
+            variant_service_name(endpoint.endpoint_name, variant.variant_name),
+            model,
+            model_dirs,
+            router_image,
             field=field,
-            hint="use a model with a PrimaryContainer",
+        )
+        return VariantService(
+            endpoint_name=endpoint.endpoint_name,
+            variant_name=variant.variant_name,
+            model_name=model.model_name,
+            service_name=definition.family,
+            task_definition=definition,
+            desired_count=variant.initial_instance_count,
+            weight=variant.initial_variant_weight,
+            startup_timeout_s=float(variant.startup_timeout_s),
+            entry_container=ROUTER_CONTAINER,
         )
     if model.primary_container.mode != "SingleModel":
         raise SpecError(

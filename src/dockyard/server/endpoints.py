@@ -31,8 +31,11 @@ from dockyard.control.endpoint import (
     status_after_deploy,
     variant_services,
 )
+from dockyard.control.pipeline import model_dir_key
 from dockyard.control.variants import variant_routes
 from dockyard.errors import Conflict, SpecError
+from dockyard.package.dockerfile import LABEL_BIND_TO_PORT
+from dockyard.ports.engine import ImageInfo
 from dockyard.records.cluster import backend_of
 from dockyard.records.endpoint import (
     EndpointRecord,
@@ -43,6 +46,7 @@ from dockyard.records.endpoint import (
 )
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
+from dockyard.server.pipeline_image import ensure_router_image
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health, save_service
@@ -120,13 +124,32 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         container["ModelDataUrl"] = archive.uri
     if request.get("Environment"):
         container["Environment"] = request["Environment"]
+    model_doc: dict[str, Any] = {"ModelName": name, "PrimaryContainer": container}
+    if request.get("Containers"):  # a serial pipeline or Direct containers
+        model_doc = {"ModelName": name, "Containers": _containers(platform, request)}
+        if request.get("Mode"):
+            model_doc["InferenceExecutionConfig"] = {"Mode": request["Mode"]}
     with _named_as_requested():
-        model = parse_model({"ModelName": name, "PrimaryContainer": container})
+        model = parse_model(model_doc)
         config = parse_endpoint_config(
             {"EndpointConfigName": name, "ProductionVariants": [variant]}
         )
     with _named_as_requested():
         return deploy_resources(platform, endpoint, config, {name: model}, count_note=count)
+
+
+def _containers(platform: Platform, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's Containers, each artifact resolved like ModelDataUrl."""
+    found = []
+    for index, item in enumerate(request["Containers"]):
+        container = {k: v for k, v in dict(item).items() if v not in (None, {}, "")}
+        if container.get("ModelDataUrl"):
+            where = f"Containers[{index}].ModelDataUrl"
+            container["ModelDataUrl"] = platform.inputs.model_archive(
+                str(container["ModelDataUrl"]), where
+            ).uri
+        found.append(container)
+    return found
 
 
 def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str]:
@@ -152,6 +175,47 @@ def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str
         update={"primary_container": container.model_copy(update={"image": info.id})}
     )
     return pinned, info.id
+
+
+def _image_info(platform: Platform, image: str, field: str) -> ImageInfo:
+    info = platform.engine.image(image)
+    if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
+        info = platform.engine.image(image)
+    if info is None:
+        raise SpecError(
+            f"image {image} is not on this machine",
+            field=field,
+            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
+            "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
+        )
+    return info
+
+
+def _pin_containers(
+    platform: Platform, model: Model, archives: dict[str, Path]
+) -> tuple[Model, list[str]]:
+    """A multi-container model with every image pinned by id, each checked for the
+    contract's label (it listens on SAGEMAKER_BIND_TO_PORT); each container's artifact
+    resolved into ``archives``."""
+    containers = []
+    for index, container in enumerate(model.containers):
+        where = f"Containers[{index}]"
+        info = _image_info(platform, container.image, f"{where}.Image")
+        if info.labels.get(LABEL_BIND_TO_PORT) != "true":
+            raise SpecError(
+                f"image {container.image} does not say it listens on SAGEMAKER_BIND_TO_PORT",
+                field=f"{where}.Image",
+                hint=f"have the server listen on $SAGEMAKER_BIND_TO_PORT and add LABEL "
+                f'{LABEL_BIND_TO_PORT}="true" to its Dockerfile (Dockyard\'s framework images '
+                "do both)",
+            )
+        if container.model_data_url:
+            archives[model_dir_key(model.model_name, index)] = platform.inputs.model_archive(
+                container.model_data_url, f"{where}.ModelDataUrl"
+            ).path
+        containers.append(container.model_copy(update={"image": info.id}))
+    pinned = model.model_copy(update={"containers": tuple(containers)})
+    return pinned, [c.image for c in containers]
 
 
 def model_dirs_of(platform: Platform, archives: Mapping[str, Path]) -> dict[str, str]:
@@ -186,10 +250,13 @@ def deploy_resources(
     pinned: dict[str, Model] = {}
     image_ids: list[str] = []
     archives: dict[str, Path] = {}
+    router_image = None
     for model in used:
         container = model.primary_container
-        if container is None:  # a pipeline: variant_services names the problem
-            pinned[model.model_name] = model
+        if container is None:  # several containers: each pinned, the router added
+            pinned[model.model_name], ids = _pin_containers(platform, model, archives)
+            image_ids.extend(ids)
+            router_image = router_image or ensure_router_image(platform.engine, platform.settings)
             continue
         if container.model_data_url:
             archives[model.model_name] = platform.inputs.model_archive(
@@ -250,7 +317,7 @@ def deploy_resources(
         )
         platform.store.endpoints.put(record)
     verb = "updated" if existing else "created"
-    images = ", ".join(m.primary_container.image for m in used if m.primary_container)
+    images = ", ".join(c.image for m in used for c in m.all_containers)
     count = count_note if count_note is not None else record.desired_replicas
     platform.store.add_event(KIND, name, f"{verb} with image {images}, {count} replicas")
     for service in services:
@@ -298,7 +365,7 @@ def _save_variant(platform: Platform, service: VariantService) -> bool:
                 "dockyard.endpoint": service.endpoint_name,
             },
         ),
-        target=LbTarget(service.model_name, 8080),
+        target=LbTarget(service.target_container, 8080),
         owner=endpoint_owner(service.endpoint_name),
     )
 

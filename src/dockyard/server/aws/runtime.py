@@ -65,11 +65,7 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
             f"Endpoint {name} is not a multi-model endpoint and does not support target model "
             "header."
         )
-    if params.get("TargetContainerHostname"):
-        raise _invalid(
-            f"Endpoint {name} serves one container; TargetContainerHostname is for endpoints "
-            "whose model runs containers in Direct mode."
-        )
+    _check_target_container(record, params.get("TargetContainerHostname"))
     variant = _variant(record, params.get("TargetVariant"))
     url = call.platform.lb.url_for(record.name)
     headers = {wire: str(params[member]) for member, wire in _PASSED.items() if params.get(member)}
@@ -104,6 +100,31 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
         ),
         "CustomAttributes": response.headers.get("x-amzn-sagemaker-custom-attributes"),
     }
+
+
+def _check_target_container(record: EndpointRecord, target: object) -> None:
+    """TargetContainerHostname's 400s (the contract): only for Direct mode, where it is
+    required and must name a container."""
+    model = record.model
+    direct = bool(model.containers) and model.execution_mode == "Direct"
+    if not direct:
+        if target:
+            raise _invalid(
+                f"Endpoint {record.name} does not run its containers in Direct mode; "
+                "TargetContainerHostname is only for Direct multi-container endpoints."
+            )
+        return
+    names = [model.hostname_of(i) for i in range(len(model.containers))]
+    if not target:
+        raise _invalid(
+            f"Endpoint {record.name} runs its containers in Direct mode: "
+            f"TargetContainerHostname must name one of {', '.join(names)}."
+        )
+    if target not in names:
+        raise _invalid(
+            f"Container {target} not found on endpoint {record.name}; "
+            f"its containers: {', '.join(names)}."
+        )
 
 
 def _variant(record: EndpointRecord, target: object) -> VariantRecord | None:

@@ -18,7 +18,16 @@ class DeployRequest(BaseModel):
     ``model.deploy()``); validated against SageMaker's rules when the resources are made."""
 
     EndpointName: str
-    Image: str
+    Image: str | None = Field(default=None, description="The image (one container).")
+    Containers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Several containers instead of Image (2-15): "
+        '[{"ContainerHostname": "pre", "Image": "...", "ModelDataUrl": "...", '
+        '"Environment": {}}], a serial inference pipeline unless Mode is Direct.',
+    )
+    Mode: str | None = Field(
+        default=None, description="InferenceExecutionConfig.Mode: Serial (default) | Direct."
+    )
     ModelDataUrl: str | None = Field(
         default=None,
         description="model.tar.gz to extract to /opt/ml/model: an absolute path, "
