@@ -275,7 +275,8 @@ def deploy_resources(
         else {}
     )
     routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
-    services = variant_services(endpoint, config, pinned, model_dirs_of(platform, archives), routes)
+    dirs = model_dirs_of(platform, archives)
+    services = variant_services(endpoint, config, pinned, dirs, routes, router_image)
     first = used[0]
     platform.lb.ensure_route(name)
     for service in services:

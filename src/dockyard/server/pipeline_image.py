@@ -23,14 +23,19 @@ from dockyard.settings import Settings
 REPOSITORY = "dockyard/pipeline-router"
 
 
+def router_ref() -> str:
+    """The router image's tag: the script's digest, so a changed script is a new image."""
+    digest = hashlib.sha256(Path(router.__file__).read_bytes()).hexdigest()[:16]
+    return f"{REPOSITORY}:{digest}"
+
+
 def ensure_router_image(engine: Engine, settings: Settings) -> str:
     """The router image's ref in ``engine``, built on first use."""
     script = Path(router.__file__)
-    base = ensure_base_image(engine, settings)
-    digest = hashlib.sha256(script.read_bytes() + base.encode()).hexdigest()[:16]
-    ref = f"{REPOSITORY}:{digest}"
+    ref = router_ref()
     if engine.image(ref) is not None:
         return ref
+    base = ensure_base_image(engine, settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with file_lock(settings.state_dir / "pipeline-router.lock"):
         if engine.image(ref) is not None:

@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
+from dockyard.errors import SpecError
+from dockyard.package.dockerfile import LABEL_BIND_TO_PORT
 from dockyard.ports.lb import Share
+from dockyard.server import endpoints
 from dockyard.server.app import create_app
 from dockyard.server.endpoints import deploy_resources
+from dockyard.server.pipeline_image import router_ref
 from dockyard.spec.endpoint import parse_endpoint, parse_endpoint_config, parse_model
 
 if TYPE_CHECKING:
@@ -162,3 +166,30 @@ def test_an_update_that_replaces_a_variant_keeps_the_old_one_until_the_new_one_s
     )
     assert not world.targets(NAME)
     assert world.store.services.get(f"{NAME}-a") is None
+
+
+def test_a_pipeline_deploys_as_one_task_per_replica_behind_its_router(world: World) -> None:
+    world.engine.add_image("stage:1", labels={LABEL_BIND_TO_PORT: "true"})
+    world.engine.add_image(router_ref())
+    containers = [
+        {"ContainerHostname": "pre", "Image": "stage:1"},
+        {"ContainerHostname": "model", "Image": "stage:1"},
+    ]
+    endpoints.deploy(world.platform, {"EndpointName": "pipe", "Containers": containers})
+    world.settle(lambda: world.status("pipe") == "InService", "the pipeline InService")
+    (replica,) = world.store.tasks.list("service/pipe-AllTraffic")
+    assert [c.name for c in replica.definition.container_definitions] == [
+        "pre",
+        "model",
+        "dockyard-router",
+    ]
+
+
+def test_a_pipeline_image_without_the_bind_to_port_label_is_refused(world: World) -> None:
+    world.engine.add_image("plain:1")
+    world.engine.add_image(router_ref())
+    containers = [{"Image": "plain:1"}, {"Image": "plain:1"}]
+    with pytest.raises(SpecError) as caught:
+        endpoints.deploy(world.platform, {"EndpointName": "pipe", "Containers": containers})
+    assert caught.value.field == "Containers[0].Image"
+    assert world.store.endpoints.get("pipe") is None
