@@ -37,6 +37,27 @@ def show_endpoint(endpoint: dict[str, Any]) -> None:
         ["container", "variant", "status", "health", "address"],
         _replica_rows(endpoint),
     )
+    variants = endpoint.get("ProductionVariants") or []
+    if len(variants) > 1 or any(v.get("Invocations") for v in variants):
+        table(
+            "variants",
+            ["variant", "weight", "instances", "invocations", "p50 ms", "p99 ms"],
+            (
+                [
+                    v["VariantName"],
+                    f"{v.get('CurrentWeight', 0):g}",
+                    f"{v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}",
+                    str(v.get("Invocations", 0)),
+                    _ms(v.get("LatencyP50Ms")),
+                    _ms(v.get("LatencyP99Ms")),
+                ]
+                for v in variants
+            ),
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def deploy(
