@@ -509,9 +509,7 @@ def test_update_endpoint_weights_and_capacities_changes_the_split_and_describe(
     assert answer["EndpointArn"].endswith(":endpoint/ab")
     variants = sm.describe_endpoint(EndpointName="ab")["ProductionVariants"]
     assert {v["VariantName"]: v["CurrentWeight"] for v in variants} == {"a": 1.0, "b": 3.0}
-    world.settle(
-        lambda: [s.weight for s in world.lb.splits()["ab"]] == [1.0, 3.0], "the new split"
-    )
+    world.settle(lambda: [s.weight for s in world.lb.splits()["ab"]] == [1.0, 3.0], "the new split")
     with pytest.raises(ClientError) as raised:
         sm.update_endpoint_weights_and_capacities(
             EndpointName="ab",
