@@ -116,6 +116,12 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     }
     # the endpoint first: a bad name is the EndpointName the user typed
     endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": name})
+    if not request.get("Image") and not request.get("Containers"):
+        raise SpecError(
+            "no image to serve",
+            field="Image",
+            hint="give Image (one container), or Containers (2-15: a pipeline or Direct mode)",
+        )
     archive = None
     if request.get("ModelDataUrl"):
         archive = platform.inputs.model_archive(str(request["ModelDataUrl"]), "ModelDataUrl")
