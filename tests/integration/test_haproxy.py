@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from dockyard.adapters.lb.config import HealthCheck, LbConfig, ServerLine, Timeo
 from dockyard.adapters.lb.process import check_config, find_binary, terminate
 from dockyard.adapters.processes import pid_alive
 from dockyard.errors import SetupError
-from dockyard.ports.lb import Target
+from dockyard.ports.lb import Share, Target
 
 pytestmark = pytest.mark.integration
 
@@ -214,9 +215,11 @@ def test_rendered_config_with_servers_is_valid_for_haproxy(tmp_path: Path) -> No
         socket_path=tmp_path / "s.sock",
         map_path=tmp_path / "routes.map",
         server_state_path=tmp_path / "state",
+        split_path=tmp_path / "splits.map",
         slots=3,
     )
     (tmp_path / "routes.map").write_text("iris slot_1\n")
+    (tmp_path / "splits.map").write_text("iris *\niris.0 iris-a:a\n")
     (tmp_path / "state").write_text("1\n")
     config = tmp_path / "haproxy.cfg"
     config.write_text(render_config(cfg, [ServerLine(1, "task-1", "127.0.0.1:8080")]))
@@ -747,3 +750,111 @@ def test_an_affinity_route_keeps_its_targets_across_a_growth_of_the_pool(
     lb.ensure_route("r1")
     lb.ensure_route("r2")  # no ordinary slot left: a reload
     assert _target_model_call(lb, "mme", "x.tar.gz") == "a"
+
+
+# -- production variants (splits) -------------------------------------------------------
+
+
+def call_variant(
+    lb: HAProxyLoadBalancer, route: str, pin: str | None = None
+) -> tuple[int, str | None, dict[str, Any]]:
+    """One request, pinned to a variant or not: (status, invoked variant, JSON body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", lb.port, timeout=30)
+    headers = {"X-Amzn-SageMaker-Target-Variant": pin} if pin is not None else {}
+    try:
+        conn.request("POST", f"/endpoints/{route}/invocations", body=b"[[1]]", headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    invoked = response.getheader("X-Amzn-Invoked-Production-Variant")
+    return response.status, invoked, json.loads(body) if body else {}
+
+
+@pytest.fixture
+def two_variants(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> HAProxyLoadBalancer:
+    """Route ``ep`` (variant ``a``'s own) and ``ep-b`` (variant ``b``), a target each."""
+    for route, ident in (("ep", "a1"), ("ep-b", "b1")):
+        lb.ensure_route(route)
+        lb.register(route, make_target(ident).target())
+    return lb
+
+
+def test_a_split_route_spreads_requests_by_weight_and_names_the_variant(
+    two_variants: HAProxyLoadBalancer,
+) -> None:
+    lb = two_variants
+    lb.split("ep", [Share("a", "ep", 0.75), Share("b", "ep-b", 0.25)])
+    seen = {"a": 0, "b": 0}
+    for _ in range(800):
+        status, invoked, body = call_variant(lb, "ep")
+        assert status == 200
+        assert invoked is not None and body["id"] == f"{invoked}1"
+        seen[invoked] += 1
+    # binomial(800, 0.25): sd ~12; 5 sd either side
+    assert 140 <= seen["b"] <= 260, seen
+
+
+def test_a_pinned_variant_takes_the_request_whatever_its_weight(
+    two_variants: HAProxyLoadBalancer,
+) -> None:
+    lb = two_variants
+    lb.split("ep", [Share("a", "ep", 1.0), Share("b", "ep-b", 0.0)])
+    assert {call_variant(lb, "ep")[1] for _ in range(20)} == {"a"}
+    assert {call_variant(lb, "ep", pin="b")[1] for _ in range(5)} == {"b"}
+
+
+def test_an_unknown_pinned_variant_answers_400_naming_it(
+    two_variants: HAProxyLoadBalancer,
+) -> None:
+    lb = two_variants
+    lb.split("ep", [Share("a", "ep", 1.0), Share("b", "ep-b", 1.0)])
+    status, _, body = call_variant(lb, "ep", pin="nope")
+    assert status == 400
+    assert body["code"] == "ValidationError" and "nope" in body["message"]
+
+
+def test_changing_weights_keeps_the_process_and_its_servers(
+    two_variants: HAProxyLoadBalancer,
+) -> None:
+    lb = two_variants
+    lb.split("ep", [Share("a", "ep", 1.0), Share("b", "ep-b", 0.0)])
+    pid, targets = lb.pid(), lb.targets("ep") + lb.targets("ep-b")
+    lb.split("ep", [Share("a", "ep", 0.0), Share("b", "ep-b", 1.0)])
+    assert {call_variant(lb, "ep")[1] for _ in range(20)} == {"b"}
+    assert lb.pid() == pid and lb.targets("ep") + lb.targets("ep-b") == targets
+
+
+def test_a_split_outlives_a_restart_of_haproxy_and_goes_with_its_route(
+    lb: HAProxyLoadBalancer,
+    make_lb: Callable[..., HAProxyLoadBalancer],
+    make_target: Callable[[str], FakeTarget],
+) -> None:
+    b1 = make_target("b1")
+    lb.ensure_route("ep")
+    lb.ensure_route("ep-b")
+    lb.split("ep", [Share("a", "ep", 0.0), Share("b", "ep-b", 1.0)])
+    lb.stop()
+    again = make_lb()
+    assert again.ensure_running()
+    again.register("ep-b", b1.target())
+    assert call_variant(again, "ep")[:2] == (200, "b")
+    again.remove_route("ep")
+    assert again.splits() == {}
+    assert call_variant(again, "ep")[0] == 404
+
+
+def test_a_split_larger_than_one_runtime_command_is_applied_whole(
+    lb: HAProxyLoadBalancer, make_target: Callable[[str], FakeTarget]
+) -> None:
+    route = "an-endpoint-whose-name-is-long-enough-to-make-the-split-map-large-" + "x" * 40
+    lb.ensure_route(route)
+    lb.ensure_route(f"{route}-b")
+    lb.register(route, make_target("a1").target())
+    lb.register(f"{route}-b", make_target("b1").target())
+    lb.split(route, [Share("a", route, 1.0), Share("b", f"{route}-b", 0.0)])
+    lb.split(route, [Share("a", route, 0.5), Share("b", f"{route}-b", 0.5)])
+    seen = Counter(call_variant(lb, route)[1] for _ in range(200))
+    assert seen["a"] > 40 and seen["b"] > 40, seen  # binomial(200, 0.5): sd ~7

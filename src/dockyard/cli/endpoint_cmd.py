@@ -42,6 +42,27 @@ def show_endpoint(endpoint: dict[str, Any]) -> None:
         ["container", "variant", "status", "health", "address"],
         _replica_rows(endpoint),
     )
+    variants = endpoint.get("ProductionVariants") or []
+    if len(variants) > 1 or any(v.get("Invocations") for v in variants):
+        table(
+            "variants",
+            ["variant", "weight", "instances", "invocations", "p50 ms", "p99 ms"],
+            (
+                [
+                    v["VariantName"],
+                    f"{v.get('CurrentWeight', 0):g}",
+                    f"{v.get('CurrentInstanceCount', 0)}/{v.get('DesiredInstanceCount', 0)}",
+                    str(v.get("Invocations", 0)),
+                    _ms(v.get("LatencyP50Ms")),
+                    _ms(v.get("LatencyP99Ms")),
+                ]
+                for v in variants
+            ),
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def deploy(
@@ -91,8 +112,18 @@ def deploy(
         "memory limit, at most 1024).",
     ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
+    pipeline: list[str] = typer.Option(
+        [],
+        help="HOST=IMAGE of each container of a multi-container endpoint, in order "
+        "(`--pipeline pre=IMG1 model=IMG2`); --model-data goes to the last one.",
+    ),
+    mode: str | None = typer.Option(
+        None, help="With --pipeline: serial (each container's answer feeds the next) or direct."
+    ),
+    more: list[str] = typer.Argument(None, hidden=True),
 ) -> None:
     """Deploy an image as an endpoint behind the load balancer (creates or updates)."""
+    containers = pipeline_containers(pipeline, more or [], mode)
     environment: dict[str, str] = {}
     for item in env:
         key, sep, value = item.partition("=")
@@ -109,7 +140,24 @@ def deploy(
                 hint="give the folder with --model-prefix only",
             )
         model_data = model_prefix
-    if bool(image) == bool(framework):
+    if containers:
+        if multi_model:
+            raise SpecError(
+                "a multi-container endpoint serves one model per container",
+                field="--multi-model",
+                hint="deploy --multi-model with one --image or --framework",
+            )
+        if image or framework:
+            raise SpecError(
+                "give either --pipeline or --image/--framework",
+                field="--pipeline",
+                hint="a multi-container endpoint names each container's image in --pipeline",
+            )
+        if model_data is not None:
+            containers[-1]["ModelDataUrl"] = input_arg(model_data)
+        for container in containers:
+            container["Environment"] = environment
+    elif bool(image) == bool(framework):
         raise SpecError(
             "give exactly one of --image and --framework",
             field="--image/--framework",
@@ -125,7 +173,7 @@ def deploy(
     client = api()
     if framework:
         image = framework_image(framework)
-    body = {
+    body: dict[str, Any] = {
         "EndpointName": name,
         "Image": image,
         "ModelDataUrl": input_arg(model_data) if model_data is not None else None,
@@ -134,6 +182,14 @@ def deploy(
         "Environment": environment,
         "ContainerStartupHealthCheckTimeoutInSeconds": startup_timeout,
     }
+    if containers:
+        body.update(
+            Image=None,
+            ModelDataUrl=None,
+            Containers=containers,
+            Mode="SingleModel",
+            InferenceExecutionConfig={"Mode": mode.capitalize()} if mode else None,
+        )
     started = time.monotonic()
     endpoint = client.request("POST", "/v1/endpoints", json=body)
     if wait:
@@ -170,6 +226,36 @@ def multi_model_environment(
             hint="megabytes the loaded models of one replica may take, e.g. 512",
         )
     return {"DOCKYARD_MODEL_MEMORY_MB": f"{memory_mb:g}"}
+
+
+def pipeline_containers(
+    pipeline: list[str], more: list[str], mode: str | None
+) -> list[dict[str, Any]]:
+    """--pipeline HOST=IMAGE values (the ones after the first may follow it unflagged)."""
+    if more and not pipeline:
+        raise SpecError(
+            f"unexpected argument {more[0]!r}",
+            field="NAME",
+            hint="deploy takes one endpoint name; containers go in --pipeline HOST=IMAGE …",
+        )
+    if mode is not None and not pipeline:
+        raise SpecError("--mode needs --pipeline", field="--mode", hint="--pipeline a=IMG b=IMG")
+    containers = []
+    for item in [*pipeline, *more]:
+        host, sep, ref = item.partition("=")
+        if not sep or not host or not ref:
+            raise SpecError(
+                f"{item!r} is not HOST=IMAGE",
+                field="--pipeline",
+                hint="--pipeline pre=IMG1 model=IMG2",
+            )
+        containers.append({"ContainerHostname": host, "Image": ref})
+    if mode is not None:
+        modes = {"serial": "Serial", "direct": "Direct"}
+        if mode.lower() not in modes:
+            raise SpecError(f"unknown mode {mode!r}", field="--mode", hint="serial or direct")
+        mode = modes[mode.lower()]
+    return containers
 
 
 def batching_environment(
@@ -245,6 +331,12 @@ def invoke(
         help="Multi-model endpoints: the archive under the model prefix to use, e.g. "
         "a/model.tar.gz (X-Amzn-SageMaker-Target-Model).",
     ),
+    target_variant: str | None = typer.Option(
+        None, help="Send the request to this production variant (TargetVariant)."
+    ),
+    target_container: str | None = typer.Option(
+        None, help="The container to ask, on a Direct multi-container endpoint."
+    ),
 ) -> None:
     """Send one request through the load balancer and print the answer."""
     if body is None and sys.stdin.isatty():
@@ -258,6 +350,10 @@ def invoke(
         headers["x-amzn-sagemaker-custom-attributes"] = custom_attributes
     if target_model:
         headers["x-amzn-sagemaker-target-model"] = target_model
+    if target_variant:
+        headers["x-amzn-sagemaker-target-variant"] = target_variant
+    if target_container:
+        headers["x-amzn-sagemaker-target-container-hostname"] = target_container
     response = httpx.post(endpoint["Url"], content=payload, headers=headers, timeout=70)
     if response.status_code >= 400:
         raise DockyardError(
@@ -265,7 +361,12 @@ def invoke(
             resource=f"endpoint/{name}",
             hint="see `dockyard endpoint " + name + "` for replica health",
         )
-    console.print(f"[dim]POST {endpoint['Url']} → {response.status_code}[/]")
+    invoked = response.headers.get("x-amzn-invoked-production-variant")
+    console.print(
+        f"[dim]POST {endpoint['Url']} → {response.status_code}"
+        + (f" (variant {invoked})" if invoked else "")
+        + "[/]"
+    )
     sys.stdout.write(response.text if response.text.endswith("\n") else response.text + "\n")
 
 

@@ -27,6 +27,7 @@ from dockyard.cli import (
     task_definition_cmd,
     train_cmd,
     transform_cmd,
+    variant_cmd,
 )
 from dockyard.cli.output import print_error
 from dockyard.errors import DockyardError
@@ -52,7 +53,7 @@ app.command()(train_cmd.logs)
 app.command()(endpoint_cmd.deploy)
 app.command()(endpoint_cmd.invoke)
 app.command()(endpoint_cmd.endpoints)
-app.command()(endpoint_cmd.endpoint)
+app.add_typer(variant_cmd.endpoint_app, name="endpoint")
 app.command()(endpoint_cmd.delete)
 app.command()(endpoint_cmd.events)
 app.command("register-task-definition")(task_definition_cmd.register_task_definition)

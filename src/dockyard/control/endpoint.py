@@ -30,11 +30,18 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from dockyard.control.pipeline import pipeline_task_definition
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.service import ServiceState
 from dockyard.control.task import HealthStatus, Task, TaskStatus
 from dockyard.errors import SpecError
-from dockyard.spec.endpoint import Endpoint, EndpointConfig, Model, ProductionVariant
+from dockyard.spec.endpoint import (
+    ROUTER_CONTAINER,
+    Endpoint,
+    EndpointConfig,
+    Model,
+    ProductionVariant,
+)
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 
 MODEL_PORT = 8080
@@ -79,11 +86,17 @@ class VariantService:
     weight: float
     startup_timeout_s: float
     multi_model: bool = False  # Mode MultiModel: the route hashes on the target model
+    route: str = ""  # its load-balancer route (see :mod:`dockyard.control.variants`)
+    entry_container: str = ""  # the container the balancer targets ("": the model's own)
+
+    @property
+    def target_container(self) -> str:
+        return self.entry_container or self.model_name
 
     @property
     def target_group(self) -> str:
-        """Every variant of an endpoint serves on one route, named like the endpoint."""
-        return self.endpoint_name
+        """The variant's own route; the endpoint's route is split over them."""
+        return self.route or self.endpoint_name
 
     def service_state(self, revision: str, *, steady: bool = False) -> ServiceState:
         """The scheduler's view, once ``task_definition`` is registered as ``revision``.
@@ -111,8 +124,12 @@ def variant_services(
     config: EndpointConfig,
     models: Mapping[str, Model],
     model_dirs: Mapping[str, str],
+    routes: Mapping[str, str] | None = None,
+    router_image: str | None = None,
 ) -> tuple[VariantService, ...]:
     """The services that run ``endpoint`` with ``config``.
+
+    ``routes`` maps VariantName to its route (default: the endpoint's own).
 
     ``models`` maps ModelName to its Model; ``model_dirs`` maps ModelName to the host
     directory where the server extracted its ModelDataUrl (needed for every model that
@@ -125,7 +142,10 @@ def variant_services(
             f"not {config.endpoint_config_name}"
         )
     return tuple(
-        _variant_service(endpoint, index, variant, models, model_dirs)
+        replace(
+            _variant_service(endpoint, index, variant, models, model_dirs, router_image),
+            route=(routes or {}).get(variant.variant_name, endpoint.endpoint_name),
+        )
         for index, variant in enumerate(config.production_variants)
     )
 
@@ -136,6 +156,7 @@ def _variant_service(
     variant: ProductionVariant,
     models: Mapping[str, Model],
     model_dirs: Mapping[str, str],
+    router_image: str | None,
 ) -> VariantService:
     field = f"ProductionVariants[{index}].ModelName"
     model = models.get(variant.model_name)
@@ -146,11 +167,23 @@ def _variant_service(
             hint="create the model first (CreateModel), or fix the ModelName",
         )
     if model.primary_container is None:
-        raise SpecError(
-            f"model {model.model_name} has several Containers (an inference pipeline), "
-            "which Dockyard does not serve yet",
+        definition = pipeline_task_definition(
+            variant_service_name(endpoint.endpoint_name, variant.variant_name),
+            model,
+            model_dirs,
+            router_image,
             field=field,
-            hint="use a model with a PrimaryContainer",
+        )
+        return VariantService(
+            endpoint_name=endpoint.endpoint_name,
+            variant_name=variant.variant_name,
+            model_name=model.model_name,
+            service_name=definition.family,
+            task_definition=definition,
+            desired_count=variant.initial_instance_count,
+            weight=variant.initial_variant_weight,
+            startup_timeout_s=float(variant.startup_timeout_s),
+            entry_container=ROUTER_CONTAINER,
         )
     multi_model = model.primary_container.mode == MULTI_MODEL
     if multi_model and model.primary_container.model_data_url is None:

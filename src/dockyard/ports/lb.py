@@ -14,6 +14,7 @@ to steer requests between two passes, never to decide membership.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -45,6 +46,21 @@ class Target:
     address: str  # "127.0.0.1:32771"
     health: TargetHealth = "unused"
     in_flight: int = 0  # requests (connections in use) towards the target now
+
+
+@dataclass(frozen=True)
+class Share:
+    """One production variant of a split route: its name, the route that serves it, and
+    its weight (relative to the other shares; 0: only requests that pin it reach it).
+
+    ``pinnable`` is False for a variant that still serves while an update replaces it:
+    it keeps its weight, but a caller cannot name it any more.
+    """
+
+    name: str
+    route: str
+    weight: float
+    pinnable: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,12 @@ class LoadBalancer(Protocol):
         endpoints), whatever the settings."""
 
     def remove_route(self, route: str) -> None: ...
+
+    def split(self, route: str, shares: Sequence[Share]) -> None:
+        """Send ``route``'s requests to the shares' routes, each picked by weight per
+        request, or the one a request names in ``X-Amzn-SageMaker-Target-Variant``
+        (unknown name: 400); the answer says which in ``X-Amzn-Invoked-Production-Variant``.
+        No shares: the route serves its own targets again. Same shares again: no-op."""
 
     def targets(self, route: str) -> list[Target]:
         """The route's targets as the balancer holds them now (empty for an unknown route)."""

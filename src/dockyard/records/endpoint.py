@@ -16,8 +16,10 @@ class VariantRecord:
 
     variant_name: str
     service_name: str
-    desired: int  # InitialInstanceCount
+    desired: int  # InitialInstanceCount, then DesiredInstanceCount
     startup_timeout_s: float  # ContainerStartupHealthCheckTimeoutInSeconds
+    weight: float = 1.0  # InitialVariantWeight, then DesiredWeight
+    route: str = ""  # its load-balancer route ("" in records older than splits: the endpoint's)
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,21 @@ class EndpointRecord:
     failure_reason: str | None = None
     rollback: EndpointRollback | None = None  # set while an update may still fail
     cluster: ClusterState | None = None  # set once applied to a cluster (not local)
+    #: variants an update removed: they serve until it is over, then drain and go
+    retired: tuple[VariantRecord, ...] = ()
 
     @property
     def key(self) -> str:
         return self.name
+
+    def route_of(self, variant: VariantRecord) -> str:
+        return variant.route or self.name
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """Every route of the endpoint: its own and its variants' (retired ones too)."""
+        found = [self.name, *(self.route_of(v) for v in (*self.variants, *self.retired))]
+        return tuple(dict.fromkeys(found))
 
     @property
     def owner(self) -> None:
@@ -79,7 +92,8 @@ class EndpointRecord:
 
     @property
     def service_names(self) -> tuple[str, ...]:
-        return tuple(v.service_name for v in self.variants)
+        """The services of its variants, retired ones included (they still run)."""
+        return tuple(v.service_name for v in (*self.variants, *self.retired))
 
     @property
     def desired_replicas(self) -> int:

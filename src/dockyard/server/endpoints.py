@@ -41,7 +41,11 @@ from dockyard.control.endpoint import (
     status_after_deploy,
     variant_services,
 )
+from dockyard.control.pipeline import model_dir_key
+from dockyard.control.variants import variant_routes
 from dockyard.errors import Conflict, SpecError
+from dockyard.package.dockerfile import LABEL_BIND_TO_PORT
+from dockyard.ports.engine import ImageInfo
 from dockyard.records.cluster import backend_of
 from dockyard.records.endpoint import (
     EndpointRecord,
@@ -52,9 +56,11 @@ from dockyard.records.endpoint import (
 )
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
+from dockyard.server.pipeline_image import ensure_router_image
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.services import replica_health, save_service
+from dockyard.server.usage import route_series
 from dockyard.spec.endpoint import (
     Endpoint,
     EndpointConfig,
@@ -122,6 +128,12 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     # the endpoint first: a bad name is the EndpointName the user typed
     endpoint = parse_endpoint({"EndpointName": name, "EndpointConfigName": name})
     mode = request.get("Mode") or "SingleModel"
+    if not request.get("Image") and not request.get("Containers"):
+        raise SpecError(
+            "no image to serve",
+            field="Image",
+            hint="give Image (one container), or Containers (2-15: a pipeline or Direct mode)",
+        )
     archive = None
     if request.get("ModelDataUrl"):
         resolve = (
@@ -133,13 +145,32 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
         container["ModelDataUrl"] = archive.uri
     if request.get("Environment"):
         container["Environment"] = request["Environment"]
+    model_doc: dict[str, Any] = {"ModelName": name, "PrimaryContainer": container}
+    if request.get("Containers"):  # a serial pipeline or Direct containers
+        model_doc = {"ModelName": name, "Containers": _containers(platform, request)}
+        if request.get("InferenceExecutionConfig"):
+            model_doc["InferenceExecutionConfig"] = request["InferenceExecutionConfig"]
     with _named_as_requested():
-        model = parse_model({"ModelName": name, "PrimaryContainer": container})
+        model = parse_model(model_doc)
         config = parse_endpoint_config(
             {"EndpointConfigName": name, "ProductionVariants": [variant]}
         )
     with _named_as_requested():
         return deploy_resources(platform, endpoint, config, {name: model}, count_note=count)
+
+
+def _containers(platform: Platform, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's Containers, each artifact resolved like ModelDataUrl."""
+    found = []
+    for index, item in enumerate(request["Containers"]):
+        container = {k: v for k, v in dict(item).items() if v not in (None, {}, "")}
+        if container.get("ModelDataUrl"):
+            where = f"Containers[{index}].ModelDataUrl"
+            container["ModelDataUrl"] = platform.inputs.model_archive(
+                str(container["ModelDataUrl"]), where
+            ).uri
+        found.append(container)
+    return found
 
 
 def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str]:
@@ -172,6 +203,47 @@ def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str
         update={"primary_container": container.model_copy(update={"image": info.id})}
     )
     return pinned, info.id
+
+
+def _image_info(platform: Platform, image: str, field: str) -> ImageInfo:
+    info = platform.engine.image(image)
+    if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
+        info = platform.engine.image(image)
+    if info is None:
+        raise SpecError(
+            f"image {image} is not on this machine",
+            field=field,
+            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
+            "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
+        )
+    return info
+
+
+def _pin_containers(
+    platform: Platform, model: Model, archives: dict[str, Path]
+) -> tuple[Model, list[str]]:
+    """A multi-container model with every image pinned by id, each checked for the
+    contract's label (it listens on SAGEMAKER_BIND_TO_PORT); each container's artifact
+    resolved into ``archives``."""
+    containers = []
+    for index, container in enumerate(model.containers):
+        where = f"Containers[{index}]"
+        info = _image_info(platform, container.image, f"{where}.Image")
+        if info.labels.get(LABEL_BIND_TO_PORT) != "true":
+            raise SpecError(
+                f"image {container.image} does not say it listens on SAGEMAKER_BIND_TO_PORT",
+                field=f"{where}.Image",
+                hint=f"have the server listen on $SAGEMAKER_BIND_TO_PORT and add LABEL "
+                f'{LABEL_BIND_TO_PORT}="true" to its Dockerfile (Dockyard\'s framework images '
+                "do both)",
+            )
+        if container.model_data_url:
+            archives[model_dir_key(model.model_name, index)] = platform.inputs.model_archive(
+                container.model_data_url, f"{where}.ModelDataUrl"
+            ).path
+        containers.append(container.model_copy(update={"image": info.id}))
+    pinned = model.model_copy(update={"containers": tuple(containers)})
+    return pinned, [c.image for c in containers]
 
 
 def model_dirs_of(platform: Platform, archives: Mapping[str, Path]) -> dict[str, str]:
@@ -207,10 +279,13 @@ def deploy_resources(
     image_ids: list[str] = []
     archives: dict[str, Path] = {}
     prefixes: dict[str, str] = {}  # multi-model: the prefix's folder, mounted as it is
+    router_image = None
     for model in used:
         container = model.primary_container
-        if container is None:  # a pipeline: variant_services names the problem
-            pinned[model.model_name] = model
+        if container is None:  # several containers: each pinned, the router added
+            pinned[model.model_name], ids = _pin_containers(platform, model, archives)
+            image_ids.extend(ids)
+            router_image = router_image or ensure_router_image(platform.engine, platform.settings)
             continue
         if container.model_data_url and is_multi_model(model):
             prefixes[model.model_name] = str(
@@ -229,8 +304,14 @@ def deploy_resources(
         raise Conflict(
             f"endpoint {name} is being deleted", resource=f"endpoint/{name}", hint="retry shortly"
         )
+    held = (
+        {v.variant_name: existing.route_of(v) for v in (*existing.retired, *existing.variants)}
+        if existing is not None
+        else {}
+    )
+    routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
     model_dirs = {**model_dirs_of(platform, archives), **prefixes}
-    services = variant_services(endpoint, config, pinned, model_dirs)
+    services = variant_services(endpoint, config, pinned, model_dirs, routes, router_image)
     first = used[0]
     if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
         raise Conflict(
@@ -240,7 +321,10 @@ def deploy_resources(
             resource=f"endpoint/{name}",
             hint="delete the endpoint and deploy it again, or deploy under another name",
         )
-    platform.lb.ensure_route(name, affinity=any(s.multi_model for s in services))
+    hashed = {service.target_group: service.multi_model for service in services}
+    platform.lb.ensure_route(name, affinity=hashed.get(name, False))
+    for service in services:
+        platform.lb.ensure_route(service.target_group, affinity=service.multi_model)
     rollback = _rollback_point(platform, existing)
     changed = [_save_variant(platform, service) for service in services]
     now = platform.clock()
@@ -258,9 +342,17 @@ def deploy_resources(
             model=first,
             image_id=image_ids[0],
             variants=tuple(
-                VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
+                VariantRecord(
+                    s.variant_name,
+                    s.service_name,
+                    s.desired_count,
+                    s.startup_timeout_s,
+                    weight=s.weight,
+                    route=s.target_group,
+                )
                 for s in services
             ),
+            retired=_retired(existing, config),
             status=status.status,
             status_since=status.since,
             failure_reason=status.failure_reason,
@@ -270,13 +362,21 @@ def deploy_resources(
         )
         platform.store.endpoints.put(record)
     verb = "updated" if existing else "created"
-    images = ", ".join(m.primary_container.image for m in used if m.primary_container)
+    images = ", ".join(c.image for m in used for c in m.all_containers)
     count = count_note if count_note is not None else record.desired_replicas
     platform.store.add_event(KIND, name, f"{verb} with image {images}, {count} replicas")
     for service in services:
         platform.wake("service", service.service_name)
     platform.wake(KIND, name)
     return describe(platform, name)
+
+
+def _retired(existing: EndpointRecord | None, config: EndpointConfig) -> tuple[VariantRecord, ...]:
+    """Variants that serve now but not in ``config``: they serve until the update is over."""
+    if existing is None:
+        return ()
+    kept = {v.variant_name for v in config.production_variants}
+    return tuple(v for v in (*existing.retired, *existing.variants) if v.variant_name not in kept)
 
 
 def _rollback_point(platform: Platform, existing: EndpointRecord | None) -> EndpointRollback | None:
@@ -310,7 +410,7 @@ def _save_variant(platform: Platform, service: VariantService) -> bool:
                 "dockyard.endpoint": service.endpoint_name,
             },
         ),
-        target=LbTarget(service.model_name, 8080),
+        target=LbTarget(service.target_container, 8080),
         owner=endpoint_owner(service.endpoint_name),
     )
 
@@ -327,9 +427,9 @@ def delete(platform: Platform, name: str) -> None:
 
 
 def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]:
-    targets = {t.name: t for t in platform.lb.targets(record.name)}
+    targets = {t.name: t for route in record.routes for t in platform.lb.targets(route)}
     rows = []
-    for variant in record.variants:
+    for variant in (*record.variants, *record.retired):
         for task in platform.store.tasks.list(f"service/{variant.service_name}"):
             health = replica_health(task.replica, targets.get(task.task.task_id))
             rows.append(
@@ -350,6 +450,7 @@ def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]
 def describe(platform: Platform, name: str) -> dict[str, Any]:
     record = platform.store.endpoints.require(name)
     rows = replicas(platform, record)
+    traffic = variant_traffic(platform, record)
     container = record.model.primary_container
     config = record.config.to_aws()
     described: dict[str, Any] = {
@@ -367,7 +468,7 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "HealthyReplicas": sum(1 for r in rows if r["Health"] == "healthy"),
         "Replicas": rows,
         "ProductionVariants": [
-            _variant_summary(v, record, rows) for v in config["ProductionVariants"]
+            _variant_summary(v, record, rows, traffic) for v in config["ProductionVariants"]
         ],
         "Backend": backend_of(record),
     }
@@ -378,14 +479,48 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
 
 
 def _variant_summary(
-    variant: dict[str, Any], record: EndpointRecord, rows: list[dict[str, Any]]
+    variant: dict[str, Any],
+    record: EndpointRecord,
+    rows: list[dict[str, Any]],
+    traffic: Mapping[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """The configured variant, with its desired and healthy replica counts now (as
-    SageMaker's ProductionVariantSummary: DesiredInstanceCount, CurrentInstanceCount)."""
+    """The configured variant, with its desired and healthy replica counts and weights
+    now (as SageMaker's ProductionVariantSummary: DesiredInstanceCount,
+    CurrentInstanceCount, CurrentWeight, DesiredWeight), and its traffic
+    (:func:`variant_traffic`)."""
     name = variant["VariantName"]
-    desired = next((v.desired for v in record.variants if v.variant_name == name), None)
+    ours = next((v for v in record.variants if v.variant_name == name), None)
     current = sum(1 for r in rows if r["Variant"] == name and r["Health"] == "healthy")
-    return {**variant, "DesiredInstanceCount": desired, "CurrentInstanceCount": current}
+    return {
+        **variant,
+        "DesiredInstanceCount": ours.desired if ours else None,
+        "CurrentInstanceCount": current,
+        "CurrentWeight": ours.weight if ours else None,
+        "DesiredWeight": ours.weight if ours else None,
+        **(traffic.get(record.route_of(ours), {}) if ours else {}),
+    }
+
+
+def variant_traffic(platform: Platform, record: EndpointRecord) -> dict[str, dict[str, Any]]:
+    """Per variant route: ``Invocations`` (requests the balancer answered since it
+    started, from its counters), ``Invocations4xx``/``Invocations5xx``, and the latest
+    ``LatencyP50Ms``/``LatencyP99Ms`` the usage collector read from the request log."""
+    routes = {record.route_of(v) for v in record.variants}
+    found: dict[str, dict[str, Any]] = {}
+    for counters in platform.lb.traffic():
+        if counters.route in routes:
+            found[counters.route] = {
+                "Invocations": counters.requests,
+                "Invocations4xx": counters.responses_4xx,
+                "Invocations5xx": counters.responses_5xx,
+            }
+    for route in routes:
+        latest = {p.name: p.value for p in platform.store.metrics.latest(route_series(route))}
+        entry = found.setdefault(route, {"Invocations": 0})
+        for metric, field in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
+            if metric in latest:
+                entry[field] = latest[metric]
+    return found
 
 
 def list_endpoints(platform: Platform) -> list[dict[str, Any]]:

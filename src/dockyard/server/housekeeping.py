@@ -67,7 +67,8 @@ class Housekeeping:
         if restarted or not self._routes_checked:
             for endpoint in self.platform.store.endpoints.list():
                 affinity = is_multi_model(endpoint.model)
-                self.platform.lb.ensure_route(endpoint.name, affinity=affinity)
+                for variant_route in endpoint.routes:  # its own and its variants'
+                    self.platform.lb.ensure_route(variant_route, affinity=affinity)
             for service in self.platform.store.services.list():
                 if service.ecs is not None and service.target is not None:
                     route = service.state.target_group

@@ -64,6 +64,19 @@ class ModelContainer(SageMakerModel):
     mode: Annotated[str, one_of("sagemaker", "ContainerMode")] = "SingleModel"
 
 
+MIN_PIPELINE_CONTAINERS = 2
+#: the name of the router among a multi-container replica's containers (see
+#: :mod:`dockyard.runtime.pipeline.router`); no ContainerHostname may take it
+ROUTER_CONTAINER = "dockyard-router"
+
+
+class InferenceExecutionConfig(SageMakerModel):
+    """How a model of several containers runs: Serial (a pipeline) or Direct."""
+
+    aws_shape: ClassVar[str | None] = "InferenceExecutionConfig"
+    mode: Annotated[str, one_of("sagemaker", "InferenceExecutionMode")]
+
+
 class Model(SageMakerModel):
     """A CreateModel request: the image(s) and artifact an endpoint serves."""
 
@@ -78,6 +91,7 @@ class Model(SageMakerModel):
     execution_role_arn: (
         Annotated[str, aws_string("sagemaker", "RoleArn", rule=_ROLE_RULE)] | None
     ) = None
+    inference_execution_config: InferenceExecutionConfig | None = None
 
     @model_validator(mode="after")
     def _one_container_source(self) -> Model:
@@ -88,6 +102,44 @@ class Model(SageMakerModel):
                 at=("PrimaryContainer",),
             )
         return self
+
+    @model_validator(mode="after")
+    def _hostnames(self) -> Model:
+        """Hostnames of several containers: unique, not the router's; all given in Direct
+        mode (the caller names one per request)."""
+        if not self.containers:
+            return self
+        reject_repeats(
+            [self.hostname_of(index) for index in range(len(self.containers))],
+            noun="container hostname",
+            where="Containers",
+            field="ContainerHostname",
+            hint="give every container its own ContainerHostname",
+        )
+        for index, container in enumerate(self.containers):
+            if container.container_hostname == ROUTER_CONTAINER:
+                raise SpecValueError(
+                    f"{ROUTER_CONTAINER} is the name of Dockyard's router container",
+                    hint="choose another ContainerHostname",
+                    at=("Containers", index, "ContainerHostname"),
+                )
+            if self.execution_mode == "Direct" and not container.container_hostname:
+                raise SpecValueError(
+                    "in Direct mode every container needs a ContainerHostname",
+                    hint="callers name the container with TargetContainerHostname",
+                    at=("Containers", index, "ContainerHostname"),
+                )
+        return self
+
+    @property
+    def execution_mode(self) -> str:
+        """Serial (the default) or Direct."""
+        config = self.inference_execution_config
+        return config.mode if config is not None else "Serial"
+
+    def hostname_of(self, index: int) -> str:
+        """Container ``index``'s hostname (given, else ``container-N``, counted from 1)."""
+        return self.containers[index].container_hostname or f"container-{index + 1}"
 
     @property
     def all_containers(self) -> tuple[ModelContainer, ...]:

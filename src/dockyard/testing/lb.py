@@ -16,10 +16,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 
 from dockyard.adapters.lb.naming import check_address, check_route
-from dockyard.ports.lb import ResponseTime, RouteSettings, RouteTraffic, Target, TargetHealth
+from dockyard.ports.lb import (
+    ResponseTime,
+    RouteSettings,
+    RouteTraffic,
+    Share,
+    Target,
+    TargetHealth,
+)
 
 
 class FakeLoadBalancer:
@@ -51,6 +59,7 @@ class FakeLoadBalancer:
         self._answered: list[ResponseTime] = []
         #: the settings last given for each route (what ``ensure_route`` applied)
         self.settings: dict[str, RouteSettings] = {}
+        self._splits: dict[str, tuple[Share, ...]] = {}
 
     # ------------------------------------------------------------------ test controls
 
@@ -105,6 +114,11 @@ class FakeLoadBalancer:
                 targets.clear()
             self._running = False
 
+    def splits(self) -> dict[str, tuple[Share, ...]]:
+        """Every split route's shares, as last set (not counted in :attr:`calls`)."""
+        with self._lock:
+            return dict(self._splits)
+
     def routes(self) -> list[str]:
         """Every route, sorted (not counted in :attr:`calls`)."""
         with self._lock:
@@ -142,6 +156,17 @@ class FakeLoadBalancer:
         with self._lock:
             self.calls["remove_route"] += 1
             self._routes.pop(check_route(route), None)
+            self._splits.pop(route, None)
+
+    def split(self, route: str, shares: Sequence[Share]) -> None:
+        with self._lock:
+            self.calls["split"] += 1
+            for share in shares:
+                check_route(share.route)
+            if shares:
+                self._splits[check_route(route)] = tuple(shares)
+            else:
+                self._splits.pop(check_route(route), None)
 
     def targets(self, route: str) -> list[Target]:
         with self._lock:

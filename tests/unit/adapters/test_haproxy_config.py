@@ -9,20 +9,24 @@ import pytest
 
 from dockyard.adapters.lb.config import (
     HASHED_SLOTS,
+    SPLIT_BUCKETS,
     HealthCheck,
     LbConfig,
     ServerLine,
     Timeouts,
+    apportion,
     hashed_slot_backend,
     hashed_slot_index,
     is_slot,
     render_config,
     render_map,
+    render_split_map,
     slot_backend,
     slot_index,
 )
 from dockyard.adapters.lb.process import LbPaths
 from dockyard.errors import SetupError
+from dockyard.ports.lb import Share
 
 pytestmark = pytest.mark.unit
 
@@ -34,6 +38,7 @@ def make_config(**overrides: object) -> LbConfig:
         "socket_path": Path("/state/run/haproxy.sock"),
         "map_path": Path("/state/lb/routes.map"),
         "server_state_path": Path("/state/lb/server-state"),
+        "split_path": Path("/state/lb/splits.map"),
         "slots": 4,
     }
     values.update(overrides)
@@ -87,7 +92,7 @@ def test_front_end_binds_the_configured_address() -> None:
 
 def test_front_end_looks_routes_up_in_the_map_file() -> None:
     front = section(render_config(make_config()), "frontend endpoints")
-    assert "var(txn.route),map(/state/lb/routes.map)" in front
+    assert "var(txn.lbroute),map(/state/lb/routes.map)" in front
     assert "use_backend %[var(txn.slot)]" in front
 
 
@@ -199,3 +204,36 @@ def test_files_live_under_dockyards_directories() -> None:
     assert paths.socket == Path("/s/run/haproxy.sock")
     assert paths.pidfile == Path("/s/run/haproxy.pid")
     assert paths.log == Path("/s/logs/haproxy.log")
+
+
+def test_weights_are_apportioned_over_the_buckets_in_proportion() -> None:
+    assert apportion([0.75, 0.25]) == [750, 250]
+    assert sum(apportion([1, 1, 1])) == SPLIT_BUCKETS
+    assert apportion([1.0, 0.0]) == [1000, 0]
+    assert apportion([0.0, 0.0]) == [0, 0]
+
+
+def test_a_tiny_positive_weight_still_gets_a_bucket() -> None:
+    counts = apportion([1.0, 1e-9])
+    assert counts[1] == 1 and sum(counts) == SPLIT_BUCKETS
+
+
+def test_split_map_pins_every_variant_and_draws_over_buckets() -> None:
+    text = render_split_map({"ep": [Share("a", "ep", 3.0), Share("b", "ep-b", 1.0)]})
+    lines = text.splitlines()
+    assert lines[:3] == ["ep *", "ep/a ep:a", "ep/b ep-b:b"]
+    buckets = [line.split()[1] for line in lines[3:]]
+    assert len(buckets) == SPLIT_BUCKETS
+    assert buckets.count("ep-b:b") == 250
+
+
+def test_a_split_with_one_weighted_variant_needs_no_draw() -> None:
+    text = render_split_map({"ep": [Share("a", "ep", 1.0), Share("b", "ep-b", 0.0)]})
+    assert text.splitlines() == ["ep ep:a", "ep/a ep:a", "ep/b ep-b:b"]
+
+
+def test_a_variant_being_replaced_takes_traffic_but_cannot_be_pinned() -> None:
+    shares = [Share("new", "ep-new", 1.0), Share("old", "ep", 1.0, pinnable=False)]
+    lines = render_split_map({"ep": shares}).splitlines()
+    assert "ep/old ep:old" not in lines and "ep/new ep-new:new" in lines
+    assert sum(1 for line in lines if line.endswith(" ep:old")) == SPLIT_BUCKETS // 2

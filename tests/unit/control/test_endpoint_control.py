@@ -114,12 +114,6 @@ def test_missing_model_is_reported_at_the_variant() -> None:
     assert caught.value.hint is not None and "CreateModel" in caught.value.hint
 
 
-def test_pipeline_containers_are_refused_for_now() -> None:
-    pipeline = parse_model({"ModelName": "iris", "Containers": [{"Image": "a"}, {"Image": "b"}]})
-    with pytest.raises(SpecError, match="inference pipeline"):
-        variant_services(ENDPOINT, config(), {"iris": pipeline}, DIRS)
-
-
 def test_a_multi_model_replica_mounts_its_prefix_and_is_told_it_serves_many() -> None:
     mme = model(Mode="MultiModel", ModelDataUrl="s3://m/models/", Environment={"A": "1"})
     (service, *_) = variant_services(ENDPOINT, config(), {"iris": mme}, DIRS)
@@ -349,3 +343,72 @@ def test_a_rollback_that_never_serves_is_update_rollback_failed() -> None:
     plan = plan_endpoint(EndpointStatus.ROLLING_BACK, [never], 0.0, 240.0, services_at_zero=False)
     assert plan.update.status is EndpointStatus.UPDATE_ROLLBACK_FAILED
     assert plan.actions == ()
+
+
+def pipeline(mode: str | None = None, **first: Any) -> Any:
+    doc: dict[str, Any] = {
+        "ModelName": "iris",
+        "Containers": [
+            {"ContainerHostname": "pre", "Image": "a", **first},
+            {"ContainerHostname": "model", "Image": "b", "ModelDataUrl": "s3://b/m.tar.gz"},
+        ],
+    }
+    if mode:
+        doc["InferenceExecutionConfig"] = {"Mode": mode}
+    return parse_model(doc)
+
+
+def test_a_pipeline_replica_is_one_awsvpc_task_with_each_container_on_its_own_port() -> None:
+    dirs = {"iris/1": "/models/b"}
+    service = variant_services(ENDPOINT, config(), {"iris": pipeline()}, dirs, None, "router:1")[0]
+    definition = service.task_definition
+    assert definition.effective_network_mode == "awsvpc"
+    names = [c.name for c in definition.container_definitions]
+    assert names == ["pre", "model", "dockyard-router"]
+    env = {
+        c.name: {e.name: e.value for e in c.environment} for c in definition.container_definitions
+    }
+    assert env["pre"]["SAGEMAKER_BIND_TO_PORT"] == "8081"
+    assert env["model"]["SAGEMAKER_BIND_TO_PORT"] == "8082"
+    assert env["pre"]["SAGEMAKER_SAFE_PORT_RANGE"] == "9000-9099"
+    assert env["dockyard-router"]["DOCKYARD_PIPELINE_MODE"] == "Serial"
+    assert service.target_container == "dockyard-router"
+    model_container = definition.container_definitions[1]
+    assert [m.container_path for m in model_container.mount_points] == ["/opt/ml/model"]
+
+
+def test_a_pipeline_of_one_container_is_refused_naming_the_variant() -> None:
+    one = parse_model({"ModelName": "iris", "Containers": [{"Image": "a"}]})
+    with pytest.raises(SpecError) as caught:
+        variant_services(ENDPOINT, config(), {"iris": one}, DIRS, None, "router:1")
+    assert caught.value.field == "ProductionVariants[0].ModelName"
+
+
+def test_direct_mode_needs_every_hostname() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_model(
+            {
+                "ModelName": "iris",
+                "Containers": [{"ContainerHostname": "a", "Image": "a"}, {"Image": "b"}],
+                "InferenceExecutionConfig": {"Mode": "Direct"},
+            }
+        )
+    assert caught.value.field == "Containers[1].ContainerHostname"
+
+
+def test_container_hostnames_must_differ_and_avoid_the_router_s_name() -> None:
+    for hostnames in (["a", "a"], ["a", "dockyard-router"]):
+        with pytest.raises(SpecError) as caught:
+            parse_model(
+                {
+                    "ModelName": "iris",
+                    "Containers": [{"ContainerHostname": h, "Image": "i"} for h in hostnames],
+                }
+            )
+        assert caught.value.field == "Containers[1].ContainerHostname"
+
+
+def test_an_unknown_execution_mode_is_refused_naming_the_enum() -> None:
+    with pytest.raises(SpecError) as caught:
+        pipeline("Parallel")
+    assert caught.value.field == "InferenceExecutionConfig.Mode"

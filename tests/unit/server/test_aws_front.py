@@ -484,3 +484,46 @@ def test_the_asgi_app_answers_an_unsigned_request_in_aws_shape(world: World) -> 
     assert answer.headers["x-amzn-ErrorType"] == "MissingAuthenticationToken"
     assert answer.headers["x-amzn-RequestId"]
     assert answer.json()["__type"] == "MissingAuthenticationToken"
+
+
+# -- production variants and multi-container models -------------------------------------
+
+
+def test_update_endpoint_weights_and_capacities_changes_the_split_and_describe(
+    sm: Any, world: World
+) -> None:
+    sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    sm.create_endpoint_config(
+        EndpointConfigName="ab",
+        ProductionVariants=[
+            {"VariantName": "a", "ModelName": "m", "InitialInstanceCount": 1},
+            {"VariantName": "b", "ModelName": "m", "InitialInstanceCount": 1},
+        ],
+    )
+    sm.create_endpoint(EndpointName="ab", EndpointConfigName="ab")
+    world.settle(lambda: world.status("ab") == "InService", "ab InService")
+    answer = sm.update_endpoint_weights_and_capacities(
+        EndpointName="ab",
+        DesiredWeightsAndCapacities=[{"VariantName": "b", "DesiredWeight": 3.0}],
+    )
+    assert answer["EndpointArn"].endswith(":endpoint/ab")
+    variants = sm.describe_endpoint(EndpointName="ab")["ProductionVariants"]
+    assert {v["VariantName"]: v["CurrentWeight"] for v in variants} == {"a": 1.0, "b": 3.0}
+    world.settle(lambda: [s.weight for s in world.lb.splits()["ab"]] == [1.0, 3.0], "the new split")
+    with pytest.raises(ClientError) as raised:
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName="ab",
+            DesiredWeightsAndCapacities=[{"VariantName": "zz", "DesiredWeight": 1.0}],
+        )
+    assert error_of(raised)[1] == 400
+
+
+def test_target_container_hostname_is_refused_where_the_contract_says(
+    sm: Any, smr: Any, world: World, model_answers: list[httpx.Request]
+) -> None:
+    make_endpoint(sm, count=1)
+    world.in_service("iris", 1)
+    with pytest.raises(ClientError) as raised:  # not a Direct endpoint
+        smr.invoke_endpoint(EndpointName="iris", Body=b"1", TargetContainerHostname="a")
+    assert error_of(raised) == ("ValidationError", 400)
+    assert model_answers == []

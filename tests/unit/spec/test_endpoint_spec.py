@@ -314,4 +314,5 @@ def test_model_members_the_spec_does_not_declare_follow_botocore(
 
 def test_a_valid_inference_execution_config_is_kept() -> None:
     model = parse_model(model_doc(InferenceExecutionConfig={"Mode": "Direct"}))
-    assert model.aws_field("InferenceExecutionConfig") == {"Mode": "Direct"}
+    assert model.inference_execution_config is not None
+    assert model.inference_execution_config.mode == "Direct"

@@ -29,6 +29,18 @@ attempt failed. A slot notes (``txn.lb_code``) that it had usable servers when t
 request arrived; the front end turns an HAProxy-made 503 (marked with a private header)
 into 502 when that note is there. A 503 that a target sends itself passes unchanged.
 
+Production variants: a route may be *split* over other routes (an endpoint over its
+variants' routes, see :meth:`dockyard.ports.lb.LoadBalancer.split`). The split map
+(:func:`render_split_map`) holds, per split route ``R``: ``R`` itself (the one variant
+that takes every request, or ``*`` to draw), ``R/VARIANT`` for each variant a request
+may pin with ``X-Amzn-SageMaker-Target-Variant``, and ``R.N`` for each of
+:data:`SPLIT_BUCKETS` buckets, apportioned by weight, that a random draw picks. Values
+are ``ROUTE:VARIANT``; the route is then looked up in the route map as usual, so a
+split never names a slot and survives slots being reassigned. The map changes at
+runtime as a whole (``prepare map`` / ``add map`` / ``commit map``): no request sees a
+half-written split, and no server or process is touched, so weights change without
+any replica restarting.
+
 Logging: HAProxy runs in the foreground with stderr going to Dockyard's log, so its
 own messages (server UP/DOWN, start-up warnings) land there, and so does one line per
 failed request (``log-separate-errors`` raises those to ``err``, the only level that
@@ -40,12 +52,12 @@ costs no memory and no disk, and the daemon sees a sample of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
 
-from dockyard.ports.lb import Algorithm, RouteSettings
+from dockyard.ports.lb import Algorithm, RouteSettings, Share
 
 SLOT_PREFIX = "slot_"
 HASHED_SLOT_PREFIX = "hslot_"
@@ -58,6 +70,10 @@ REQUEST_RING = "requests"
 #: an error line: server, termination state, request line
 REQUEST_LOG_FORMAT = "%rt %b %ST %Ta %s %tsc %{+Q}r"
 REQUEST_RING_BYTES = 1 << 20  # about 16,000 request lines
+SPLIT_BUCKETS = 1000  # weights take effect to 0.1 %
+PIN_HEADER = "X-Amzn-SageMaker-Target-Variant"
+INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
+DRAW = "*"
 LB_ERROR_HEADER = "x-dockyard-lb-error"  # marks HAProxy-made errors; removed before sending
 
 
@@ -154,6 +170,7 @@ class LbConfig:
     socket_path: Path
     map_path: Path
     server_state_path: Path
+    split_path: Path
     slots: int = 64
     hashed_slots: int = HASHED_SLOTS
     health: HealthCheck = field(default_factory=HealthCheck)
@@ -219,6 +236,46 @@ def render_map(routes: dict[str, int]) -> str:
 def render_backend_map(routes: dict[str, str]) -> str:
     """The route map file from route -> backend name (slots and hashed slots)."""
     return "".join(f"{route} {backend}\n" for route, backend in sorted(routes.items()))
+
+
+def apportion(weights: Sequence[float], buckets: int = SPLIT_BUCKETS) -> list[int]:
+    """How many of ``buckets`` each weight gets (largest remainders; a positive weight
+    gets at least one). All zero: none."""
+    total = sum(w for w in weights if w > 0)
+    if total <= 0:
+        return [0] * len(weights)
+    exact = [max(w, 0.0) / total * buckets for w in weights]
+    counts = [int(x) if w <= 0 else max(1, int(x)) for x, w in zip(exact, weights, strict=True)]
+    order = sorted(range(len(weights)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
+    step = 0
+    while sum(counts) != buckets:
+        index = order[step % len(order)]
+        step += 1
+        if sum(counts) < buckets and weights[index] > 0:
+            counts[index] += 1
+        elif sum(counts) > buckets and counts[index] > 1:
+            counts[index] -= 1
+    return counts
+
+
+def render_split_map(splits: Mapping[str, Sequence[Share]]) -> str:
+    """The split map file (see the module's docstring), sorted by route."""
+    lines: list[str] = []
+    for route, shares in sorted(splits.items()):
+        if not shares:
+            continue
+        drawn = [s for s in shares if s.weight > 0]
+        only = drawn[0] if len(drawn) == 1 else None
+        lines.append(f"{route} {only.route}:{only.name}" if only else f"{route} {DRAW}")
+        lines.extend(f"{route}/{s.name} {s.route}:{s.name}" for s in shares if s.pinnable)
+        if only is None:
+            bucket = 0
+            counts = apportion([s.weight for s in shares])
+            for share, count in zip(shares, counts, strict=True):
+                for index in range(bucket, bucket + count):
+                    lines.append(f"{route}.{index} {share.route}:{share.name}")
+                bucket += count
+    return "".join(line + "\n" for line in lines)
 
 
 def render_config(cfg: LbConfig, servers: Iterable[ServerLine] = ()) -> str:
@@ -319,7 +376,7 @@ frontend endpoints
 if !routed_path
     http-request set-var(txn.route) path,field(3,/)
     http-request set-var(txn.action) path,field(4,/)
-    http-request set-var(txn.slot) var(txn.route),map({cfg.map_path})
+{_split_rules(cfg)}    http-request set-var(txn.slot) var(txn.lbroute),map({cfg.map_path})
     http-request return status 404 content-type application/json lf-string {not_found} \
 if !{{ var(txn.slot) -m found }}
     http-request set-path /%[var(txn.action)]
@@ -327,6 +384,36 @@ if !{{ var(txn.slot) -m found }}
     http-after-response set-status 502 reason "Bad Gateway" if {{ status 503 }} \
 {{ res.hdr({LB_ERROR_HEADER}) -m found }} {{ var(txn.lb_code) -m found }}
     http-after-response del-header {LB_ERROR_HEADER}
+    http-after-response set-header {INVOKED_HEADER} %[var(txn.variant)] \
+if {{ var(txn.variant) -m found }}
+"""
+
+
+def _split_rules(cfg: LbConfig) -> str:
+    """Pick the route that serves a request of a split route (see the module's docstring):
+    the pinned variant, the only one, or a random bucket; unsplit routes serve themselves."""
+    split = f"map({cfg.split_path})"
+    unknown = _lf_json(
+        '{"code":"ValidationError","message":"Variant %[var(txn.pin),json(utf8s)] not found '
+        f'for endpoint {_ROUTE_JSON}.","route":"{_ROUTE_JSON}"}}'
+    )
+    pinned = "{ var(txn.pin) -m found }"
+    picked = "{ var(txn.pick) -m found }"
+    return f"""    http-request set-var(txn.split) var(txn.route),{split}
+    http-request set-var(txn.pin) req.hdr({PIN_HEADER}) \
+if {{ var(txn.split) -m found }} {{ req.hdr({PIN_HEADER}) -m found }}
+    http-request set-var(txn.pick) var(txn.route),concat(/,txn.pin),{split} if {pinned}
+    http-request return status 400 content-type application/json lf-string {unknown} \
+if {pinned} !{picked}
+    http-request set-var(txn.pick) var(txn.split) \
+if {{ var(txn.split) -m found }} !{{ var(txn.split) -m str {DRAW} }} !{pinned}
+    http-request set-var(txn.draw) rand({SPLIT_BUCKETS}) \
+if {{ var(txn.split) -m str {DRAW} }} !{pinned}
+    http-request set-var(txn.pick) var(txn.route),concat(.,txn.draw),{split} \
+if {{ var(txn.draw) -m found }}
+    http-request set-var(txn.lbroute) var(txn.pick),field(1,:) if {picked}
+    http-request set-var(txn.variant) var(txn.pick),field(2,:) if {picked}
+    http-request set-var(txn.lbroute) var(txn.route) unless {{ var(txn.lbroute) -m found }}
 """
 
 

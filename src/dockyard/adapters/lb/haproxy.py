@@ -40,9 +40,10 @@ Every change runs under a file lock, so the CLI and the daemon may both use this
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from dockyard.adapters.lb.config import (
     render_backend_map,
     render_config,
     render_slot_settings,
+    render_split_map,
     slot_backend,
     slot_index,
 )
@@ -76,11 +78,19 @@ from dockyard.adapters.lb.runtime_api import (
 )
 from dockyard.adapters.lb.stats import RouteStats, route_stats
 from dockyard.errors import Conflict, SetupError
-from dockyard.ports.lb import ResponseTime, RouteSettings, RouteTraffic, Target, TargetHealth
+from dockyard.ports.lb import (
+    ResponseTime,
+    RouteSettings,
+    RouteTraffic,
+    Share,
+    Target,
+    TargetHealth,
+)
 from dockyard.settings import Settings, get_settings
 
 _NO_SUCH = ("No such server", "No such backend")
 _STILL_CONNECTED = "Server still has connections"
+PAYLOAD_BYTES = 8000  # per runtime command: well inside HAProxy's 16 kB buffer
 
 
 @dataclass(frozen=True)
@@ -252,8 +262,22 @@ class HAProxyLoadBalancer:
                 return
             self._persist_routes(routes)
             self.api.change(f"del map {self.paths.map_file} {route}")
+            self._set_split_locked(route, ())
             for server in self.api.servers_state(backend):
                 self._delete_server(backend, server.name)
+
+    def split(self, route: str, shares: Sequence[Share]) -> None:
+        """Spread ``route`` over its variants' routes (see :mod:`.config`): the split map
+        is rewritten and swapped in whole at runtime; nothing else changes."""
+        check_route(route)
+        for share in shares:
+            check_route(share.route)
+        with self._locked():
+            self._set_split_locked(route, tuple(shares))
+
+    def splits(self) -> dict[str, tuple[Share, ...]]:
+        """Every split route's shares, as last set."""
+        return dict(self._read_splits())
 
     # -- targets ------------------------------------------------------------------------
 
@@ -405,6 +429,7 @@ class HAProxyLoadBalancer:
             socket_path=self.paths.socket,
             map_path=self.paths.map_file,
             server_state_path=self.paths.server_state,
+            split_path=self.paths.split_file,
             slots=slots,
             health=self.options.health,
             timeouts=self.options.timeouts,
@@ -459,6 +484,8 @@ class HAProxyLoadBalancer:
     ) -> None:
         """Write the config, validate it, start HAProxy and wait until it answers."""
         self.paths.make_dirs()
+        if not self.paths.split_file.exists():  # HAProxy refuses to start without it
+            processes.write_atomic(self.paths.split_file, render_split_map(self._read_splits()))
         candidate = self.paths.config.with_name("haproxy.cfg.new")
         candidate.write_text(render_config(self._config(slots), servers))
         process.check_config(binary, candidate)
@@ -573,6 +600,35 @@ class HAProxyLoadBalancer:
         """How many hashed slots the running HAProxy has."""
         return sum(1 for name in self.api.backends() if hashed_slot_index(name) is not None)
 
+    def _read_splits(self) -> dict[str, tuple[Share, ...]]:
+        try:
+            doc = json.loads(self.paths.split_file.with_suffix(".json").read_text())
+        except FileNotFoundError:
+            return {}
+        return {route: tuple(Share(**share) for share in shares) for route, shares in doc.items()}
+
+    def _set_split_locked(self, route: str, shares: tuple[Share, ...]) -> None:
+        """Store the split (JSON, to read it back) and its map, and swap the running
+        process's map in one commit. Unchanged: nothing is done."""
+        splits = self._read_splits()
+        if splits.get(route, ()) == shares:
+            return
+        if shares:
+            splits[route] = shares
+        else:
+            splits.pop(route, None)
+        text = render_split_map(splits)
+        processes.write_atomic(self.paths.split_file, text)  # what a new process loads
+        if self.api.answers():
+            answer = self.api.change(f"prepare map {self.paths.split_file}", ok=("New version",))
+            version = answer.split()[-1]
+            for chunk in _chunks(text, PAYLOAD_BYTES):
+                self.api.change(f"add map @{version} {self.paths.split_file}", payload=chunk)
+            self.api.change(f"commit map @{version} {self.paths.split_file}")
+        # recorded last: a change that failed half-way is made again by the next call
+        doc = {r: [asdict(share) for share in s] for r, s in sorted(splits.items())}
+        processes.write_atomic(self.paths.split_file.with_suffix(".json"), json.dumps(doc))
+
     def _server(self, backend: str, server: str) -> ServerState | None:
         return next((s for s in self.api.servers_state(backend) if s.name == server), None)
 
@@ -608,6 +664,23 @@ class HAProxyLoadBalancer:
                     hint="try again; HAProxy deletes the target once its connections close",
                 )
             time.sleep(self.options.poll_interval)
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """``text``'s lines in runs of at most ``size`` bytes (HAProxy's CLI reads a payload
+    into one buffer: a longer one is refused)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in text.splitlines(keepends=True):
+        if current and length + len(line) > size:
+            chunks.append("".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line)
+    if current:
+        chunks.append("".join(current))
+    return chunks
 
 
 def target_health(state: ServerState) -> TargetHealth:

@@ -33,6 +33,7 @@ class LbPaths:
 
     config: Path
     map_file: Path
+    split_file: Path
     server_state: Path
     lock: Path
     socket: Path
@@ -53,6 +54,7 @@ class LbPaths:
         return cls(
             config=lb_dir / "haproxy.cfg",
             map_file=lb_dir / "routes.map",
+            split_file=lb_dir / "splits.map",
             server_state=lb_dir / "server-state",
             lock=lb_dir / "lock",
             socket=run_dir / "haproxy.sock",

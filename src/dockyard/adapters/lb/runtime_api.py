@@ -139,10 +139,18 @@ class RuntimeApi:
         self.socket_path = socket_path
         self.timeout = timeout
 
-    def execute(self, command: str) -> str:
-        """Send one command, return HAProxy's whole answer."""
+    def execute(self, command: str, payload: str | None = None) -> str:
+        """Send one command, return HAProxy's whole answer.
+
+        ``payload``: lines the command reads after it (``add map ... <<``), ended by an
+        empty line, as HAProxy's CLI takes them.
+        """
         if "\n" in command:
             raise ValueError("one runtime command per call")
+        if payload is not None:
+            if "\n\n" in payload:
+                raise ValueError("a payload must not hold an empty line")
+            command = f"{command} <<\n{payload.rstrip(chr(10))}\n"
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(self.timeout)
             try:
@@ -159,9 +167,11 @@ class RuntimeApi:
                 ) from exc
         return b"".join(chunks).decode(errors="replace")
 
-    def change(self, command: str, ok: tuple[str, ...] = ()) -> str:
+    def change(self, command: str, ok: tuple[str, ...] = (), *, payload: str | None = None) -> str:
         """Run a command that changes state; raise unless the answer is empty or in ``ok``."""
-        answer = self.execute(command).strip()
+        answer = (
+            self.execute(command) if payload is None else self.execute(command, payload)
+        ).strip()
         if answer and not any(answer.startswith(expected) for expected in ok):
             raise RuntimeApiError(
                 f"HAProxy refused '{' '.join(command.split()[:2])}': {answer}",

@@ -17,7 +17,7 @@ from typing import Any
 from dockyard.control.endpoint import MULTI_MODEL, EndpointStatus
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
-from dockyard.server import endpoints
+from dockyard.server import endpoint_capacity, endpoints
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import Row, page
 from dockyard.server.aws.service import Call, Handler
@@ -217,7 +217,7 @@ def describe_endpoint(call: Call) -> Mapping[str, Any]:
     variants = []
     for variant in record.variants:
         spec = weights.get(variant.variant_name)
-        weight = spec.initial_variant_weight if spec else 1.0
+        weight = variant.weight
         variants.append(
             {
                 "VariantName": variant.variant_name,
@@ -246,6 +246,19 @@ def describe_endpoint(call: Call) -> Mapping[str, Any]:
         "CreationTime": record.created_at,
         "LastModifiedTime": record.last_modified_at,
     }
+
+
+def update_endpoint_weights_and_capacities(call: Call) -> Mapping[str, Any]:
+    """New weights take effect at once in the load balancer, new counts through the
+    variants' services (:func:`dockyard.server.endpoint_capacity.update_weights_and_capacities`)."""
+    record = _endpoint(call, str(call.params["EndpointName"]))
+    if record.status is not EndpointStatus.IN_SERVICE:
+        raise validation(
+            f"Cannot update in-progress endpoint "
+            f'"{_arn(call, "endpoint", record.name)}" (status {record.status}).'
+        )
+    endpoint_capacity.update_weights_and_capacities(call.platform, record.name, call.params)
+    return {"EndpointArn": _arn(call, "endpoint", record.name)}
 
 
 def _specified_image(call: Call, record: EndpointRecord, model_name: str | None) -> str:
@@ -286,6 +299,7 @@ HANDLERS: dict[str, Handler] = {
     "CreateEndpoint": create_endpoint,
     "DescribeEndpoint": describe_endpoint,
     "UpdateEndpoint": update_endpoint,
+    "UpdateEndpointWeightsAndCapacities": update_endpoint_weights_and_capacities,
     "DeleteEndpoint": delete_endpoint,
     "ListEndpoints": list_endpoints,
 }

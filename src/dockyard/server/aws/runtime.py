@@ -1,12 +1,11 @@
 """``sagemaker-runtime`` (REST-JSON): InvokeEndpoint, forwarded to the endpoint's model.
 
 The request goes where Dockyard's own invocations go: through the load balancer's
-route (``/endpoints/NAME/invocations`` on HAProxy) when the endpoint has one variant;
-with several variants, the front picks the variant (``TargetVariant``, else at random
-by the variants' weights, as SageMaker splits traffic) and sends the request to one of
-that variant's replicas now registered with the balancer. Content-Type, Accept and the
-``X-Amzn-SageMaker-*`` headers pass through; the answer's Content-Type and custom
-attributes come back with ``x-Amzn-Invoked-Production-Variant``. A model that answers
+route (``/endpoints/NAME/invocations`` on HAProxy), which picks the variant
+(``TargetVariant``, sent as ``X-Amzn-SageMaker-Target-Variant``, else by the variants'
+weights, as SageMaker splits traffic) and names it in the answer. Content-Type, Accept
+and the ``X-Amzn-SageMaker-*`` headers pass through; the answer's Content-Type and
+custom attributes come back with ``x-Amzn-Invoked-Production-Variant``. A model that answers
 4xx or 5xx becomes ``ModelError`` (HTTP 424) carrying ``OriginalStatusCode`` and
 ``OriginalMessage``, as on AWS.
 
@@ -21,7 +20,6 @@ cannot download the model data; the container marks those answers with the error
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +43,7 @@ _PASSED = {
     "CustomAttributes": "X-Amzn-SageMaker-Custom-Attributes",
     "TargetModel": "X-Amzn-SageMaker-Target-Model",
     "TargetContainerHostname": "X-Amzn-SageMaker-Target-Container-Hostname",
+    "TargetVariant": "X-Amzn-SageMaker-Target-Variant",
     "InferenceId": "X-Amzn-SageMaker-Inference-Id",
 }
 
@@ -74,21 +73,17 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
             f"Endpoint {name} is not a multi-model endpoint and does not support target model "
             "header."
         )
-    if params.get("TargetContainerHostname"):
-        raise _invalid(
-            f"Endpoint {name} serves one container; TargetContainerHostname is for endpoints "
-            "whose model runs containers in Direct mode."
-        )
+    _check_target_container(record, params.get("TargetContainerHostname"))
     variant = _variant(record, params.get("TargetVariant"))
-    url = _url(call, record, variant)
+    url = call.platform.lb.url_for(record.name)
     headers = {wire: str(params[member]) for member, wire in _PASSED.items() if params.get(member)}
     try:
         response = _http().post(url, content=params["Body"], headers=headers)
     except httpx.TimeoutException:
         raise AwsError(
             "ModelError",
-            f"Your invocation timed out while waiting for a response from the model of "
-            f"variant {variant.variant_name}.",
+            "Your invocation timed out while waiting for a response from the model of "
+            f"endpoint {name}.",
             424,
             {"OriginalStatusCode": 504},
         ) from None
@@ -110,7 +105,9 @@ def invoke_endpoint(call: Call) -> Mapping[str, Any]:
     return {
         "Body": response.content,
         "ContentType": response.headers.get("content-type"),
-        "InvokedProductionVariant": variant.variant_name,
+        "InvokedProductionVariant": response.headers.get(
+            "x-amzn-invoked-production-variant", variant.variant_name if variant else None
+        ),
         "CustomAttributes": response.headers.get("x-amzn-sagemaker-custom-attributes"),
     }
 
@@ -128,37 +125,40 @@ def _raise_target_model_error(response: httpx.Response) -> None:
         raise _invalid(str(body.get("message") or "the target model cannot be served"))
 
 
-def _variant(record: EndpointRecord, target: object) -> VariantRecord:
+def _check_target_container(record: EndpointRecord, target: object) -> None:
+    """TargetContainerHostname's 400s (the contract): only for Direct mode, where it is
+    required and must name a container."""
+    model = record.model
+    direct = bool(model.containers) and model.execution_mode == "Direct"
+    if not direct:
+        if target:
+            raise _invalid(
+                f"Endpoint {record.name} does not run its containers in Direct mode; "
+                "TargetContainerHostname is only for Direct multi-container endpoints."
+            )
+        return
+    names = [model.hostname_of(i) for i in range(len(model.containers))]
+    if not target:
+        raise _invalid(
+            f"Endpoint {record.name} runs its containers in Direct mode: "
+            f"TargetContainerHostname must name one of {', '.join(names)}."
+        )
+    if target not in names:
+        raise _invalid(
+            f"Container {target} not found on endpoint {record.name}; "
+            f"its containers: {', '.join(names)}."
+        )
+
+
+def _variant(record: EndpointRecord, target: object) -> VariantRecord | None:
+    """The pinned variant (checked here so that an unknown one is a ValidationError, not
+    the balancer's 400 relayed as a ModelError); None: the balancer picks by weight."""
     if target:
         for variant in record.variants:
             if variant.variant_name == target:
                 return variant
         raise _invalid(f"Variant {target} not found for endpoint {record.name}.")
-    if len(record.variants) == 1:
-        return record.variants[0]
-    weights = {v.variant_name: v.initial_variant_weight for v in record.config.production_variants}
-    chosen = random.choices(
-        record.variants, [weights.get(v.variant_name, 1.0) for v in record.variants]
-    )
-    return chosen[0]
-
-
-def _url(call: Call, record: EndpointRecord, variant: VariantRecord) -> str:
-    """The balancer's route for a one-variant endpoint; else a replica of ``variant``."""
-    lb = call.platform.lb
-    if len(record.variants) == 1:
-        return lb.url_for(record.name)
-    tasks = {
-        t.task.task_id for t in call.platform.store.tasks.list(f"service/{variant.service_name}")
-    }
-    ready = [t for t in lb.targets(record.name) if t.name in tasks and t.health == "healthy"]
-    if not ready:
-        raise AwsError(
-            "ServiceUnavailable",
-            f"variant {variant.variant_name} of endpoint {record.name} has no replica in service",
-            503,
-        )
-    return f"http://{random.choice(ready).address}/invocations"
+    return record.variants[0] if len(record.variants) == 1 else None
 
 
 HANDLERS: dict[str, Handler] = {"InvokeEndpoint": invoke_endpoint}

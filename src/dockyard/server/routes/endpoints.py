@@ -18,7 +18,18 @@ class DeployRequest(BaseModel):
     ``model.deploy()``); validated against SageMaker's rules when the resources are made."""
 
     EndpointName: str
-    Image: str
+    Image: str | None = Field(default=None, description="The image (one container).")
+    Containers: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Several containers instead of Image (2-15): "
+        '[{"ContainerHostname": "pre", "Image": "...", "ModelDataUrl": "...", '
+        '"Environment": {}}], a serial inference pipeline unless '
+        "InferenceExecutionConfig.Mode is Direct.",
+    )
+    InferenceExecutionConfig: dict[str, str] | None = Field(
+        default=None,
+        description='With Containers: {"Mode": "Serial"} (the default) or {"Mode": "Direct"}.',
+    )
     ModelDataUrl: str | None = Field(
         default=None,
         description="model.tar.gz to extract to /opt/ml/model: an absolute path, "
@@ -67,6 +78,21 @@ def update_capacity(
     """Resize a variant in place (UpdateEndpointWeightsAndCapacities' instance count):
     replicas are added or drained; nothing else changes."""
     return endpoint_capacity.update_capacity(platform, name, request)
+
+
+@router.post("/endpoints/{name}/weights-and-capacities")
+def update_weights_and_capacities(
+    name: str,
+    platform: PlatformDep,
+    request: Any = Body(  # noqa: B008
+        ...,
+        description='{"DesiredWeightsAndCapacities": [{"VariantName": "A", "DesiredWeight": 0.8, '
+        '"DesiredInstanceCount": 2}]} (UpdateEndpointWeightsAndCapacities)',
+    ),
+) -> dict[str, Any]:
+    """Change variants' weights (at once, in the load balancer; no replica restarts) and
+    instance counts (replicas added or drained)."""
+    return endpoint_capacity.update_weights_and_capacities(platform, name, request)
 
 
 @router.get("/endpoints/{name}/logs")

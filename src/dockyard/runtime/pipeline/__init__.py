@@ -1,0 +1,1 @@
+"""The router of a multi-container endpoint replica (see :mod:`.router`)."""
