@@ -94,10 +94,12 @@ def test_custom_attributes_reach_the_handler_and_come_back(three_step: ServerPro
 def test_error_in_user_input_fn_is_500_with_its_message(three_step: ServerProcess) -> None:
     response = three_step.invoke("1,2,3,4", "text/csv")
     assert response.status_code == 500
-    assert response.json() == {
-        "error": "ModelError",
-        "message": "ValueError: this model reads text/plain, not text/csv",
-    }
+    answer = response.json()
+    assert answer.keys() == {"error", "error-message", "message", "stack-trace"}
+    assert answer["error"] == "ModelError"
+    assert answer["error-message"] == "ValueError: this model reads text/plain, not text/csv"
+    assert answer["message"] == answer["error-message"]
+    assert "in input_fn" in answer["stack-trace"]  # the user's frame, as the toolkit shows it
 
 
 def test_model_exception_is_500_and_server_keeps_serving(three_step: ServerProcess) -> None:
