@@ -140,6 +140,47 @@ def test_model_fn_that_raises_stops_the_server_with_its_message(
     assert "Traceback" in server.log()
 
 
+HOOKS = textwrap.dedent(
+    """
+    import numpy as np
+
+    WARMED = []
+
+
+    def pre_model_fn(model_dir):
+        WARMED.append("pre")
+
+
+    def model_warmup_fn(model_dir, model):
+        WARMED.append(int(model.predict(np.zeros((1, 4)))[0]))
+
+
+    def transform_fn(model, input_data, content_type, accept):
+        return ",".join(str(step) for step in WARMED)
+    """
+)
+
+
+def test_pre_model_fn_and_model_warmup_fn_run_once_before_serving(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(code=HOOKS, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    assert "inference.py (pre_model_fn, model_warmup_fn, transform_fn)" in server.log()
+    # run in the process that loads the model, before the workers fork: each sees one run
+    for _ in range(4):
+        assert server.invoke("x", "text/plain", "text/plain").text == "pre,0"
+
+
+def test_model_warmup_fn_that_raises_stops_the_server_with_its_message(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    code = "def model_warmup_fn(model_dir, model):\n    raise RuntimeError('warm-up failed')\n"
+    server = start_server(code=code, wait=False)
+    assert server.wait_exit() == 1
+    assert "warm-up failed" in server.log()
+    assert "in model_warmup_fn" in server.log()
+
+
 def test_missing_model_stops_the_server_naming_the_directory(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
