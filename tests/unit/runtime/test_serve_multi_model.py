@@ -70,9 +70,7 @@ def mme(
 
 
 def _target(server: ServerProcess, target: str) -> httpx.Response:
-    return server.invoke(
-        ROW, "application/json", headers={"X-Amzn-SageMaker-Target-Model": target}
-    )
+    return server.invoke(ROW, "application/json", headers={"X-Amzn-SageMaker-Target-Model": target})
 
 
 def _loaded(server: ServerProcess) -> list[str]:

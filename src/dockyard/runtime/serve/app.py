@@ -11,11 +11,11 @@ prediction.
 Status codes: 200; 400 bad body; 404 unknown path; 405 wrong method (with ``Allow``);
 406/415 from the codecs; 413 over the payload limit (judged from Content-Length before
 reading, and by counting as the body streams in, for chunked uploads); 500 for an error
-in user or model code (with its message; the traceback goes to stderr); 504 when the
-handler runs past the timeout (see ``deadline.py``). Every error body is the toolkit's
-``{"error": ..., "error-message": ...}`` (with ``message`` and, for 415/406 and errors
-in user code, ``stack-trace``; ``errors.py``). No exception escapes to the server: one bad request
-never takes a worker down.
+in user or model code (with its message and traceback, which also goes to stderr); 504
+when the handler runs past the timeout (see ``deadline.py``). Every error body is the
+toolkit's ``{"error": ..., "error-message": ...}`` (with ``message`` and, for 415/406
+and errors in user code, ``stack-trace``; ``errors.py``). No exception escapes to the
+server: one bad request never takes a worker down.
 
 Health (``GET /ping``): 200 with an empty body while at least one worker of this replica
 can serve, 503 otherwise. A worker can serve when it is alive and running its server
