@@ -35,7 +35,8 @@ from dockyard.cli.client import ApiClient
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
 
-CSV_ROW = b"5.1,3.5,1.4,0.2\n"
+#: one sample as a one-row JSON matrix (a single CSV line decodes flat, as on AWS)
+ROW_BODY = b"[[5.1, 3.5, 1.4, 0.2]]"
 PROBE_INTERVAL = 0.01
 ATTEMPT_TIMEOUT = 5.0
 MAX_IN_FLIGHT = 64
@@ -50,8 +51,8 @@ class Request:
     port: int
     path: str
     method: str = "POST"
-    body: bytes | None = CSV_ROW
-    content_type: str = "text/csv"
+    body: bytes | None = ROW_BODY
+    content_type: str = "application/json"
 
 
 class FirstOk(threading.Thread):
@@ -203,7 +204,7 @@ class Floor:
     command: list[str]
     request_path: str
     method: str = "POST"
-    body: bytes | None = CSV_ROW
+    body: bytes | None = ROW_BODY
 
 
 MODEL_PATH = "/invocations"

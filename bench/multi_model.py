@@ -60,7 +60,7 @@ from bench.serving import dockyard_side  # noqa: E402
 from bench.serving.load import STATIC_LUA, LoadError, Request, _wrk, combine  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "multi-model.json"
-ROW = "5.1,3.5,1.4,0.2"
+ROW = "[[5.1, 3.5, 1.4, 0.2]]"  # one sample as a one-row matrix
 TARGET_HEADER = "X-Amzn-SageMaker-Target-Model"
 
 
@@ -96,7 +96,7 @@ def cold_loads(url: str, targets: list[str]) -> dict[str, Any]:
     with httpx.Client(timeout=60, trust_env=False) as client:
         for target in targets:
             for series in (cold, hot):
-                headers = {"Content-Type": "text/csv", TARGET_HEADER: target}
+                headers = {"Content-Type": "application/json", TARGET_HEADER: target}
                 started = time.perf_counter()
                 response = client.post(url, content=ROW, headers=headers)
                 series.append((time.perf_counter() - started) * 1000)
@@ -114,7 +114,7 @@ def hot_rate(url: str, connections: int, seconds: float, target: str | None) -> 
     lua = STATIC_LUA
     if target is not None:
         lua += f'wrk.headers["{TARGET_HEADER}"] = {json.dumps(target)}\n'
-    request = Request("", "text/csv", ROW)
+    request = Request("", "application/json", ROW)
     figures = combine(_wrk(url, request, lua, min(connections, 2), connections, seconds), None)
     return {"rps": figures.rps, "p50_ms": figures.p50_corrected_ms, "errors": figures.errors}
 
@@ -133,7 +133,7 @@ def zipf_run(
         out = []
         with httpx.Client(timeout=60, trust_env=False) as client:
             for target in batch:
-                headers = {"Content-Type": "text/csv", TARGET_HEADER: target}
+                headers = {"Content-Type": "application/json", TARGET_HEADER: target}
                 started = time.perf_counter()
                 status = client.post(url, content=ROW, headers=headers).status_code
                 out.append((status, (time.perf_counter() - started) * 1000))

@@ -203,7 +203,7 @@ def test_pytorch_endpoint_refuses_unsupported_types(pytorch_deployment: dict[str
     url = pytorch_deployment["endpoint"]["Url"]
     refused = _post(url, "0:1 1:2\n", "text/libsvm", "application/json")
     assert refused.status_code == 415
-    assert refused.json()["error"] == "UnsupportedMediaType"
+    assert refused.json()["error"] == "UnsupportedFormatError"
     assert _post(url, "[[1, 2]]", "application/json", "image/png").status_code == 406
 
 

@@ -29,7 +29,9 @@ from dockyard.adapters.engine import DockerEngine
 
 pytestmark = pytest.mark.integration
 
-ROW = "5.1,3.5,1.4,0.2"
+#: One sample as a one-row matrix: a single CSV line decodes flat, as in the AWS container.
+ROW = "[[5.1, 3.5, 1.4, 0.2]]"
+JSON = "application/json"
 TARGETS = {"a/model.tar.gz": 0, "b.tar.gz": 10, "c.tar.gz": 20}
 PAD_BYTES = 1024 * 1024
 ROLE = "arn:aws:iam::000000000000:role/dockyard"
@@ -89,7 +91,9 @@ def endpoint(
 
 
 def invoke(daemon: AwsDaemon, name: str, target: str) -> Any:
-    done = daemon.cli("invoke", name, "--target-model", target, "--body", ROW)
+    done = daemon.cli(
+        "invoke", name, "--target-model", target, "--body", ROW, "--content-type", JSON
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -139,9 +143,7 @@ def test_the_replica_answers_the_models_contract_409_404_507(
         assert full.status_code == 507
         assert client.delete("/models/never-loaded").status_code == 404
         assert client.delete("/models/b.tar.gz").status_code == 200
-        answer = client.post(
-            "/models/c.tar.gz/invoke", content=ROW, headers={"Content-Type": "text/csv"}
-        )
+        answer = client.post("/models/c.tar.gz/invoke", content=ROW, headers={"Content-Type": JSON})
         assert answer.json() == [20]
 
 
@@ -149,7 +151,16 @@ def test_an_unknown_target_model_is_refused_and_the_endpoint_keeps_serving(
     daemon: AwsDaemon, endpoint: dict[str, Any]
 ) -> None:
     name = endpoint["EndpointName"]
-    done = daemon.cli("invoke", name, "--target-model", "nowhere/model.tar.gz", "--body", ROW)
+    done = daemon.cli(
+        "invoke",
+        name,
+        "--target-model",
+        "nowhere/model.tar.gz",
+        "--body",
+        ROW,
+        "--content-type",
+        JSON,
+    )
     assert done.returncode != 0
     assert "Failed to download model data" in done.stdout + done.stderr
     assert invoke(daemon, name, "c.tar.gz") == [20]
@@ -189,17 +200,17 @@ def test_boto3_creates_a_multi_model_endpoint_from_an_s3_prefix_and_names_target
     )
     for target, shift in TARGETS.items():
         answer = smr.invoke_endpoint(
-            EndpointName=name, TargetModel=target, Body=ROW, ContentType="text/csv"
+            EndpointName=name, TargetModel=target, Body=ROW, ContentType=JSON
         )
         assert json.loads(answer["Body"].read()) == [shift]
     with pytest.raises(ClientError) as raised:
         smr.invoke_endpoint(
-            EndpointName=name, TargetModel="missing.tar.gz", Body=ROW, ContentType="text/csv"
+            EndpointName=name, TargetModel="missing.tar.gz", Body=ROW, ContentType=JSON
         )
     assert error_of(raised) == ("ValidationError", 400)
     assert "Failed to download model data" in str(raised.value)
     answer = smr.invoke_endpoint(
-        EndpointName=name, TargetModel="b.tar.gz", Body=ROW, ContentType="text/csv"
+        EndpointName=name, TargetModel="b.tar.gz", Body=ROW, ContentType=JSON
     )
     assert json.loads(answer["Body"].read()) == [10]
     sm.delete_endpoint(EndpointName=name)

@@ -755,6 +755,33 @@ def test_bad_invocation_gets_a_client_error_and_the_endpoint_keeps_serving(
     assert after.status_code == 200, after.text
 
 
+def test_the_sklearn_image_reads_and_refuses_requests_as_the_aws_container(
+    iris_endpoint: dict[str, Any],
+) -> None:
+    url = iris_endpoint["Url"]
+    csv = {"content-type": "text/csv", "accept": "application/json"}
+    quoted = '"5.1","3.5","1.4","0.2"\n6.7,3.1,"4.7",1.5\n7.7,3.0,6.1,2.3\n'
+    answer = httpx.post(url, content=quoted, headers=csv, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": IRIS_SPECIES}
+
+    # one CSV line decodes flat, and scikit-learn refuses it: a 500, as on AWS
+    one_line = httpx.post(url, content="5.1,3.5,1.4,0.2\n", headers=csv, timeout=30)
+    assert one_line.status_code == 500, one_line.text
+    assert one_line.json()["error"] == "ModelError"
+    assert "Expected 2D array, got 1D array" in one_line.json()["error-message"]
+    one_row = httpx.post(url, json=IRIS_ROWS[:1], timeout=30)
+    assert one_row.json() == {"predictions": IRIS_SPECIES[:1]}
+
+    refused = httpx.post(url, content=b"x", headers={"content-type": "image/png"}, timeout=30)
+    assert refused.status_code == 415
+    assert refused.headers["content-type"] == "application/json"
+    body = refused.json()
+    assert body.keys() == {"error", "error-message", "message", "stack-trace"}
+    assert body["error"] == "UnsupportedFormatError"
+    assert "image/png" in body["error-message"]
+
+
 # -- the API's gatekeeping ----------------------------------------------------------------
 
 

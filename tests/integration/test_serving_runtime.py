@@ -179,8 +179,8 @@ def test_ping_stays_200_while_the_only_worker_is_inside_a_long_prediction(
     def slow_request() -> None:
         result["response"] = httpx.post(
             slow_endpoint["Url"],
-            content="-5.1,3.5,1.4,0.2\n",
-            headers={"content-type": "text/csv"},
+            content="[[-5.1, 3.5, 1.4, 0.2]]",
+            headers={"content-type": "application/json"},
             timeout=SLOW_S + 60,
         )
 

@@ -65,7 +65,7 @@ def _module(**functions: Callable[..., Any]) -> types.ModuleType:
 # -- stacking: one predict call, split back, per-request outcomes ------------------------
 def test_requests_are_stacked_into_one_predict_and_split_back(iris_model: Any) -> None:
     model = CountingModel(iris_model)
-    batch = [_json([ROW_A]), _json([ROW_B, ROW_A, ROW_B]), _json(ROW_B)]
+    batch = [_json([ROW_A]), _json([ROW_B, ROW_A, ROW_B]), _json([ROW_B])]
     replies = StackedPredictor(_chain(model))(batch)
     assert model.calls == [5]
     expected = [

@@ -14,9 +14,13 @@ import joblib
 import numpy as np
 import pytest
 
-from dockyard.runtime.serve.chain import HandlerChain
+from dockyard.runtime.serve.chain import HandlerChain, error_reply
 from dockyard.runtime.serve.config import DEFAULT_PORT, ConfigError, ServeConfig
-from dockyard.runtime.serve.defaults import ModelNotFoundError, default_model_fn
+from dockyard.runtime.serve.defaults import (
+    ModelNotFoundError,
+    default_input_fn,
+    default_model_fn,
+)
 from dockyard.runtime.serve.errors import (
     BadRequestError,
     NotAcceptableError,
@@ -27,7 +31,8 @@ from dockyard.runtime.serve.loader import UserCodeError, import_user_module, loc
 
 pytestmark = pytest.mark.unit
 
-ROW = b"5.1,3.5,1.4,0.2"
+#: Two rows: one CSV line decodes to a flat array, which scikit-learn refuses (as on AWS).
+ROW = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
 
 
 def _module(**functions: Any) -> ModuleType:
@@ -185,13 +190,13 @@ def test_default_model_fn_names_a_missing_directory(tmp_path: Path) -> None:
 
 def test_default_chain_predicts_csv_as_json(iris_model_dir: Path, iris_model: Any) -> None:
     reply = _chain(iris_model_dir).invoke(ROW, "text/csv", None, [])
-    expected = iris_model.predict(np.array([[5.1, 3.5, 1.4, 0.2]])).tolist()
+    expected = iris_model.predict(np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])).tolist()
     assert (reply.status, reply.content_type) == (200, b"application/json")
     assert json.loads(reply.body) == expected
 
 
 def test_missing_content_type_is_read_as_json(iris_model_dir: Path) -> None:
-    reply = _chain(iris_model_dir).invoke(b"[5.1, 3.5, 1.4, 0.2]", None, None, [])
+    reply = _chain(iris_model_dir).invoke(b"[[5.1, 3.5, 1.4, 0.2]]", None, None, [])
     assert reply.status == 200
 
 
@@ -215,7 +220,140 @@ def test_default_chain_refuses_unknown_types(iris_model_dir: Path) -> None:
 
 def test_rows_of_the_wrong_width_for_the_model_are_a_bad_request(iris_model_dir: Path) -> None:
     with pytest.raises(BadRequestError, match="each row needs 4 values for this model, got 3"):
-        _chain(iris_model_dir).invoke(b"1,2,3", "text/csv", None, [])
+        _chain(iris_model_dir).invoke(b"1,2,3\n4,5,6\n", "text/csv", None, [])
+
+
+# --- the scikit-learn container's decoding ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "shape"),
+    [
+        (b"5.1,3.5,1.4,0.2", "text/csv", (4,)),  # one row: squeezed flat
+        (b"5.1,3.5,1.4,0.2\n", "text/csv", (4,)),  # a line break changes nothing
+        (b"1\n2\n3\n", "text/csv", (3,)),  # one column: squeezed flat too
+        (b"7", "text/csv", ()),
+        (ROW, "text/csv", (2, 4)),
+        (b"[5.1, 3.5, 1.4, 0.2]", "application/json", (4,)),  # a flat list stays flat
+        (b"[[5.1, 3.5, 1.4, 0.2]]", "application/json", (1, 4)),
+        (b"[[1], [2]]", "application/json", (2, 1)),  # JSON is never squeezed
+    ],
+)
+def test_default_input_fn_gives_the_containers_float32_shapes(
+    body: bytes, content_type: str, shape: tuple[int, ...]
+) -> None:
+    data = default_input_fn(body, content_type)
+    assert (data.shape, data.dtype) == (shape, np.float32)
+
+
+def test_quoted_csv_cells_are_numbers() -> None:
+    data = default_input_fn('"5.1","3.5",1.4,0.2\n6.7,"3.0",5.2,"2.3"\n', "text/csv")
+    np.testing.assert_array_equal(
+        data, np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], dtype=np.float32)
+    )
+
+
+def test_malformed_quoting_is_a_bad_request_naming_the_line() -> None:
+    with pytest.raises(BadRequestError, match="CSV line 2"):
+        default_input_fn('1,2\n"3"x,4\n', "text/csv")
+
+
+def test_npy_keeps_its_dtype_and_shape() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(4, dtype=np.int64))
+    data = default_input_fn(buffer.getvalue(), "application/x-npy")
+    assert (data.shape, data.dtype) == ((4,), np.int64)
+
+
+def test_the_model_sees_float32_rows(iris_model_dir: Path) -> None:
+    seen: list[Any] = []
+    module = _module(model_fn=lambda model_dir: _Recorder(seen))
+    reply = _chain(iris_model_dir, module).invoke(
+        b'"5.1",3.5,1.4,0.2\n1,2,3,4\n', "text/csv", None, []
+    )
+    assert reply.status == 200
+    assert [(a.shape, a.dtype) for a in seen] == [((2, 4), np.float32)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"5.1,3.5,1.4,0.2\n", "text/csv"), (b"[5.1, 3.5, 1.4, 0.2]", "application/json")],
+)
+def test_one_flat_row_fails_in_scikit_learn_with_a_500_as_on_aws(
+    iris_model_dir: Path, body: bytes, content_type: str
+) -> None:
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array") as caught:
+        _chain(iris_model_dir).invoke(body, content_type, None, [])
+    reply = error_reply(caught.value)
+    assert reply.status == 500
+    assert "Expected 2D array" in json.loads(reply.body)["error-message"]
+
+
+class _Recorder:
+    """A model that records what predict was given and answers one 0 per row."""
+
+    def __init__(self, seen: list[Any]) -> None:
+        self.seen = seen
+
+    def predict(self, data: Any) -> Any:
+        self.seen.append(data)
+        return np.zeros(len(data), dtype=np.int64)
+
+
+# --- pre_model_fn and model_warmup_fn -----------------------------------------------------
+
+
+def test_pre_model_fn_and_model_warmup_fn_run_around_model_fn(iris_model_dir: Path) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def pre_model_fn(model_dir: str) -> str:
+        calls.append(("pre", model_dir))
+        return "ignored"
+
+    def model_fn(model_dir: str) -> Any:
+        calls.append(("model", model_dir))
+        return joblib.load(Path(model_dir) / "model.joblib")
+
+    def model_warmup_fn(model_dir: str, model: Any) -> None:
+        calls.append(("warmup", model_dir, model.predict(np.zeros((1, 4))).shape))
+
+    module = _module(pre_model_fn=pre_model_fn, model_fn=model_fn, model_warmup_fn=model_warmup_fn)
+    chain = _chain(iris_model_dir, module)
+    where = str(iris_model_dir)
+    assert calls == [("pre", where), ("model", where), ("warmup", where, (1,))]
+    assert chain.straight  # the hooks leave the request path as it was
+    assert "pre_model_fn, model_warmup_fn, model_fn" in chain.describe()
+
+
+def test_hooks_work_with_the_default_model_fn_and_take_a_context(iris_model_dir: Path) -> None:
+    seen: list[Any] = []
+
+    def model_warmup_fn(model_dir: str, model: Any, context: Any) -> None:
+        seen.append((context.system_properties["model_dir"], hasattr(model, "predict")))
+
+    _chain(iris_model_dir, _module(model_warmup_fn=model_warmup_fn))
+    assert seen == [(str(iris_model_dir), True)]
+
+
+@pytest.mark.parametrize("hook", ["pre_model_fn", "model_warmup_fn"])
+def test_an_error_in_a_hook_fails_the_load(iris_model_dir: Path, hook: str) -> None:
+    def failing(*args: Any) -> None:
+        raise RuntimeError(f"{hook} cannot run")
+
+    arguments = {"pre_model_fn": "model_dir", "model_warmup_fn": "model_dir, model"}[hook]
+    namespace: dict[str, Any] = {"failing": failing}
+    exec(f"def {hook}({arguments}):\n    failing()\n", namespace)  # the toolkit's signature
+    chain = HandlerChain(
+        str(iris_model_dir), "application/json", _module(**{hook: namespace[hook]}), "inference.py"
+    )
+    with pytest.raises(RuntimeError, match=f"{hook} cannot run"):
+        chain.load_model()
+
+
+def test_a_hook_with_the_wrong_arity_is_refused(iris_model_dir: Path) -> None:
+    module = _module(model_warmup_fn=lambda: None)
+    with pytest.raises(UserCodeError, match=r"model_warmup_fn in inference.py takes 0"):
+        HandlerChain(str(iris_model_dir), "application/json", module, "inference.py")
 
 
 # --- the chain with user functions ------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,17 +89,49 @@ def test_accept_list_with_weights_is_honoured(server: ServerProcess) -> None:
     assert response.headers["content-type"] == "text/csv"
 
 
-def test_unacceptable_accept_is_406(server: ServerProcess) -> None:
+def test_unacceptable_accept_is_406_in_the_toolkits_shape(server: ServerProcess) -> None:
     response = server.invoke(CSV_ROWS, "text/csv", "image/png")
     assert response.status_code == 406
-    assert response.json()["error"] == "NotAcceptable"
-    assert "image/png" in response.json()["message"]
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert answer.keys() == {"error", "error-message", "message", "stack-trace"}
+    assert answer["error"] == "UnsupportedFormatError"
+    assert "image/png" in answer["error-message"]
+    assert answer["stack-trace"].startswith("Traceback (most recent call last)")
 
 
-def test_unsupported_content_type_is_415(server: ServerProcess) -> None:
+def test_unsupported_content_type_is_415_in_the_toolkits_shape(server: ServerProcess) -> None:
     response = server.invoke("hello", "text/plain")
     assert response.status_code == 415
-    assert "text/plain" in response.json()["message"]
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert answer.keys() == {"error", "error-message", "message", "stack-trace"}
+    assert answer["error"] == "UnsupportedFormatError"
+    assert "text/plain" in answer["error-message"]
+    assert answer["message"] == answer["error-message"]
+
+
+def test_one_csv_row_is_refused_by_scikit_learn_with_a_500_as_on_aws(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    # The container squeezes a single CSV line to a flat array; predict refuses it.
+    # (A server of its own: the 500 is logged, and the module's server keeps a clean log.)
+    server = start_server()
+    response = server.invoke("5.1,3.5,1.4,0.2\n", "text/csv")
+    assert response.status_code == 500
+    assert response.json()["error"] == "ModelError"
+    assert "Expected 2D array, got 1D array" in response.json()["error-message"]
+
+
+def test_one_row_as_a_json_matrix_is_predicted(server: ServerProcess, expected: list[int]) -> None:
+    response = server.invoke(json.dumps(ROWS[:1]), "application/json")
+    assert response.json() == expected[:1]
+
+
+def test_quoted_csv_cells_are_read_as_numbers(server: ServerProcess, expected: list[int]) -> None:
+    response = server.invoke('"5.1","3.5","1.4","0.2"\n6.7,3.0,"5.2",2.3\n', "text/csv")
+    assert response.status_code == 200, response.text
+    assert response.json() == expected
 
 
 def test_ragged_csv_is_400_naming_the_row(server: ServerProcess) -> None:
@@ -107,6 +139,7 @@ def test_ragged_csv_is_400_naming_the_row(server: ServerProcess) -> None:
     assert response.status_code == 400
     assert response.json() == {
         "error": "BadRequest",
+        "error-message": "CSV row 3 has 5 values, expected 4",
         "message": "CSV row 3 has 5 values, expected 4",
     }
 
@@ -127,6 +160,20 @@ def test_body_over_6_mb_is_413_and_server_keeps_serving(server: ServerProcess) -
     response = server.invoke(b"1" * (7 * 1024 * 1024), "text/csv")
     assert response.status_code == 413
     assert response.json()["error"] == "PayloadTooLarge"
+    assert (
+        "6291456 bytes (6 MB), SageMaker's limit for a real-time invocation"
+        in (response.json()["error-message"])
+    )
+    assert server.invoke(CSV_ROWS, "text/csv").status_code == 200
+
+
+def test_a_batch_job_body_over_its_max_payload_is_413_naming_the_setting(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    response = server.invoke(b"1" * (1024 * 1024 + 1), "text/csv")
+    assert response.status_code == 413
+    assert "the batch transform job's MaxPayloadInMB" in response.json()["error-message"]
     assert server.invoke(CSV_ROWS, "text/csv").status_code == 200
 
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.unit
 
 PAD_BYTES = 1024 * 1024  # each model directory below takes a little over 1 MB
-ROW = "5.1,3.5,1.4,0.2"
+#: One sample as a one-row matrix (a single CSV line decodes flat, as in the container).
+ROW = "[[5.1, 3.5, 1.4, 0.2]]"
 
 
 def _model_dir(root: Path, name: str, label_shift: int) -> Path:
@@ -69,7 +70,7 @@ def mme(
 
 
 def _target(server: ServerProcess, target: str) -> httpx.Response:
-    return server.invoke(ROW, headers={"X-Amzn-SageMaker-Target-Model": target})
+    return server.invoke(ROW, "application/json", headers={"X-Amzn-SageMaker-Target-Model": target})
 
 
 def _loaded(server: ServerProcess) -> list[str]:
@@ -101,7 +102,7 @@ def test_post_models_loads_409_when_loaded_and_delete_unloads_then_404(
     described = server.client.get("/models/direct")
     assert described.json() == {"modelName": "direct", "modelUrl": url}
     invoked = server.client.post(
-        "/models/direct/invoke", content=ROW, headers={"Content-Type": "text/csv"}
+        "/models/direct/invoke", content=ROW, headers={"Content-Type": "application/json"}
     )
     assert invoked.json() == [0]
     assert server.client.delete("/models/direct").status_code == 200
@@ -214,7 +215,7 @@ def test_every_worker_sees_the_same_loaded_models(
         answer = server.client.post(
             "/models/shared/invoke",
             content=ROW,
-            headers={"Content-Type": "text/csv", "Connection": "close"},
+            headers={"Content-Type": "application/json", "Connection": "close"},
         )
         assert answer.json() == [0]
     assert server.client.delete("/models/shared").status_code == 200

@@ -94,10 +94,12 @@ def test_custom_attributes_reach_the_handler_and_come_back(three_step: ServerPro
 def test_error_in_user_input_fn_is_500_with_its_message(three_step: ServerProcess) -> None:
     response = three_step.invoke("1,2,3,4", "text/csv")
     assert response.status_code == 500
-    assert response.json() == {
-        "error": "ModelError",
-        "message": "ValueError: this model reads text/plain, not text/csv",
-    }
+    answer = response.json()
+    assert answer.keys() == {"error", "error-message", "message", "stack-trace"}
+    assert answer["error"] == "ModelError"
+    assert answer["error-message"] == "ValueError: this model reads text/plain, not text/csv"
+    assert answer["message"] == answer["error-message"]
+    assert "in input_fn" in answer["stack-trace"]  # the user's frame, as the toolkit shows it
 
 
 def test_model_exception_is_500_and_server_keeps_serving(three_step: ServerProcess) -> None:
@@ -136,6 +138,47 @@ def test_model_fn_that_raises_stops_the_server_with_its_message(
     assert server.wait_exit() == 1
     assert "the weights are corrupt" in server.log()
     assert "Traceback" in server.log()
+
+
+HOOKS = textwrap.dedent(
+    """
+    import numpy as np
+
+    WARMED = []
+
+
+    def pre_model_fn(model_dir):
+        WARMED.append("pre")
+
+
+    def model_warmup_fn(model_dir, model):
+        WARMED.append(int(model.predict(np.zeros((1, 4)))[0]))
+
+
+    def transform_fn(model, input_data, content_type, accept):
+        return ",".join(str(step) for step in WARMED)
+    """
+)
+
+
+def test_pre_model_fn_and_model_warmup_fn_run_once_before_serving(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(code=HOOKS, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    assert "inference.py (pre_model_fn, model_warmup_fn, transform_fn)" in server.log()
+    # run in the process that loads the model, before the workers fork: each sees one run
+    for _ in range(4):
+        assert server.invoke("x", "text/plain", "text/plain").text == "pre,0"
+
+
+def test_model_warmup_fn_that_raises_stops_the_server_with_its_message(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    code = "def model_warmup_fn(model_dir, model):\n    raise RuntimeError('warm-up failed')\n"
+    server = start_server(code=code, wait=False)
+    assert server.wait_exit() == 1
+    assert "warm-up failed" in server.log()
+    assert "in model_warmup_fn" in server.log()
 
 
 def test_missing_model_stops_the_server_naming_the_directory(

@@ -282,7 +282,7 @@ def test_server_in_an_xgboost_image_serves_the_booster_with_no_code(
     np.testing.assert_allclose(response.json(), expected, rtol=1e-6)
     refused = server.invoke(b"{}", "application/x-parquet")
     assert refused.status_code == 415
-    assert refused.json()["error"] == "UnsupportedMediaType"
+    assert refused.json()["error"] == "UnsupportedFormatError"
 
 
 def test_unknown_framework_setting_exits_2_naming_it(

@@ -11,10 +11,11 @@ prediction.
 Status codes: 200; 400 bad body; 404 unknown path; 405 wrong method (with ``Allow``);
 406/415 from the codecs; 413 over the payload limit (judged from Content-Length before
 reading, and by counting as the body streams in, for chunked uploads); 500 for an error
-in user or model code (with its message; the traceback goes to stderr); 504 when the
-handler runs past the timeout (see ``deadline.py``). Every error body is
-``{"error": ..., "message": ...}``. No exception escapes to the server: one bad request
-never takes a worker down.
+in user or model code (with its message and traceback, which also goes to stderr); 504
+when the handler runs past the timeout (see ``deadline.py``). Every error body is the
+toolkit's ``{"error": ..., "error-message": ...}`` (with ``message`` and, for 415/406
+and errors in user code, ``stack-trace``; ``errors.py``). No exception escapes to the
+server: one bad request never takes a worker down.
 
 Health (``GET /ping``): 200 with an empty body while at least one worker of this replica
 can serve, 503 otherwise. A worker can serve when it is alive and running its server
@@ -52,6 +53,7 @@ from typing import Any
 from dockyard.runtime.serve.batching import Batcher
 from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.chain import HandlerChain, Reply, error_reply
+from dockyard.runtime.serve.config import MAX_PAYLOAD_BYTES
 from dockyard.runtime.serve.deadline import Deadline
 from dockyard.runtime.serve.errors import (
     HandlerTimeout,
@@ -316,7 +318,15 @@ async def _send_error(send: Send, exc: InvocationError, close: bool = False) -> 
 
 
 def _too_large(limit: int) -> str:
+    """The 413 message: the limit, and where it comes from (the contract's two cases)."""
+    size = f"the request body is larger than {limit} bytes ({limit / 1048576:g} MB)"
+    if limit == MAX_PAYLOAD_BYTES:
+        return (
+            f"{size}, SageMaker's limit for a real-time invocation "
+            "(SAGEMAKER_MAX_PAYLOAD_IN_MB changes it only in a batch transform job); "
+            "send fewer rows per request"
+        )
     return (
-        f"the request body is larger than {limit} bytes ({limit / 1048576:g} MB), "
-        "the limit for a real-time invocation; split the request into smaller batches"
+        f"{size}, the batch transform job's MaxPayloadInMB (SAGEMAKER_MAX_PAYLOAD_IN_MB); "
+        "split the input into smaller records or raise MaxPayloadInMB"
     )

@@ -10,7 +10,9 @@ toolkit:
   as that last argument (``context.py``);
 * user functions see the Content-Type and Accept headers as sent (Accept replaced by
   the default when missing or ``*/*``), and JSON/CSV bodies as ``str``;
-* ``output_fn``/``transform_fn`` return a body, or a ``(body, content_type)`` tuple.
+* ``output_fn``/``transform_fn`` return a body, or a ``(body, content_type)`` tuple;
+* ``pre_model_fn(model_dir)`` and ``model_warmup_fn(model_dir, model)``, when the module
+  defines them, run just before and just after model_fn (``load_model``).
 
 Decisions the toolkit leaves open, made here: a request without Content-Type is read as
 JSON (what the scikit-learn container's server does); when the default codecs do the
@@ -35,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from dockyard.runtime.serve import defaults
-from dockyard.runtime.serve.codecs import DECODERS, ENCODERS
+from dockyard.runtime.serve.codecs import ENCODERS
 from dockyard.runtime.serve.context import Context, headers_from_scope
 from dockyard.runtime.serve.errors import (
     MODEL_ERROR,
@@ -44,6 +46,7 @@ from dockyard.runtime.serve.errors import (
     NotAcceptableError,
     UnsupportedMediaTypeError,
     error_body,
+    stack_trace,
     user_error_status,
 )
 from dockyard.runtime.serve.frameworks import FrameworkDefaults, framework_defaults
@@ -57,8 +60,12 @@ SIGNATURES = {
     "predict_fn": ("data", "model"),
     "output_fn": ("prediction", "accept"),
     "transform_fn": ("model", "input_data", "content_type", "accept"),
+    "pre_model_fn": ("model_dir",),
+    "model_warmup_fn": ("model_dir", "model"),
 }
 _STEPS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+#: Loading hooks the toolkit runs around model_fn, only when the user's module has them.
+_HOOKS = ("pre_model_fn", "model_warmup_fn")
 _CODEC_CONTENT_TYPES = {media: media.encode() for media in ENCODERS}
 _OCTET_STREAM = "application/octet-stream"
 _JSON = b"application/json"
@@ -134,6 +141,9 @@ class HandlerChain:
         }
         transform = found.get("transform_fn")
         self.transform = Handler("transform_fn", transform, True, source) if transform else None
+        self.hooks = {
+            name: Handler(name, found[name], True, source) for name in _HOOKS if name in found
+        }
         self.straight = (
             self.defaults.straight
             and self.transform is None
@@ -147,7 +157,7 @@ class HandlerChain:
 
     def describe(self) -> str:
         """One line for the start log: where each handler comes from."""
-        used = [n for n in (*_STEPS, "transform_fn") if n in self.user_functions]
+        used = [n for n in (*_HOOKS, *_STEPS, "transform_fn") if n in self.user_functions]
         if self.transform is not None:
             fallback = ["model_fn"] if "model_fn" not in self.user_functions else []
         else:
@@ -160,10 +170,24 @@ class HandlerChain:
         return "; ".join(parts)
 
     def load_model(self) -> None:
-        """Run model_fn once (before the server accepts, so /ping is honest)."""
+        """Run model_fn once (before the server accepts, so /ping is honest).
+
+        As in the inference toolkit, the user's ``pre_model_fn(model_dir)`` runs just
+        before model_fn and ``model_warmup_fn(model_dir, model)`` just after it (each with
+        a trailing context when it declares one more parameter); what they return is
+        ignored, and an exception from either fails the load as one from model_fn does.
+        All three run under the framework's loading guard, so a warm-up that predicts
+        starts no thread pool the forked workers would inherit.
+        """
         handler = self.handlers["model_fn"]
+        context = Context(self.model_dir)
+        pre, warmup = self.hooks.get("pre_model_fn"), self.hooks.get("model_warmup_fn")
         with self.defaults.loading():
-            self.model = handler(self.model_dir, context=Context(self.model_dir))
+            if pre is not None:
+                pre(self.model_dir, context=context)
+            self.model = handler(self.model_dir, context=context)
+            if warmup is not None:
+                warmup(self.model_dir, self.model, context=context)
         width = getattr(self.model, "n_features_in_", None)
         self._n_features = int(width) if isinstance(width, int | np.integer) else None
 
@@ -185,13 +209,13 @@ class HandlerChain:
 
     def _invoke_defaults(self, body: bytes, content_type: str, accept: str) -> Reply:
         media = media_type(content_type)
-        decoder = DECODERS.get(media)
+        decoder = defaults.DECODERS.get(media)
         if decoder is None:
             raise UnsupportedMediaTypeError(defaults.unsupported_content_type(media))
         chosen = self.negotiator.choose(accept)
         if chosen is None:
             raise NotAcceptableError(defaults.not_acceptable(accept))
-        data = defaults.as_rows(decoder(body))
+        data = decoder(body)
         self._check_width(data)
         prediction = self.model.predict(data)
         return Reply(200, _CODEC_CONTENT_TYPES[chosen], ENCODERS[chosen](prediction))
@@ -263,7 +287,7 @@ class HandlerChain:
                 raise NotAcceptableError(self.defaults.not_acceptable(accept))
             output_accept = chosen
         if self.straight:
-            data = defaults.as_rows(DECODERS[media](body))
+            data = defaults.DECODERS[media](body)
             self._check_width(data)
             return Prepared(data, output_accept, None)
         context = (
@@ -324,11 +348,12 @@ class HandlerChain:
 def error_reply(exc: Exception) -> Reply:
     """The reply for a request that failed with ``exc`` (4xx for the client, 5xx logged)."""
     if isinstance(exc, InvocationError):
-        return Reply(exc.status, _JSON, error_body(exc.name, exc.message))
+        trace = stack_trace(exc) if exc.traced else None
+        return Reply(exc.status, _JSON, error_body(exc.name, exc.message, trace))
     status, message = user_error_status(exc)
     if status >= 500:
         log.error("invocation failed in the handler: %s", message, exc_info=exc)
-    return Reply(status, _JSON, error_body(MODEL_ERROR, message))
+    return Reply(status, _JSON, error_body(MODEL_ERROR, message, stack_trace(exc)))
 
 
 def _reply(result: Any, accept: str, context: Context | None) -> Reply:

@@ -9,6 +9,7 @@ what is wrong:
 * CSV and JSON decode to float64 rows; a ragged row or a cell that is not a number is a
   400 naming the row (and column). An empty CSV cell is a missing value (NaN), as with
   ``numpy.genfromtxt``. Each CSV line is one row, also for one-column data.
+  :func:`decode_quoted_csv` also reads quoted cells (the scikit-learn defaults use it).
 * ``.npy``/``.npz`` bodies are loaded with ``allow_pickle=False``: a request body must
   never be able to run code in the server. An ``.npz`` holding a scipy sparse matrix
   (``scipy.sparse.save_npz``) decodes to that matrix, as in the toolkit; one holding a
@@ -19,6 +20,7 @@ what is wrong:
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -36,18 +38,51 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 def decode_csv(body: bytes | str) -> np.ndarray:
     """Comma-separated numbers, one row per line, to a 2-D float64 array."""
+    return _decode_csv(_text(body, "CSV"), quoted=False)
+
+
+def decode_quoted_csv(body: bytes | str) -> np.ndarray:
+    """As :func:`decode_csv`, with cells read as Python's ``csv`` module reads them: a
+    quoted cell (``"5.1"``) is the number inside, as in the scikit-learn container."""
     text = _text(body, "CSV")
-    rows = [line.split(",") for line in text.splitlines() if line and not line.isspace()]
-    if not rows:
+    return _decode_csv(text, quoted='"' in text)
+
+
+def _decode_csv(text: str, quoted: bool) -> np.ndarray:
+    numbered = _csv_rows(text) if quoted else _split_rows(text)
+    if not numbered:
         raise BadRequestError("the CSV body holds no rows")
+    rows = [row for _, row in numbered]
     width = len(rows[0])
     for row in rows:
         if len(row) != width:
-            _explain_csv(text)
+            _explain_rows(rows, "CSV", [number for number, _ in numbered])
     try:
         return np.array(rows, dtype=np.float64)
     except ValueError:
-        return _csv_with_missing_values(text)
+        return _csv_with_missing_values(numbered)
+
+
+def _split_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank line, split at every comma (the fast path)."""
+    return [
+        (number, line.split(","))
+        for number, line in enumerate(text.splitlines(), 1)
+        if line and not line.isspace()
+    ]
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank record, quotes honoured; 400 when malformed."""
+    reader = csv.reader(io.StringIO(text), delimiter=",", quotechar='"', strict=True)
+    rows = []
+    try:
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise BadRequestError(f"CSV line {reader.line_num}: {exc}") from None
+    return rows
 
 
 def decode_json(body: bytes | str) -> np.ndarray:
@@ -172,23 +207,12 @@ def _np_load(body: bytes | str, what: str) -> Any:
         raise BadRequestError(f"the body is not a valid {what} file: {exc}") from None
 
 
-def _explain_csv(text: str) -> NoReturn:
-    numbered = [
-        (number, line.split(","))
-        for number, line in enumerate(text.splitlines(), 1)
-        if line and not line.isspace()
-    ]
-    _explain_rows([row for _, row in numbered], "CSV", [number for number, _ in numbered])
-
-
-def _csv_with_missing_values(text: str) -> np.ndarray:
+def _csv_with_missing_values(numbered: list[tuple[int, list[str]]]) -> np.ndarray:
     """Second pass for CSV the fast path refused: empty cells become NaN, else explain."""
     rows: list[list[float]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line or line.isspace():
-            continue
+    for number, cells in numbered:
         row: list[float] = []
-        for column, cell in enumerate(line.split(","), 1):
+        for column, cell in enumerate(cells, 1):
             if not cell.strip():
                 row.append(float("nan"))
                 continue

@@ -6,31 +6,39 @@ container has no default ``model_fn`` (users must write one); here the model dir
 
 * ``default_model_fn(model_dir)``: ``joblib.load`` of ``model.joblib``, else ``model.pkl``,
   else the one ``*.joblib`` file in the directory.
-* ``default_input_fn(body, content_type)``: decode with the codecs; a single row given as
-  a flat list becomes a one-row matrix (as in the container).
+* ``default_input_fn(body, content_type)``: decode as the container does
+  (:data:`DECODERS`): CSV and JSON become float32 arrays; CSV cells may be quoted; the CSV
+  array is squeezed, so a single CSV row is a flat array (and a single column too), and a
+  flat JSON list stays flat. NPY and NPZ bodies keep their own dtype and shape.
 * ``default_predict_fn(data, model)``: ``model.predict(data)``.
 * ``default_output_fn(prediction, accept)``: encode with the codecs; returns
   ``(body, content_type)``.
 
-The container casts CSV/JSON input to float32; these keep float64, so a prediction here
-equals ``model.predict`` on the same numbers in a notebook.
+So, as on SageMaker, one sample must be sent as a matrix of one row (``[[5.1, 3.5, 1.4,
+0.2]]`` in JSON) or with a user ``input_fn``: a scikit-learn estimator refuses the flat
+array that one CSV line or a flat JSON list decodes to ("Expected 2D array, got 1D
+array instead"), and the server answers that error with a 500, as the container does.
+Dockyard's codecs stay stricter than the container's where the container would fail
+anyway: a ragged row or a cell that is not a number is a 400 naming it, and an empty
+cell is a missing value (NaN).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from dockyard.runtime.serve import frameworks
-from dockyard.runtime.serve.codecs import DECODERS, ENCODERS
+from dockyard.runtime.serve import codecs, frameworks
+from dockyard.runtime.serve.codecs import ENCODERS
 from dockyard.runtime.serve.errors import (
     BadRequestError,
     NotAcceptableError,
     UnsupportedMediaTypeError,
 )
-from dockyard.runtime.serve.media import media_type
+from dockyard.runtime.serve.media import CSV, JSON, NPY, NPZ, media_type
 
 #: Files the default model_fn tries, in order, before looking for a single ``*.joblib``.
 MODEL_FILES = ("model.joblib", "model.pkl")
@@ -79,13 +87,32 @@ def find_model_file(model_dir: str) -> str:
     )
 
 
+def decode_csv(body: bytes | str) -> np.ndarray:
+    """CSV as the container reads it: quoted cells allowed, squeezed, float32."""
+    return codecs.decode_quoted_csv(body).squeeze().astype(np.float32)
+
+
+def decode_json(body: bytes | str) -> np.ndarray:
+    """JSON as the container reads it: the array as nested, float32."""
+    return codecs.decode_json(body).astype(np.float32)
+
+
+#: Media type -> the scikit-learn container's decoding of it.
+DECODERS: dict[str, Callable[[bytes | str], Any]] = {
+    CSV: decode_csv,
+    JSON: decode_json,
+    NPY: codecs.decode_npy,
+    NPZ: codecs.decode_npz,
+}
+
+
 def default_input_fn(input_data: bytes | str, content_type: str) -> Any:
-    """Decode the body with the default codecs (415 for a type they do not read)."""
+    """Decode the body as the container does (415 for a type it does not read)."""
     media = media_type(content_type)
     decoder = DECODERS.get(media)
     if decoder is None:
         raise UnsupportedMediaTypeError(unsupported_content_type(media))
-    return as_rows(decoder(input_data))
+    return decoder(input_data)
 
 
 def default_predict_fn(data: Any, model: Any) -> Any:
@@ -103,7 +130,7 @@ def default_output_fn(prediction: Any, accept: str) -> tuple[bytes, str]:
 
 
 def as_rows(data: Any) -> Any:
-    """A flat array is one row: scikit-learn estimators want a 2-D matrix."""
+    """A flat array is one row (the XGBoost defaults' reading of a single row)."""
     if isinstance(data, np.ndarray) and data.ndim <= 1:
         if data.size == 0:
             raise BadRequestError("the request holds no values")

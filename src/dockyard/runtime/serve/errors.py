@@ -1,10 +1,18 @@
 """How an invocation fails, and what the client reads when it does.
 
-Every error response is a small JSON object ``{"error": NAME, "message": TEXT}``: NAME is
-a stable word a program can branch on, TEXT says what was wrong and, where it can, how to
-fix it. (The SageMaker toolkits answer errors with free text or an undocumented JSON
-shape, so there is no format to stay compatible with; this one is easy to read in both
-``curl`` output and CloudWatch-style logs.)
+Every error response is a JSON object in the shape the SageMaker containers' toolkit
+answers a 415 or 406 with (``application/json``)::
+
+    {"error": NAME, "error-message": TEXT, "message": TEXT, "stack-trace": TRACE}
+
+NAME is a stable word a program can branch on; TEXT says what was wrong and, where it
+can, how to fix it. ``error-message`` is the toolkit's key; ``message`` carries the same
+text for clients written against Dockyard's earlier shape (an extra key, which the
+toolkit's readers ignore). ``stack-trace`` is there where a traceback says something: a
+415/406 (the toolkit always sends one; NAME is then its ``UnsupportedFormatError``, for
+the request type and the Accept alike) and an exception from user or model code. The
+server's own refusals (a body that cannot be decoded, 404, 405, 413, the timeout) have
+no trace to show.
 
 User code may choose the status of its own errors the way the inference toolkit lets it:
 an exception with an integer ``status_code`` attribute between 400 and 599 (for example
@@ -15,9 +23,12 @@ the toolkit's ``GenericInferenceToolkitError``) is answered with that status and
 from __future__ import annotations
 
 import json
+import traceback
 
 #: Name used for exceptions raised by user or model code.
 MODEL_ERROR = "ModelError"
+#: The toolkit's name for a type its codecs do not handle (415 and 406 alike).
+UNSUPPORTED_FORMAT = "UnsupportedFormatError"
 
 
 class InvocationError(Exception):
@@ -25,6 +36,8 @@ class InvocationError(Exception):
 
     status = 400
     name = "BadRequest"
+    #: whether the answer carries the traceback (the toolkit's 415/406 do)
+    traced = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -39,14 +52,16 @@ class UnsupportedMediaTypeError(InvocationError):
     """No decoder for the request's Content-Type."""
 
     status = 415
-    name = "UnsupportedMediaType"
+    name = UNSUPPORTED_FORMAT
+    traced = True
 
 
 class NotAcceptableError(InvocationError):
     """No encoder for anything the request's Accept allows."""
 
     status = 406
-    name = "NotAcceptable"
+    name = UNSUPPORTED_FORMAT
+    traced = True
 
 
 class PayloadTooLargeError(InvocationError):
@@ -64,9 +79,17 @@ class HandlerTimeout(BaseException):
     """
 
 
-def error_body(name: str, message: str) -> bytes:
-    """The JSON body of an error response."""
-    return json.dumps({"error": name, "message": message}).encode()
+def error_body(name: str, message: str, trace: str | None = None) -> bytes:
+    """The JSON body of an error response (see the module docstring for its keys)."""
+    body = {"error": name, "error-message": message, "message": message}
+    if trace is not None:
+        body["stack-trace"] = trace
+    return json.dumps(body).encode()
+
+
+def stack_trace(exc: BaseException) -> str:
+    """The traceback of ``exc`` as Python prints it (the body's ``stack-trace``)."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def user_error_status(exc: BaseException) -> tuple[int, str]:

@@ -8,7 +8,7 @@ set, as each AWS framework container has its own defaults:
 ============  =====================================  ==================================
 framework     default model_fn loads                 default input_fn reads
 ============  =====================================  ==================================
-sklearn       ``model.joblib`` / ``model.pkl``        CSV, JSON, NPY, NPZ -> 2-D array
+sklearn       ``model.joblib`` / ``model.pkl``        CSV, JSON (float32), NPY, NPZ -> array
 xgboost       ``xgboost-model`` (pickle, JSON, UBJ)  CSV, LIBSVM, RecordIO-protobuf,
                                                      JSON, NPY -> DMatrix
 pytorch       TorchScript ``model.pt`` / ``*.pth``   JSON, CSV, NPY, NPZ -> tensor
