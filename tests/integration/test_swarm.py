@@ -286,7 +286,7 @@ def test_the_fargate_service_example_runs_on_the_swarm(
         with worker.client() as client:
             assert client.images(name=pulled), f"the worker has no {pulled}"
         ok(swarm_daemon.cli("autoscaling", "deregister", service))
-        ok(swarm_daemon.cli("service", "delete", service, "--force", "--no-wait"))
+        ok(swarm_daemon.cli("service", "delete", service, "--force"))
         wait_until(
             lambda: running_nodes(swarm, swarm_daemon) == [], timeout=TIMEOUT, what="tasks gone"
         )

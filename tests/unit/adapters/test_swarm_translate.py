@@ -143,6 +143,30 @@ def test_pending_and_unscheduled_tasks_are_created() -> None:
     assert task_state(_service(), None, NODES).status == "created"
 
 
+def _scaled_to_zero() -> dict[str, Any]:
+    service = _service()
+    service["Spec"]["Mode"] = {"Replicated": {"Replicas": 0}}
+    return service
+
+
+def test_a_service_scaled_to_zero_whose_task_swarm_deleted_is_stopped() -> None:
+    """``stop`` scales the service to 0; swarm then deletes its task within about a
+    second of its shutdown (a task never placed, at once). Read as still starting, the
+    task would never be seen stopped, and a delete waiting for it would wait forever."""
+    gone = task_state(_scaled_to_zero(), None, NODES)
+    assert gone.status == "exited" and not gone.running
+    assert task_state(_service(), None, NODES).status == "created"  # not made yet
+
+
+@pytest.mark.parametrize("word", ["new", "pending", "assigned", "preparing", "starting"])
+@pytest.mark.parametrize("desired", ["shutdown", "remove"])
+def test_a_task_being_removed_before_it_ran_is_stopped(word: str, desired: str) -> None:
+    never_placed = {**_task(word, Err="no suitable node"), "DesiredState": desired}
+    assert task_state(_scaled_to_zero(), never_placed, NODES).status == "exited"
+    still_wanted = {**_task(word), "DesiredState": "running"}
+    assert task_state(_service(), still_wanted, NODES).status == "created"
+
+
 def test_health_follows_the_task_where_a_check_is_set() -> None:
     assert task_state(_service(True), _task("running"), NODES).health == "healthy"
     assert task_state(_service(True), _task("starting"), NODES).health == "starting"

@@ -20,7 +20,7 @@ that service looks like and how its task reads back:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import docker.types
@@ -51,6 +51,10 @@ _TASK_STATES: dict[str, ContainerStatus] = {
     "orphaned": "dead",
     "remove": "removing",
 }
+
+
+#: desired states of a task swarm is taking down (a scale-down, a removed service)
+_STOPPING = frozenset({"shutdown", "remove"})
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,11 @@ def current_task(tasks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None
     return max(tasks, key=lambda t: (str(t.get("CreatedAt", "")), _index(t)))
 
 
+def _replicas(spec: Mapping[str, Any]) -> int:
+    replicated = (spec.get("Mode") or {}).get("Replicated") or {}
+    return int(replicated.get("Replicas", 1))
+
+
 def _index(task: Mapping[str, Any]) -> int:
     return int((task.get("Version") or {}).get("Index", 0))
 
@@ -188,10 +197,17 @@ def task_state(
         labels=labels,
     )
     if task is None:
-        return base
+        # no task: just created (the orchestrator has not made it yet), or scaled to 0
+        # by ``stop`` and its task already deleted (swarm deletes a task it removes for
+        # a scale-down within about a second of its shutdown, and one never placed at
+        # once): that one is stopped for good, and reads so
+        return replace(base, status="exited") if _replicas(spec) == 0 else base
     status = task.get("Status") or {}
     word = str(status.get("State", "")).lower()
     engine_status = _TASK_STATES.get(word, "dead")
+    desired = str(task.get("DesiredState", "")).lower()
+    if engine_status == "created" and desired in _STOPPING:
+        engine_status = "exited"  # never started, and never will: it is being removed
     exit_code = (status.get("ContainerStatus") or {}).get("ExitCode")
     error = _explained(str(status.get("Err") or ""))
     node = nodes.get(str(task.get("NodeID") or ""))
