@@ -158,6 +158,10 @@ class Engine(Protocol):
     #: ``container:ID``): Docker and Podman can; swarm cannot (it places each service
     #: on its own, possibly on another node)
     joins_namespaces: bool
+    #: whether containers may start on other machines' engines, each pulling its image
+    #: by name (swarm): an image id or a name only this engine knows cannot start
+    #: there, so images are named in a registry every node reaches
+    nodes_pull_images: bool
 
     def ping(self) -> None:
         """Raise :class:`~dockyard.errors.EngineUnavailable` unless the engine answers."""

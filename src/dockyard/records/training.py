@@ -56,6 +56,9 @@ class TrainingJobRecord:
     checkpoints_final: bool = False
     done: bool = False
     cluster: ClusterState | None = None  # set once applied to a cluster (not local)
+    #: what the hosts run where the engine's nodes pull images themselves (swarm): the
+    #: training image's name and digest in Dockyard's registry, resolved at creation
+    image_ref: str | None = None
 
     @property
     def key(self) -> str:

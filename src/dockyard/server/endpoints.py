@@ -174,7 +174,8 @@ def _containers(platform: Platform, request: dict[str, Any]) -> list[dict[str, A
 
 
 def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str]:
-    """The model with its image tag replaced by the image's id, and that id.
+    """The model with its image tag replaced by the image's id, and that id (on swarm,
+    by its name and digest in Dockyard's registry: see :func:`pinned_image`).
 
     Replicas run the image the tag names now, pinned by id (as ECS pins digests at
     deployment): a rebuilt tag then is a new revision and rolls the replicas, and a
@@ -199,10 +200,28 @@ def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str
             hint=f"use an image labelled {MULTI_MODELS_LABEL}=true (Dockyard's framework "
             "images and images built on them are), or Mode SingleModel",
         )
+    ref = pinned_image(platform, image, info, field)
     pinned = model.model_copy(
-        update={"primary_container": container.model_copy(update={"image": info.id})}
+        update={"primary_container": container.model_copy(update={"image": ref})}
     )
-    return pinned, info.id
+    return pinned, ref
+
+
+def _router_image(platform: Platform) -> str:
+    """The multi-container router's image, by registry name where nodes pull images."""
+    ref = ensure_router_image(platform.engine, platform.settings)
+    if not platform.engine.nodes_pull_images:
+        return ref
+    return transfer.node_reference(platform, ref, "Containers", made_here=True)
+
+
+def pinned_image(platform: Platform, image: str, info: ImageInfo, field: str) -> str:
+    """What replicas run: the image's id on one engine; on an engine whose nodes pull
+    images themselves (swarm), its name and digest in Dockyard's registry, which pins
+    it as firmly and which every node can pull."""
+    if not platform.engine.nodes_pull_images:
+        return info.id
+    return transfer.node_reference(platform, image, field)
 
 
 def _image_info(platform: Platform, image: str, field: str) -> ImageInfo:
@@ -241,7 +260,8 @@ def _pin_containers(
             archives[model_dir_key(model.model_name, index)] = platform.inputs.model_archive(
                 container.model_data_url, f"{where}.ModelDataUrl"
             ).path
-        containers.append(container.model_copy(update={"image": info.id}))
+        ref = pinned_image(platform, container.image, info, f"{where}.Image")
+        containers.append(container.model_copy(update={"image": ref}))
     pinned = model.model_copy(update={"containers": tuple(containers)})
     return pinned, [c.image for c in containers]
 
@@ -285,7 +305,7 @@ def deploy_resources(
         if container is None:  # several containers: each pinned, the router added
             pinned[model.model_name], ids = _pin_containers(platform, model, archives)
             image_ids.extend(ids)
-            router_image = router_image or ensure_router_image(platform.engine, platform.settings)
+            router_image = router_image or _router_image(platform)
             continue
         if container.model_data_url and is_multi_model(model):
             prefixes[model.model_name] = str(

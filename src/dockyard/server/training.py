@@ -107,8 +107,15 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
             field="AlgorithmSpecification.TrainingImage",
             hint="build it (`dockyard build`) or use --framework sklearn",
         )
+    image_ref = None
+    if image and platform.engine.nodes_pull_images:
+        image_ref = transfer.node_reference(platform, image, "AlgorithmSpecification.TrainingImage")
     record = TrainingJobRecord(
-        spec=spec, state=new_training_job(platform.clock()), script=script, channels=channels
+        spec=spec,
+        state=new_training_job(platform.clock()),
+        script=script,
+        channels=channels,
+        image_ref=image_ref,
     )
     platform.store.training_jobs.create(record)
     platform.store.add_event(KIND, name, f"created with image {image}")
@@ -363,20 +370,22 @@ class TrainingReconciler:
             init=True,
             hold_names=len(record.spec.hosts) > 1,  # peers resolve it until the job ends
         )
-        self.runs.launch(record.as_owner, host, _definition(record.spec), placement, now)
+        definition = _definition(record.spec, record.image_ref)
+        self.runs.launch(record.as_owner, host, definition, placement, now)
 
     def _remove_network(self, name: str) -> None:
         with contextlib.suppress(DockyardError):
             self.platform.engine.remove_network(network_of(name))
 
 
-def _definition(spec: TrainingJobSpec) -> TaskDefinition:
-    """A training host as a one-container task definition (the ``train`` argument)."""
+def _definition(spec: TrainingJobSpec, image_ref: str | None = None) -> TaskDefinition:
+    """A training host as a one-container task definition (the ``train`` argument),
+    running ``image_ref`` where the job has one (its image as every node pulls it)."""
     algorithm = spec.algorithm_specification
     limits = spec.host_limits().clamped(float(os.cpu_count() or 1), _host_memory_mib())
     container: dict[str, Any] = {
         "name": CONTAINER,
-        "image": algorithm.training_image,
+        "image": image_ref or algorithm.training_image,
         "command": list(algorithm.container_arguments or ["train"]),
         "essential": True,
         "environment": [{"name": k, "value": v} for k, v in sorted(spec.environment.items())],

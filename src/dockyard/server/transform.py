@@ -145,7 +145,8 @@ def _model(platform: Platform, spec: TransformJobSpec) -> tuple[Model, str | Non
         model_dir = endpoints.model_dirs_of(platform, {model.model_name: archive.path})[
             model.model_name
         ]
-    pinned = container.model_copy(update={"image": info.id})
+    ref = endpoints.pinned_image(platform, container.image, info, field)
+    pinned = container.model_copy(update={"image": ref})
     return model.model_copy(update={"primary_container": pinned}), model_dir
 
 

@@ -52,6 +52,7 @@ class FakeEngine:
     not published) or on published loopback ports (the default here).
     ``joins_namespaces``: whether a container may join another's namespace (False
     plays swarm, where training hosts then get no namespace holder).
+    ``nodes_pull_images``: True plays swarm, whose nodes pull images by registry name.
     ``stop_exit_code``: what a stopped container reports (143 is SIGTERM's; 0 for a
     server that exits cleanly on SIGTERM).
 
@@ -70,10 +71,12 @@ class FakeEngine:
         stop_exit_code: int = 143,
         routes_to_containers: bool = False,
         joins_namespaces: bool = True,
+        nodes_pull_images: bool = False,
     ) -> None:
         self.require_images = require_images
         self.routes_to_containers = routes_to_containers
         self.joins_namespaces = joins_namespaces
+        self.nodes_pull_images = nodes_pull_images
         self.stop_exit_code = stop_exit_code
         self.calls: Counter[str] = Counter()
         self._changed = threading.Condition(threading.Lock())

@@ -85,6 +85,7 @@ class DockerEngine:
     """A container engine behind the Docker Engine API (dockerd or Podman)."""
 
     joins_namespaces = True
+    nodes_pull_images = False
 
     def __init__(
         self,

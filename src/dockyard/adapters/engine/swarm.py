@@ -95,6 +95,9 @@ class SwarmEngine:
     #: a service cannot join another's network namespace: training hosts keep their
     #: own, named by their alias on the job's overlay network while they run
     joins_namespaces = False
+    #: every node pulls a task's image itself: endpoints and training hosts run their
+    #: image by its name and digest in Dockyard's registry, never by image id
+    nodes_pull_images = True
 
     def __init__(self, local: DockerEngine, *, run_wait: float = RUN_WAIT_SECONDS) -> None:
         self.local = local
