@@ -201,13 +201,15 @@ class Topology:
             node.start()
         return self
 
-    def load_image(self, source: docker.APIClient, ref: str) -> None:
-        """Copy image ``ref`` from ``source`` into every node's engine."""
+    def load_image(
+        self, source: docker.APIClient, ref: str, nodes: list[Node] | None = None
+    ) -> None:
+        """Copy image ``ref`` from ``source`` into the engines of ``nodes`` (all)."""
         tar = self.root / "image.tar"
         with tar.open("wb") as out:
             for chunk in source.get_image(ref):
                 out.write(chunk)
-        for node in self.nodes:
+        for node in self.nodes if nodes is None else nodes:
             client = node.client()
             try:
                 with tar.open("rb") as data:

@@ -7,7 +7,9 @@ core every endpoint runs on) lands one task on each node and answers through
 HAProxy; the worker's engine is then stopped while a client keeps sending requests:
 its task is replaced on the manager and the service keeps answering. The failed
 requests and the recovery time are printed (run with ``-s``) and written to
-``$DOCKYARD_SWARM_REPORT`` when set.
+``$DOCKYARD_SWARM_REPORT`` when set. The framework image is only in the manager's
+engine: training hosts and endpoint replicas on the worker pull it from Dockyard's
+registry by name and digest (each node reaches the registry on its own loopback).
 
 Select with ``-m swarm``; needs root, ``ip``, ``nsenter``, ``unshare`` and dockerd.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dockyard_daemon import Daemon, free_port, wait_until
-from swarm_topology import Topology, missing_requirements
+from swarm_topology import Node, Topology, missing_requirements
 from test_ecs_services import SERVER, Client, ok, register
 from test_platform import (
     EXAMPLE,
@@ -44,6 +46,7 @@ from test_platform import (
 
 from dockyard.adapters.engine.docker_api import DockerEngine
 from dockyard.adapters.engine.swarm import SwarmEngine
+from dockyard.ports.engine import ContainerSpec
 from dockyard.server.containers import INSTALLATION_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.swarm]
@@ -82,9 +85,10 @@ def web_image(
 
 
 @pytest.fixture(scope="module")
-def framework_on_nodes(framework_image: str, engine: DockerEngine, topology: Topology) -> str:
-    """The scikit-learn framework image, in every node's engine."""
-    topology.load_image(engine._api, framework_image)
+def framework_on_manager(framework_image: str, engine: DockerEngine, topology: Topology) -> str:
+    """The scikit-learn framework image, in the manager's engine only (where Dockyard
+    builds images): the worker pulls it from Dockyard's registry, by name and digest."""
+    topology.load_image(engine._api, framework_image, nodes=topology.nodes[:1])
     return framework_image
 
 
@@ -99,6 +103,8 @@ def swarm_daemon(
     swarm = SwarmEngine(DockerEngine(manager.url))
     try:
         running.start()
+        # each node reaches Dockyard's registry on its own 127.0.0.1, as `ssh -L` does
+        topology.forward_loopback_port(running.registry_port)
         yield running
     finally:
         running.cleanup(swarm)
@@ -127,6 +133,18 @@ def running_nodes(swarm: SwarmEngine, daemon: Daemon) -> list[str]:
     installation = daemon.installation() or "-"
     states = swarm.list({INSTALLATION_LABEL: installation})
     return sorted(s.host_address or "" for s in states if s.running)
+
+
+def registry_digests(node: Node, daemon: Daemon, repository: str) -> list[str]:
+    """The node's images pulled from the daemon's registry's ``repository``, by digest."""
+    prefix = f"127.0.0.1:{daemon.registry_port}/{repository}@"
+    with node.client() as client:
+        return [
+            digest
+            for image in client.images()
+            for digest in image.get("RepoDigests") or []
+            if digest.startswith(prefix)
+        ]
 
 
 def test_cluster_commands_make_a_two_node_swarm(
@@ -165,13 +183,13 @@ NODE_SCRIPT = (
 def test_a_two_host_training_job_runs_across_both_nodes_and_its_hosts_resolve_each_other(
     topology: Topology,
     swarm_daemon: SwarmDaemon,
-    framework_on_nodes: str,
+    framework_on_manager: str,
     unique_name: Callable[..., str],
     tmp_path: Path,
 ) -> None:
     name = unique_name("hosts")
     code = write_script(tmp_path / "hosts", "hosts.py", NODE_SCRIPT)
-    request = training_request(name, framework_on_nodes, code, "hosts.py", hosts=2)
+    request = training_request(name, framework_on_manager, code, "hosts.py", hosts=2)
     request["Environment"] = {"SWARM_NODE": "{{.Node.Hostname}}"}
     swarm_daemon.api("POST", "/v1/training-jobs", json=request)
     job = wait_for_job(swarm_daemon, name)
@@ -188,6 +206,9 @@ def test_a_two_host_training_job_runs_across_both_nodes_and_its_hosts_resolve_ea
             for host in ("algo-1", "algo-2")
         }
     assert sorted(nodes.values()) == [node.name for node in topology.nodes]
+    # the worker had no copy of the image: it pulled it from Dockyard's registry
+    pulled = registry_digests(topology.nodes[1], swarm_daemon, "dockyard/sklearn")
+    assert pulled, "the worker has no dockyard/sklearn from Dockyard's registry"
     # each host resolved both names on the job's overlay network, to the same two addresses
     assert seen["algo-1"] == seen["algo-2"]
     assert len(set(seen["algo-1"].values())) == 2
@@ -199,13 +220,13 @@ def test_a_two_host_training_job_runs_across_both_nodes_and_its_hosts_resolve_ea
 
 @pytest.fixture(scope="module")
 def trained_iris(
-    swarm_daemon: SwarmDaemon, framework_on_nodes: str, unique_name: Callable[..., str]
+    swarm_daemon: SwarmDaemon, framework_on_manager: str, unique_name: Callable[..., str]
 ) -> dict[str, object]:
     """The quickstart's training job (the iris example), run on the swarm."""
     name = unique_name("iris")
     request = training_request(
         name,
-        framework_on_nodes,
+        framework_on_manager,
         EXAMPLE / "code",
         "train.py",
         channels={"train": (EXAMPLE / "data" / "train").as_uri()},
@@ -220,14 +241,14 @@ def trained_iris(
 def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
     topology: Topology,
     swarm_daemon: SwarmDaemon,
-    framework_on_nodes: str,
+    framework_on_manager: str,
     trained_iris: dict[str, object],
     unique_name: Callable[..., str],
 ) -> None:
     name = unique_name("iris-ep")
     deploy = {
         "EndpointName": name,
-        "Image": framework_on_nodes,
+        "Image": framework_on_manager,
         "ModelDataUrl": f"training-job:{trained_iris['TrainingJobName']}",
         "InstanceCount": 2,
     }
@@ -236,6 +257,7 @@ def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
         endpoint = wait_in_service(swarm_daemon, name, replicas=2)
         hosts = sorted(str(r["Address"]).rpartition(":")[0] for r in endpoint["Replicas"])
         assert hosts == sorted(node.address for node in topology.nodes)
+        assert registry_digests(topology.nodes[1], swarm_daemon, "dockyard/sklearn")
         with httpx.Client() as client:
             for _ in range(10):  # round robin: both replicas answer
                 response = predict_csv(endpoint["Url"], client)
@@ -245,11 +267,35 @@ def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
         delete_endpoint(swarm_daemon, name)
 
 
+def test_a_stopped_task_still_reads_stopped_once_swarm_has_deleted_it(
+    topology: Topology, swarm_daemon: SwarmDaemon, web_image: str, unique_name: Callable[..., str]
+) -> None:
+    """``stop`` scales the task's service to 0; swarm then deletes the task itself about
+    a second after its shutdown. The service must read stopped from then on, not
+    starting: the core waits for a stopped task before a service delete completes."""
+    swarm = SwarmEngine(DockerEngine(topology.nodes[0].url))
+    spec = ContainerSpec(name=unique_name("reaped"), image=web_image, ports=[8080])
+    service_id = swarm.run(spec).id
+    try:
+        wait_until(lambda: swarm.inspect(service_id).running, timeout=TIMEOUT, what="running")
+        swarm.stop(service_id, 2)
+        wait_until(
+            lambda: not swarm._api.tasks(filters={"service": service_id}),
+            timeout=TIMEOUT,
+            what="swarm to delete the scaled-down task",
+        )
+        assert swarm.inspect(service_id).status == "exited"
+        assert swarm.wait(service_id, timeout=TIMEOUT) == -1  # stopped; no exit code left
+    finally:
+        swarm.remove(service_id)
+        swarm.close()
+
+
 @pytest.mark.timeout(EXAMPLE_TIMEOUT + TIMEOUT * 2)
 def test_the_fargate_service_example_runs_on_the_swarm(
     topology: Topology,
     swarm_daemon: SwarmDaemon,
-    framework_on_nodes: str,
+    framework_on_manager: str,
     unique_name: Callable[..., str],
     tmp_path: Path,
 ) -> None:
@@ -257,7 +303,6 @@ def test_the_fargate_service_example_runs_on_the_swarm(
     its image is pushed to Dockyard's registry, and each node pulls it from there with
     the task's pull-only credential (the nodes reach the registry on their loopback)."""
     manager, worker = topology.nodes
-    topology.forward_loopback_port(swarm_daemon.registry_port)
     dockyard = tmp_path / "dockyard"
     dockyard.write_text(f'#!/bin/sh\nexec {sys.executable} -m dockyard.cli.main "$@"\n')
     dockyard.chmod(0o755)
