@@ -73,6 +73,8 @@ from dockyard.spec.endpoint import (
 KIND = EndpointRecord.KIND
 MULTI_MODELS_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
 DEFAULT_VARIANT = "AllTraffic"
+SUBMIT_ENV = "SAGEMAKER_SUBMIT_DIRECTORY"
+MODEL_DIR = "/opt/ml/model"  # where a replica sees its model directory
 
 
 #: where a field of the Model / EndpointConfig that ``deploy`` builds came from
@@ -97,14 +99,23 @@ def _named_as_requested() -> Iterator[None]:
         raise
 
 
-def _model_dir(platform: Platform, tarball: Path) -> Path:
-    """Extract a model artifact once per content; replicas mount the result read-only."""
-    with tarball.open("rb") as handle:  # streamed: model archives can be gigabytes
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+def _model_dir(platform: Platform, tarball: Path, code: Path | None = None) -> Path:
+    """Extract a model artifact once per content (and its submitted code into
+    ``code/``); replicas mount the result read-only."""
+    digests = []
+    for archive in (tarball, code) if code is not None else (tarball,):
+        with archive.open("rb") as handle:  # streamed: model archives can be gigabytes
+            digests.append(hashlib.file_digest(handle, "sha256").hexdigest())
+    digest = (
+        hashlib.sha256("/".join(digests).encode()).hexdigest()[:16] if code else digests[0][:16]
+    )
     target = platform.models_dir / digest
     if not target.is_dir():
         scratch = target.with_name(f".{digest}.partial-{time.monotonic_ns()}")
         extract_model_tarball(tarball, scratch, field="ModelDataUrl")
+        if code is not None:
+            shutil.rmtree(scratch / "code", ignore_errors=True)
+            extract_model_tarball(code, scratch / "code", field=f"Environment.{SUBMIT_ENV}")
         try:
             scratch.rename(target)
         except OSError:  # a deploy side by side extracted the same archive first
@@ -246,9 +257,30 @@ def _pin_containers(
     return pinned, [c.image for c in containers]
 
 
-def model_dirs_of(platform: Platform, archives: Mapping[str, Path]) -> dict[str, str]:
-    """Each model's artifact extracted (once per content): model name -> directory."""
-    return {name: str(_model_dir(platform, path)) for name, path in archives.items()}
+def model_dirs_of(
+    platform: Platform,
+    archives: Mapping[str, Path],
+    code_archives: Mapping[str, Path] | None = None,
+) -> dict[str, str]:
+    """Each model's artifact extracted (once per content): model name -> directory; a
+    model with a submitted code archive gets it unpacked in the directory's ``code/``."""
+    code_archives = code_archives or {}
+    return {
+        name: str(_model_dir(platform, path, code_archives.get(name)))
+        for name, path in archives.items()
+    }
+
+
+def _code_in_model_dir(model: Model) -> Model:
+    """The model with SAGEMAKER_SUBMIT_DIRECTORY pointing at the code unpacked into its
+    model directory: the SageMaker SDK names the ``sourcedir.tar.gz`` it uploaded (an
+    ``s3://`` URI the container would download on AWS); Dockyard unpacks it into
+    ``/opt/ml/model/code`` beside the model, as the SDK's repacking does."""
+    container = model.primary_container
+    assert container is not None
+    environment = {**container.environment, SUBMIT_ENV: f"{MODEL_DIR}/code"}
+    updated = container.model_copy(update={"environment": environment})
+    return model.model_copy(update={"primary_container": updated})
 
 
 def deploy_resources(
@@ -280,6 +312,7 @@ def deploy_resources(
     archives: dict[str, Path] = {}
     prefixes: dict[str, str] = {}  # multi-model: the prefix's folder, mounted as it is
     router_image = None
+    code_archives: dict[str, Path] = {}  # the SDK's sourcedir.tar.gz at s3:// or file://
     for model in used:
         container = model.primary_container
         if container is None:  # several containers: each pinned, the router added
@@ -297,7 +330,14 @@ def deploy_resources(
             archives[model.model_name] = platform.inputs.model_archive(
                 container.model_data_url, "PrimaryContainer.ModelDataUrl"
             ).path
+        code = container.environment.get(SUBMIT_ENV, "")
+        if "://" in code and model.model_name in archives:
+            code_archives[model.model_name] = platform.inputs.model_archive(
+                code, f"PrimaryContainer.Environment.{SUBMIT_ENV}"
+            ).path
         pinned[model.model_name], image_id = _pin_image(platform, model, "PrimaryContainer.Image")
+        if model.model_name in code_archives:
+            pinned[model.model_name] = _code_in_model_dir(pinned[model.model_name])
         image_ids.append(image_id)
     existing = platform.store.endpoints.get(name)
     if existing is not None and existing.status is EndpointStatus.DELETING:
@@ -310,7 +350,7 @@ def deploy_resources(
         else {}
     )
     routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
-    model_dirs = {**model_dirs_of(platform, archives), **prefixes}
+    model_dirs = {**model_dirs_of(platform, archives, code_archives), **prefixes}
     services = variant_services(endpoint, config, pinned, model_dirs, routes, router_image)
     first = used[0]
     if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
