@@ -26,7 +26,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +283,55 @@ def _code_in_model_dir(model: Model) -> Model:
     return model.model_copy(update={"primary_container": updated})
 
 
+@dataclass
+class _StagedModels:
+    """What deploying needs of each model, resolved before anything is written."""
+
+    pinned: dict[str, Model] = field(default_factory=dict)  # images pinned by id
+    image_ids: list[str] = field(default_factory=list)
+    archives: dict[str, Path] = field(default_factory=dict)  # model.tar.gz to extract
+    prefixes: dict[str, str] = field(default_factory=dict)  # multi-model: mounted as is
+    code_archives: dict[str, Path] = field(default_factory=dict)  # the SDK's sourcedir.tar.gz
+    router_image: str | None = None  # multi-container models: the pipeline router
+
+
+def _stage_models(platform: Platform, used: list[Model]) -> _StagedModels:
+    """Each model's artifacts resolved and its images pinned (the router image built
+    when a model has several containers)."""
+    staged = _StagedModels()
+    for model in used:
+        container = model.primary_container
+        if container is None:  # several containers: each pinned, the router added
+            staged.pinned[model.model_name], ids = _pin_containers(platform, model, staged.archives)
+            staged.image_ids.extend(ids)
+            staged.router_image = staged.router_image or ensure_router_image(
+                platform.engine, platform.settings
+            )
+            continue
+        if container.model_data_url and is_multi_model(model):
+            staged.prefixes[model.model_name] = str(
+                platform.inputs.directory(
+                    container.model_data_url, "PrimaryContainer.ModelDataUrl"
+                ).path
+            )
+        elif container.model_data_url:
+            staged.archives[model.model_name] = platform.inputs.model_archive(
+                container.model_data_url, "PrimaryContainer.ModelDataUrl"
+            ).path
+        code = container.environment.get(SUBMIT_ENV, "")
+        if "://" in code and model.model_name in staged.archives:
+            staged.code_archives[model.model_name] = platform.inputs.model_archive(
+                code, f"PrimaryContainer.Environment.{SUBMIT_ENV}"
+            ).path
+        staged.pinned[model.model_name], image_id = _pin_image(
+            platform, model, "PrimaryContainer.Image"
+        )
+        if model.model_name in staged.code_archives:
+            staged.pinned[model.model_name] = _code_in_model_dir(staged.pinned[model.model_name])
+        staged.image_ids.append(image_id)
+    return staged
+
+
 def deploy_resources(
     platform: Platform,
     endpoint: Endpoint,
@@ -307,38 +356,8 @@ def deploy_resources(
             if v.model_name in models
         }.values()
     )
-    pinned: dict[str, Model] = {}
-    image_ids: list[str] = []
-    archives: dict[str, Path] = {}
-    prefixes: dict[str, str] = {}  # multi-model: the prefix's folder, mounted as it is
-    router_image = None
-    code_archives: dict[str, Path] = {}  # the SDK's sourcedir.tar.gz at s3:// or file://
-    for model in used:
-        container = model.primary_container
-        if container is None:  # several containers: each pinned, the router added
-            pinned[model.model_name], ids = _pin_containers(platform, model, archives)
-            image_ids.extend(ids)
-            router_image = router_image or ensure_router_image(platform.engine, platform.settings)
-            continue
-        if container.model_data_url and is_multi_model(model):
-            prefixes[model.model_name] = str(
-                platform.inputs.directory(
-                    container.model_data_url, "PrimaryContainer.ModelDataUrl"
-                ).path
-            )
-        elif container.model_data_url:
-            archives[model.model_name] = platform.inputs.model_archive(
-                container.model_data_url, "PrimaryContainer.ModelDataUrl"
-            ).path
-        code = container.environment.get(SUBMIT_ENV, "")
-        if "://" in code and model.model_name in archives:
-            code_archives[model.model_name] = platform.inputs.model_archive(
-                code, f"PrimaryContainer.Environment.{SUBMIT_ENV}"
-            ).path
-        pinned[model.model_name], image_id = _pin_image(platform, model, "PrimaryContainer.Image")
-        if model.model_name in code_archives:
-            pinned[model.model_name] = _code_in_model_dir(pinned[model.model_name])
-        image_ids.append(image_id)
+    staged = _stage_models(platform, used)
+    pinned, image_ids, router_image = staged.pinned, staged.image_ids, staged.router_image
     existing = platform.store.endpoints.get(name)
     if existing is not None and existing.status is EndpointStatus.DELETING:
         raise Conflict(
@@ -350,7 +369,10 @@ def deploy_resources(
         else {}
     )
     routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
-    model_dirs = {**model_dirs_of(platform, archives, code_archives), **prefixes}
+    model_dirs = {
+        **model_dirs_of(platform, staged.archives, staged.code_archives),
+        **staged.prefixes,
+    }
     services = variant_services(endpoint, config, pinned, model_dirs, routes, router_image)
     first = used[0]
     if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
@@ -557,9 +579,9 @@ def variant_traffic(platform: Platform, record: EndpointRecord) -> dict[str, dic
     for route in routes:
         latest = {p.name: p.value for p in platform.store.metrics.latest(route_series(route))}
         entry = found.setdefault(route, {"Invocations": 0})
-        for metric, field in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
+        for metric, member in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
             if metric in latest:
-                entry[field] = latest[metric]
+                entry[member] = latest[metric]
     return found
 
 
