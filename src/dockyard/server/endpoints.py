@@ -26,7 +26,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,8 @@ from dockyard.spec.endpoint import (
 KIND = EndpointRecord.KIND
 MULTI_MODELS_LABEL = "com.amazonaws.sagemaker.capabilities.multi-models"
 DEFAULT_VARIANT = "AllTraffic"
+SUBMIT_ENV = "SAGEMAKER_SUBMIT_DIRECTORY"
+MODEL_DIR = "/opt/ml/model"  # where a replica sees its model directory
 
 
 #: where a field of the Model / EndpointConfig that ``deploy`` builds came from
@@ -97,14 +99,23 @@ def _named_as_requested() -> Iterator[None]:
         raise
 
 
-def _model_dir(platform: Platform, tarball: Path) -> Path:
-    """Extract a model artifact once per content; replicas mount the result read-only."""
-    with tarball.open("rb") as handle:  # streamed: model archives can be gigabytes
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+def _model_dir(platform: Platform, tarball: Path, code: Path | None = None) -> Path:
+    """Extract a model artifact once per content (and its submitted code into
+    ``code/``); replicas mount the result read-only."""
+    digests = []
+    for archive in (tarball, code) if code is not None else (tarball,):
+        with archive.open("rb") as handle:  # streamed: model archives can be gigabytes
+            digests.append(hashlib.file_digest(handle, "sha256").hexdigest())
+    digest = (
+        hashlib.sha256("/".join(digests).encode()).hexdigest()[:16] if code else digests[0][:16]
+    )
     target = platform.models_dir / digest
     if not target.is_dir():
         scratch = target.with_name(f".{digest}.partial-{time.monotonic_ns()}")
         extract_model_tarball(tarball, scratch, field="ModelDataUrl")
+        if code is not None:
+            shutil.rmtree(scratch / "code", ignore_errors=True)
+            extract_model_tarball(code, scratch / "code", field=f"Environment.{SUBMIT_ENV}")
         try:
             scratch.rename(target)
         except OSError:  # a deploy side by side extracted the same archive first
@@ -266,9 +277,77 @@ def _pin_containers(
     return pinned, [c.image for c in containers]
 
 
-def model_dirs_of(platform: Platform, archives: Mapping[str, Path]) -> dict[str, str]:
-    """Each model's artifact extracted (once per content): model name -> directory."""
-    return {name: str(_model_dir(platform, path)) for name, path in archives.items()}
+def model_dirs_of(
+    platform: Platform,
+    archives: Mapping[str, Path],
+    code_archives: Mapping[str, Path] | None = None,
+) -> dict[str, str]:
+    """Each model's artifact extracted (once per content): model name -> directory; a
+    model with a submitted code archive gets it unpacked in the directory's ``code/``."""
+    code_archives = code_archives or {}
+    return {
+        name: str(_model_dir(platform, path, code_archives.get(name)))
+        for name, path in archives.items()
+    }
+
+
+def _code_in_model_dir(model: Model) -> Model:
+    """The model with SAGEMAKER_SUBMIT_DIRECTORY pointing at the code unpacked into its
+    model directory: the SageMaker SDK names the ``sourcedir.tar.gz`` it uploaded (an
+    ``s3://`` URI the container would download on AWS); Dockyard unpacks it into
+    ``/opt/ml/model/code`` beside the model, as the SDK's repacking does."""
+    container = model.primary_container
+    assert container is not None
+    environment = {**container.environment, SUBMIT_ENV: f"{MODEL_DIR}/code"}
+    updated = container.model_copy(update={"environment": environment})
+    return model.model_copy(update={"primary_container": updated})
+
+
+@dataclass
+class _StagedModels:
+    """What deploying needs of each model, resolved before anything is written."""
+
+    pinned: dict[str, Model] = field(default_factory=dict)  # images pinned by id
+    image_ids: list[str] = field(default_factory=list)
+    archives: dict[str, Path] = field(default_factory=dict)  # model.tar.gz to extract
+    prefixes: dict[str, str] = field(default_factory=dict)  # multi-model: mounted as is
+    code_archives: dict[str, Path] = field(default_factory=dict)  # the SDK's sourcedir.tar.gz
+    router_image: str | None = None  # multi-container models: the pipeline router
+
+
+def _stage_models(platform: Platform, used: list[Model]) -> _StagedModels:
+    """Each model's artifacts resolved and its images pinned (the router image built
+    when a model has several containers)."""
+    staged = _StagedModels()
+    for model in used:
+        container = model.primary_container
+        if container is None:  # several containers: each pinned, the router added
+            staged.pinned[model.model_name], ids = _pin_containers(platform, model, staged.archives)
+            staged.image_ids.extend(ids)
+            staged.router_image = staged.router_image or _router_image(platform)
+            continue
+        if container.model_data_url and is_multi_model(model):
+            staged.prefixes[model.model_name] = str(
+                platform.inputs.directory(
+                    container.model_data_url, "PrimaryContainer.ModelDataUrl"
+                ).path
+            )
+        elif container.model_data_url:
+            staged.archives[model.model_name] = platform.inputs.model_archive(
+                container.model_data_url, "PrimaryContainer.ModelDataUrl"
+            ).path
+        code = container.environment.get(SUBMIT_ENV, "")
+        if "://" in code and model.model_name in staged.archives:
+            staged.code_archives[model.model_name] = platform.inputs.model_archive(
+                code, f"PrimaryContainer.Environment.{SUBMIT_ENV}"
+            ).path
+        staged.pinned[model.model_name], image_id = _pin_image(
+            platform, model, "PrimaryContainer.Image"
+        )
+        if model.model_name in staged.code_archives:
+            staged.pinned[model.model_name] = _code_in_model_dir(staged.pinned[model.model_name])
+        staged.image_ids.append(image_id)
+    return staged
 
 
 def deploy_resources(
@@ -295,30 +374,8 @@ def deploy_resources(
             if v.model_name in models
         }.values()
     )
-    pinned: dict[str, Model] = {}
-    image_ids: list[str] = []
-    archives: dict[str, Path] = {}
-    prefixes: dict[str, str] = {}  # multi-model: the prefix's folder, mounted as it is
-    router_image = None
-    for model in used:
-        container = model.primary_container
-        if container is None:  # several containers: each pinned, the router added
-            pinned[model.model_name], ids = _pin_containers(platform, model, archives)
-            image_ids.extend(ids)
-            router_image = router_image or _router_image(platform)
-            continue
-        if container.model_data_url and is_multi_model(model):
-            prefixes[model.model_name] = str(
-                platform.inputs.directory(
-                    container.model_data_url, "PrimaryContainer.ModelDataUrl"
-                ).path
-            )
-        elif container.model_data_url:
-            archives[model.model_name] = platform.inputs.model_archive(
-                container.model_data_url, "PrimaryContainer.ModelDataUrl"
-            ).path
-        pinned[model.model_name], image_id = _pin_image(platform, model, "PrimaryContainer.Image")
-        image_ids.append(image_id)
+    staged = _stage_models(platform, used)
+    pinned, image_ids, router_image = staged.pinned, staged.image_ids, staged.router_image
     existing = platform.store.endpoints.get(name)
     if existing is not None and existing.status is EndpointStatus.DELETING:
         raise Conflict(
@@ -330,7 +387,10 @@ def deploy_resources(
         else {}
     )
     routes = variant_routes(name, [v.variant_name for v in config.production_variants], held)
-    model_dirs = {**model_dirs_of(platform, archives), **prefixes}
+    model_dirs = {
+        **model_dirs_of(platform, staged.archives, staged.code_archives),
+        **staged.prefixes,
+    }
     services = variant_services(endpoint, config, pinned, model_dirs, routes, router_image)
     first = used[0]
     if existing is not None and is_multi_model(existing.model) != is_multi_model(first):
@@ -537,9 +597,9 @@ def variant_traffic(platform: Platform, record: EndpointRecord) -> dict[str, dic
     for route in routes:
         latest = {p.name: p.value for p in platform.store.metrics.latest(route_series(route))}
         entry = found.setdefault(route, {"Invocations": 0})
-        for metric, field in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
+        for metric, member in (("p50_ms", "LatencyP50Ms"), ("p99_ms", "LatencyP99Ms")):
             if metric in latest:
-                entry[field] = latest[metric]
+                entry[member] = latest[metric]
     return found
 
 

@@ -37,6 +37,7 @@ from dockyard.server.aws.protocol import (
     rest_input,
     rest_operation,
 )
+from dockyard.server.aws.s3 import S3Front, is_s3
 from dockyard.server.aws.service import AwsService, Call, Handler
 from dockyard.server.aws.shapes import documented_errors
 from dockyard.server.aws.sigv4 import SignedRequest, verify
@@ -128,8 +129,11 @@ class AwsFront:
 def create_aws_front(platform: Platform) -> Starlette:
     """The ASGI app: every path and method goes to :class:`AwsFront`."""
     front = AwsFront(platform)
+    s3_front = S3Front(platform, front.keys)
 
     async def handle(request: Request) -> Response:
+        if is_s3(request.headers, request.url.query):  # streams its own bodies
+            return await s3_front.handle(request)
         body = await request.body()
         signed = SignedRequest(
             method=request.method,
@@ -155,6 +159,6 @@ def serve_in_thread(platform: Platform) -> Callable[[], None] | None:
         create_aws_front(platform), port, what="AWS front", setting="DOCKYARD_AWS_PORT"
     )
     if stop is not None:
-        names = ", ".join(s.name for s in SERVICES)
+        names = ", ".join([*(s.name for s in SERVICES), "s3"])
         log.info("AWS APIs (%s) on http://127.0.0.1:%d", names, port)
     return stop

@@ -53,8 +53,16 @@ class SignedRequest:
     body: bytes
 
 
-def verify(request: SignedRequest, keys: AccessKeys, now: dt.datetime | None = None) -> Caller:
-    """The caller of a correctly signed request; AwsError (403/400) for any other."""
+def verify(
+    request: SignedRequest,
+    keys: AccessKeys,
+    now: dt.datetime | None = None,
+    signer: type[SigV4Auth] = SigV4Auth,
+) -> Caller:
+    """The caller of a correctly signed request; AwsError (403/400) for any other.
+
+    ``signer`` is botocore's signer for the service: S3's (``S3SigV4Auth``) signs the
+    path as sent, without normalising or encoding it again."""
     header = request.headers.get("authorization")
     if not header:
         raise AwsError("MissingAuthenticationToken", "Missing Authentication Token", 403)
@@ -89,7 +97,9 @@ def verify(request: SignedRequest, keys: AccessKeys, now: dt.datetime | None = N
             "(issue a key with `dockyard credentials create`)",
             403,
         )
-    expected = _signature(request, match["signed"].split(";"), key_id, secret, region, service)
+    expected = _signature(
+        request, match["signed"].split(";"), key_id, secret, region, service, signer
+    )
     if not hmac.compare_digest(expected, match["signature"]):
         raise AwsError(
             "InvalidSignatureException",
@@ -107,13 +117,14 @@ def _signature(
     secret: str,
     region: str,
     service: str,
+    signer_class: type[SigV4Auth] = SigV4Auth,
 ) -> str:
     headers = {name: request.headers.get(name, "") for name in signed}
     host = request.headers.get("host", "localhost")
     url = f"http://{host}{request.raw_path}" + (f"?{request.query}" if request.query else "")
     rebuilt = AWSRequest(method=request.method, url=url, headers=headers, data=request.body)
     rebuilt.context["timestamp"] = request.headers["x-amz-date"]
-    signer = SigV4Auth(Credentials(key_id, secret), service, region)
+    signer = signer_class(Credentials(key_id, secret), service, region)
     canonical = signer.canonical_request(rebuilt)
     return str(signer.signature(signer.string_to_sign(rebuilt, canonical), rebuilt))
 
