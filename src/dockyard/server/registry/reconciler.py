@@ -16,6 +16,7 @@ Nothing here runs without a registry (``platform.registry`` unset: no keys).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -23,8 +24,10 @@ from dockyard.errors import DockyardError
 from dockyard.records.registry import ImageRecord, RepositoryRecord, ScanResult
 from dockyard.server.platform import Platform
 from dockyard.server.registry import operations
+from dockyard.server.registry.handles import RegistryHandles
 
 log = logging.getLogger("dockyard.registry")
+_LIFECYCLE = threading.Lock()  # see apply_lifecycle
 
 KIND = "registry"
 
@@ -86,6 +89,16 @@ def apply_lifecycle(platform: Platform, record: RepositoryRecord, now: float) ->
     handles = platform.registry
     if handles is None or record.lifecycle_policy is None:
         return []
+    # one application at a time: `repo lifecycle --now` and the periodic pass may start
+    # together, and one's garbage collection restarts the registry under the other's
+    # deletes; the second one then finds the images already expired
+    with _LIFECYCLE:
+        return _apply_lifecycle(platform, handles, record, now)
+
+
+def _apply_lifecycle(
+    platform: Platform, handles: RegistryHandles, record: RepositoryRecord, now: float
+) -> list[str]:
     preview = operations.lifecycle_preview(platform.store, record.name, now)
     expired = [decision.image.digest for decision in preview.expiring]
     if expired:
