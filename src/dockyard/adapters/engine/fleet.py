@@ -31,21 +31,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from dockyard.adapters.engine.local_images import ImagesOnLocalEngine
 from dockyard.errors import NotFound
 from dockyard.ports.engine import (
-    BuildEvent,
     ContainerSpec,
     ContainerState,
     ContainerStats,
     Engine,
-    ImageInfo,
-    RegistryAuth,
 )
 
 INSTANCE_LABEL = "dockyard.container-instance"
 
 
-class FleetEngine:
+class FleetEngine(ImagesOnLocalEngine):
     """``local`` plus the engines of attached container instances."""
 
     def __init__(self, local: Engine) -> None:
@@ -187,30 +185,3 @@ class FleetEngine:
 
     def remove_network(self, name: str) -> None:
         self.local.remove_network(name)
-
-    def build(
-        self,
-        context_dir: str,
-        tag: str,
-        dockerfile: str = "Dockerfile",
-        labels: dict[str, str] | None = None,
-        buildargs: dict[str, str] | None = None,
-    ) -> Iterator[BuildEvent]:
-        return self.local.build(context_dir, tag, dockerfile, labels, buildargs)
-
-    def image(self, ref: str) -> ImageInfo | None:
-        return self.local.image(ref)
-
-    def pull(self, ref: str, auth: RegistryAuth | None = None) -> bool:
-        return self.local.pull(ref, auth)
-
-    def push(
-        self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
-    ) -> str:
-        return self.local.push(ref, auth, progress)
-
-    def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None:
-        self.local.import_rootfs(tar_path, ref, changes)
-
-    def tag(self, source: str, target: str) -> None:
-        self.local.tag(source, target)

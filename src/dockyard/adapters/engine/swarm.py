@@ -48,7 +48,7 @@ import builtins
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import docker.auth
@@ -56,6 +56,7 @@ import docker.errors
 import docker.types
 
 from dockyard.adapters.engine.docker_api import DockerEngine
+from dockyard.adapters.engine.local_images import ImagesOnLocalEngine
 from dockyard.adapters.engine.swarm_translate import (
     NANO,
     NodeView,
@@ -67,11 +68,9 @@ from dockyard.adapters.engine.swarm_translate import (
 from dockyard.adapters.engine.translate import translated
 from dockyard.errors import DockyardError, NotFound, SetupError
 from dockyard.ports.engine import (
-    BuildEvent,
     ContainerSpec,
     ContainerState,
     ContainerStats,
-    ImageInfo,
     RegistryAuth,
 )
 
@@ -85,7 +84,7 @@ NOT_A_MANAGER_HINT = (
 )
 
 
-class SwarmEngine:
+class SwarmEngine(ImagesOnLocalEngine):
     """Containers as swarm services on the manager behind ``local``'s API."""
 
     kind = "swarm"
@@ -98,6 +97,7 @@ class SwarmEngine:
     #: every node pulls a task's image itself: endpoints and training hosts run their
     #: image by its name and digest in Dockyard's registry, never by image id
     nodes_pull_images = True
+    local: DockerEngine  # the manager's engine: images, networks, the swarm API
 
     def __init__(self, local: DockerEngine, *, run_wait: float = RUN_WAIT_SECONDS) -> None:
         self.local = local
@@ -349,32 +349,3 @@ class SwarmEngine:
 
     def remove_network(self, name: str) -> None:
         self.local.remove_network(name)
-
-    # ------------------------------------------------------------------ images (manager)
-
-    def build(
-        self,
-        context_dir: str,
-        tag: str,
-        dockerfile: str = "Dockerfile",
-        labels: dict[str, str] | None = None,
-        buildargs: dict[str, str] | None = None,
-    ) -> Iterator[BuildEvent]:
-        return self.local.build(context_dir, tag, dockerfile, labels, buildargs)
-
-    def image(self, ref: str) -> ImageInfo | None:
-        return self.local.image(ref)
-
-    def pull(self, ref: str, auth: RegistryAuth | None = None) -> bool:
-        return self.local.pull(ref, auth)
-
-    def push(
-        self, ref: str, auth: RegistryAuth, progress: Callable[[str], None] | None = None
-    ) -> str:
-        return self.local.push(ref, auth, progress)
-
-    def import_rootfs(self, tar_path: str, ref: str, changes: builtins.list[str]) -> None:
-        self.local.import_rootfs(tar_path, ref, changes)
-
-    def tag(self, source: str, target: str) -> None:
-        self.local.tag(source, target)

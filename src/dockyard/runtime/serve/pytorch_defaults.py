@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from dockyard.runtime.serve import frameworks
+from dockyard.runtime.serve import frameworks, model_files
 from dockyard.runtime.serve.codecs import ENCODERS, decode_csv, decode_npy, decode_npz
 from dockyard.runtime.serve.defaults import ModelNotFoundError
 from dockyard.runtime.serve.errors import (
@@ -71,23 +70,10 @@ def default_model_fn(model_dir: str) -> Any:
 
 def find_model_file(model_dir: str) -> str:
     """``model.pt``, else the only ``*.pt``/``*.pth`` file; else say what to do."""
-    if not os.path.isdir(model_dir):
-        raise ModelNotFoundError(
-            f"the model directory {model_dir} does not exist; the platform extracts "
-            "model.tar.gz there (set SM_MODEL_DIR to serve from elsewhere)"
-        )
-    path = os.path.join(model_dir, MODEL_FILE)
-    if os.path.isfile(path):
-        return path
-    entries = sorted(os.listdir(model_dir))
-    found = [
-        name
-        for name in entries
-        if name.endswith(MODEL_SUFFIXES) and os.path.isfile(os.path.join(model_dir, name))
-    ]
-    if len(found) == 1:
-        return os.path.join(model_dir, found[0])
-    holds = ", ".join(entries[:20]) + (", ..." if len(entries) > 20 else "") or "nothing"
+    search = model_files.find_model_file(model_dir, MODEL_FILE, MODEL_SUFFIXES)
+    if isinstance(search, str):
+        return search
+    found, holds = search.found, search.holds
     reason = (
         f"exactly one .pt or .pth file is needed, found {len(found)} ({', '.join(found[:5])})"
         if found

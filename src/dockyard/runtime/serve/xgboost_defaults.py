@@ -25,14 +25,13 @@ user's handlers over defaults that decode to a ``DMatrix``. Here the two are one
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from dockyard.runtime.serve import frameworks
+from dockyard.runtime.serve import frameworks, model_files
 from dockyard.runtime.serve.codecs import DECODERS, ENCODERS
 from dockyard.runtime.serve.defaults import ModelNotFoundError, as_rows
 from dockyard.runtime.serve.errors import (
@@ -60,23 +59,10 @@ def default_model_fn(model_dir: str) -> Any:
 
 def find_model_file(model_dir: str) -> str:
     """``xgboost-model``, else the one file with a booster's suffix; else say what is there."""
-    if not os.path.isdir(model_dir):
-        raise ModelNotFoundError(
-            f"the model directory {model_dir} does not exist; the platform extracts "
-            "model.tar.gz there (set SM_MODEL_DIR to serve from elsewhere)"
-        )
-    path = os.path.join(model_dir, MODEL_FILE)
-    if os.path.isfile(path):
-        return path
-    entries = sorted(os.listdir(model_dir))
-    found = [
-        name
-        for name in entries
-        if name.endswith(MODEL_SUFFIXES) and os.path.isfile(os.path.join(model_dir, name))
-    ]
-    if len(found) == 1:
-        return os.path.join(model_dir, found[0])
-    holds = ", ".join(entries[:20]) + (", ..." if len(entries) > 20 else "") or "nothing"
+    search = model_files.find_model_file(model_dir, MODEL_FILE, MODEL_SUFFIXES)
+    if isinstance(search, str):
+        return search
+    found, holds = search.found, search.holds
     reason = (
         f"found {len(found)} candidate files ({', '.join(found[:5])}) and no {MODEL_FILE}"
         if found
