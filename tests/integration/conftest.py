@@ -167,14 +167,25 @@ def script_image(
     session_labels: dict[str, str],
     unique_name: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[str, str], str]:
-    """Build an image that runs one Python script on the base image; returns its tag."""
+) -> Callable[..., str]:
+    """Build an image that runs one Python script on the base image; returns its tag.
 
-    def build(name: str, script: str) -> str:
+    ``inference=True``: the script is the ENTRYPOINT, so the image starts as ``IMAGE
+    serve`` like SageMaker's, and it carries the label that says it listens on
+    ``SAGEMAKER_BIND_TO_PORT``.
+    """
+
+    def build(name: str, script: str, *, inference: bool = False) -> str:
         context = tmp_path_factory.mktemp(name)
         (context / "server.py").write_text(script)
+        start = (
+            'LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true"\n'
+            'ENTRYPOINT ["python3", "/server.py"]\n'
+            if inference
+            else 'CMD ["python3", "/server.py"]\n'
+        )
         (context / "Dockerfile").write_text(
-            f'FROM {base_image}\nCOPY server.py /server.py\nCMD ["python3", "/server.py"]\n'
+            f"FROM {base_image}\nCOPY server.py /server.py\n{start}"
         )
         tag = f"dockyard-test/{name}:{unique_name(name)}"
         list(engine.build(str(context), tag, labels=session_labels))

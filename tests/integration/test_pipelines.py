@@ -66,24 +66,9 @@ ThreadingHTTPServer(("0.0.0.0", int(os.environ["SAGEMAKER_BIND_TO_PORT"])), Hand
 
 
 @pytest.fixture(scope="module")
-def stage_image(
-    engine: DockerEngine,
-    base_image: str,
-    session_labels: dict[str, str],
-    unique_name: Callable[..., str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
+def stage_image(script_image: Callable[..., str]) -> str:
     """An inference image (``IMAGE serve``) that says it listens on SAGEMAKER_BIND_TO_PORT."""
-    context = tmp_path_factory.mktemp("stage")
-    (context / "stage.py").write_text(STAGE)
-    (context / "Dockerfile").write_text(
-        f"FROM {base_image}\nCOPY stage.py /stage.py\n"
-        'LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true"\n'
-        'ENTRYPOINT ["python3", "/stage.py"]\n'
-    )
-    tag = f"dockyard-test/stage:{unique_name('stage')}"
-    list(engine.build(str(context), tag, labels=session_labels))
-    return tag
+    return script_image("stage", STAGE, inference=True)
 
 
 def in_service(daemon: Daemon, name: str) -> dict[str, Any]:

@@ -76,22 +76,9 @@ ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
 
 
 @pytest.fixture(scope="module")
-def model_image(
-    engine: DockerEngine,
-    base_image: str,
-    session_labels: dict[str, str],
-    unique_name: Callable[..., str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
+def model_image(script_image: Callable[..., str]) -> str:
     """The model server as an inference image: started as ``IMAGE serve``, like SageMaker's."""
-    context = tmp_path_factory.mktemp("transform-model")
-    (context / "server.py").write_text(MODEL)
-    (context / "Dockerfile").write_text(
-        f'FROM {base_image}\nCOPY server.py /server.py\nENTRYPOINT ["python3", "/server.py"]\n'
-    )
-    tag = f"dockyard-test/transform-model:{unique_name('model')}"
-    list(engine.build(str(context), tag, labels=session_labels))
-    return tag
+    return script_image("transform-model", MODEL, inference=True)
 
 
 def write_csv(

@@ -82,24 +82,9 @@ def sm(daemon: AwsDaemon) -> Any:
 
 
 @pytest.fixture(scope="module")
-def who_image(
-    engine: DockerEngine,
-    base_image: str,
-    session_labels: dict[str, str],
-    unique_name: Callable[..., str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
+def who_image(script_image: Callable[..., str]) -> str:
     """The server as an inference image: started as ``IMAGE serve`` (ENTRYPOINT)."""
-    context = tmp_path_factory.mktemp("who")
-    (context / "server.py").write_text(SERVER)
-    (context / "Dockerfile").write_text(
-        f"FROM {base_image}\nCOPY server.py /server.py\n"
-        'LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true"\n'
-        'ENTRYPOINT ["python3", "/server.py"]\n'
-    )
-    tag = f"dockyard-test/who:{unique_name('who')}"
-    list(engine.build(str(context), tag, labels=session_labels))
-    return tag
+    return script_image("who", SERVER, inference=True)
 
 
 def create_model(sm: Any, name: str, image: str, who: str) -> None:
