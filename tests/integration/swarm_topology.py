@@ -250,6 +250,8 @@ class Topology:
             subprocess.run(["ip", "netns", "del", netns], check=False, capture_output=True)
         subprocess.run(["ip", "link", "del", self.host_leg], check=False, capture_output=True)
         for node in self.nodes:
+            if node.log.exists():  # kept beside the root, for a failure's post-mortem
+                shutil.copyfile(node.log, node.root.parent / f"{node.root.name}-dockerd.log")
             for mount in _mounts_under(node.root):
                 subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
             shutil.rmtree(node.root, ignore_errors=True)
