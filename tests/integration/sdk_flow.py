@@ -5,7 +5,8 @@ pulls in pandas, numpy and more, so it may live in a virtual environment of its 
 Every client the SDK makes points at Dockyard through ``AWS_ENDPOINT_URL`` (set by the
 caller, with the access key): ``SKLearn(...).fit()`` tars ``source_dir`` into
 ``sourcedir.tar.gz`` and uploads it and the data with Dockyard's S3, CreateTrainingJob
-runs it in Dockyard's scikit-learn image, ``deploy()`` creates the model, config and
+runs it in Dockyard's scikit-learn image while ``fit()`` prints the job's output
+(read with CloudWatch Logs' calls), ``deploy()`` creates the model, config and
 endpoint and waits for it, ``predict()`` sends an .npy array through InvokeEndpoint.
 Prints one JSON line: the steps that finished and the predictions.
 
@@ -48,7 +49,7 @@ def main() -> None:
             sagemaker_session=session,
             base_job_name=name,
         )
-        estimator.fit({"train": train}, logs=False)
+        estimator.fit({"train": train})  # streams the job's log from CloudWatch Logs
         steps.append("fit")
         result["model_data"] = estimator.model_data
         predictor = estimator.deploy(

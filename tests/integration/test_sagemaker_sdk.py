@@ -91,5 +91,6 @@ def test_sklearn_estimator_fits_deploys_and_predicts(
         "predict",
         "delete_endpoint",
     ]
+    assert "train accuracy:" in done.stdout  # the script's output, as fit() streamed it
     assert str(result["model_data"]).startswith("s3://sdk-artifacts/")
     assert result["predictions"] == [0, 2]
