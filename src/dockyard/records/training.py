@@ -22,6 +22,9 @@ class ScriptMode:
     ``container_submit_dir`` is what ``hyperparameters.json`` tells the container.
     """
 
+    #: what earlier versions called a field (their records still read)
+    RENAMED_FIELDS: ClassVar[Mapping[str, str]] = {"host_code_dir": "code_source"}
+
     user_hyperparameters: Mapping[str, str]
     program: str | None
     container_submit_dir: str | None
