@@ -52,15 +52,7 @@ FAST = {"Delay": 2, "MaxAttempts": 180}
 
 
 class AwsDaemon(Daemon):
-    """A test daemon whose AWS front listens on a port of its own."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.aws_port = free_port()
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, "DOCKYARD_AWS_PORT": str(self.aws_port)}
+    """A test daemon whose AWS front (on a port of its own) the tests call."""
 
     @property
     def aws_url(self) -> str:
