@@ -87,12 +87,14 @@ class Daemon:
         self.tcp = tcp
         self.registry_port = free_port()  # each test daemon has its own registry front
         self.console_port = free_port()  # and its own console
+        self.aws_port = free_port()  # and AWS front: never a user's daemon's 9090
         self.settings = Settings(
             state_dir=state_dir,
             engine_url=engine_url,
             lb_port=lb_port,
             registry_port=self.registry_port,
             console_port=self.console_port,
+            aws_port=self.aws_port,
         )
         self.client = ApiClient(self.settings)
         self.log_path = state_dir.parent / f"{state_dir.name}-daemon.log"
@@ -110,6 +112,7 @@ class Daemon:
             DOCKYARD_LB_PORT=str(self.lb_port),
             DOCKYARD_REGISTRY_PORT=str(self.registry_port),
             DOCKYARD_CONSOLE_PORT=str(self.console_port),
+            DOCKYARD_AWS_PORT=str(self.aws_port),
             COLUMNS="200",
         )
         return env

@@ -5,11 +5,13 @@ pulls in pandas, numpy and more, so it may live in a virtual environment of its 
 Every client the SDK makes points at Dockyard through ``AWS_ENDPOINT_URL`` (set by the
 caller, with the access key): ``SKLearn(...).fit()`` tars ``source_dir`` into
 ``sourcedir.tar.gz`` and uploads it and the data with Dockyard's S3, CreateTrainingJob
-runs it in Dockyard's scikit-learn image, ``deploy()`` creates the model, config and
+names AWS's scikit-learn image (``framework_version``), which runs as Dockyard's
+scikit-learn image, while ``fit()`` prints the job's output
+(read with CloudWatch Logs' calls), ``deploy()`` creates the model, config and
 endpoint and waits for it, ``predict()`` sends an .npy array through InvokeEndpoint.
 Prints one JSON line: the steps that finished and the predictions.
 
-Usage: python sdk_flow.py IMAGE SOURCE_DIR DATA_DIR BUCKET NAME
+Usage: python sdk_flow.py SOURCE_DIR DATA_DIR BUCKET NAME
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ROLE = "arn:aws:iam::000000000000:role/dockyard"
 
 
 def main() -> None:
-    image, source_dir, data_dir, bucket, name = sys.argv[1:6]
+    source_dir, data_dir, bucket, name = sys.argv[1:5]
     steps: list[str] = []
     result: dict[str, object] = {"steps": steps}
     try:
@@ -40,7 +42,8 @@ def main() -> None:
         estimator = SKLearn(
             entry_point="train.py",
             source_dir=source_dir,
-            image_uri=image,
+            framework_version="1.2-1",  # AWS's image; Dockyard's sklearn image stands in
+            py_version="py3",
             role=ROLE,
             instance_type="ml.m5.large",
             instance_count=1,
@@ -48,7 +51,7 @@ def main() -> None:
             sagemaker_session=session,
             base_job_name=name,
         )
-        estimator.fit({"train": train}, logs=False)
+        estimator.fit({"train": train})  # streams the job's log from CloudWatch Logs
         steps.append("fit")
         result["model_data"] = estimator.model_data
         predictor = estimator.deploy(

@@ -52,15 +52,7 @@ FAST = {"Delay": 2, "MaxAttempts": 180}
 
 
 class AwsDaemon(Daemon):
-    """A test daemon whose AWS front listens on a port of its own."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.aws_port = free_port()
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, "DOCKYARD_AWS_PORT": str(self.aws_port)}
+    """A test daemon whose AWS front (on a port of its own) the tests call."""
 
     @property
     def aws_url(self) -> str:
@@ -152,7 +144,12 @@ def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 
 
 def test_the_sagemaker_flow_trains_deploys_predicts_and_deletes(
-    sm: Any, smr: Any, framework_image: str, unique_name: Callable[..., str]
+    daemon: AwsDaemon,
+    keys: dict[str, str],
+    sm: Any,
+    smr: Any,
+    framework_image: str,
+    unique_name: Callable[..., str],
 ) -> None:
     job = unique_name("aws-iris")
     arn = sm.create_training_job(**training_request(job, framework_image))["TrainingJobArn"]
@@ -162,6 +159,16 @@ def test_the_sagemaker_flow_trains_deploys_predicts_and_deletes(
     assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
     artifact = trained["ModelArtifacts"]["S3ModelArtifacts"]
     assert artifact.startswith("s3://dockyard/aws-front/") and artifact.endswith("model.tar.gz")
+    logs = aws_client(daemon, keys, "logs")  # the job's output, as SageMaker logs it
+    group = "/aws/sagemaker/TrainingJobs"
+    (stream,) = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job}/")[
+        "logStreams"
+    ]
+    assert stream["logStreamName"].startswith(f"{job}/algo-1-")
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+    )["events"]
+    assert any("accuracy" in event["message"] for event in events), events
 
     name = unique_name("aws-ep")
     sm.create_model(
@@ -279,8 +286,10 @@ def aws_cli() -> str | None:
             ["application-autoscaling", "describe-scalable-targets", "--service-namespace", "ecs"],
             "ScalableTargets",
         ),
+        (["sts", "get-caller-identity"], "Account"),
+        (["logs", "describe-log-groups"], "logGroups"),
     ],
-    ids=["sagemaker", "ecs", "ecr", "application-autoscaling"],
+    ids=["sagemaker", "ecs", "ecr", "application-autoscaling", "sts", "logs"],
 )
 def test_the_aws_cli_answers_from_dockyard(
     daemon: AwsDaemon, keys: dict[str, str], command: list[str], key: str

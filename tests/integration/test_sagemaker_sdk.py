@@ -49,7 +49,7 @@ SDK = sdk_python()
 def test_sklearn_estimator_fits_deploys_and_predicts(
     daemon: AwsDaemon,  # noqa: F811
     keys: dict[str, str],  # noqa: F811
-    framework_image: str,
+    framework_image: str,  # dockyard/sklearn:latest, which stands in for AWS's image
     unique_name: Callable[..., str],
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
@@ -65,7 +65,6 @@ def test_sklearn_estimator_fits_deploys_and_predicts(
         [
             str(SDK),
             str(HERE / "sdk_flow.py"),
-            framework_image,
             str(HERE / "sdk_code"),
             str(EXAMPLE / "data" / "train"),
             "sdk-artifacts",
@@ -91,5 +90,6 @@ def test_sklearn_estimator_fits_deploys_and_predicts(
         "predict",
         "delete_endpoint",
     ]
+    assert "train accuracy:" in done.stdout  # the script's output, as fit() streamed it
     assert str(result["model_data"]).startswith("s3://sdk-artifacts/")
     assert result["predictions"] == [0, 2]

@@ -238,12 +238,6 @@ def trained_iris(
     return job
 
 
-@pytest.mark.xfail(
-    reason="known issue: passes when the swarm tests run alone, but in the full suite's "
-    "run the endpoint has not reached InService with 2 replicas within 180 s; the cause "
-    "is not found yet",
-    strict=False,
-)
 def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
     topology: Topology,
     swarm_daemon: SwarmDaemon,
@@ -251,7 +245,9 @@ def test_an_endpoint_of_two_replicas_spreads_over_both_nodes_and_predicts(
     trained_iris: dict[str, object],
     unique_name: Callable[..., str],
 ) -> None:
-    name = unique_name("iris-ep")
+    # long enough that a replica's container name (ENDPOINT-VARIANT-TASK-ENDPOINT) is
+    # over the 63 characters a swarm service name may have
+    name = unique_name("iris-endpoint-spread")
     deploy = {
         "EndpointName": name,
         "Image": framework_on_manager,

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from dockyard.errors import DaemonUnavailable, DockyardError, error_from_dict
+from dockyard.installation import fingerprint
 from dockyard.settings import Settings
 
 DAEMON_START_TIMEOUT = 90.0
@@ -88,10 +89,26 @@ class ApiClient:
     # daemon life ---------------------------------------------------------------
 
     def alive(self) -> bool:
+        return self.health() is not None
+
+    def health(self) -> dict[str, Any] | None:
+        """The daemon's ``/v1/health``, or None when it does not answer."""
         try:
-            return self._http.get("/v1/health", timeout=5).status_code == 200
+            response = self._http.get("/v1/health", timeout=5)
         except httpx.TransportError:
+            return None
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body if isinstance(body, dict) else {}
+
+    def runs_another_installation(self) -> bool:
+        """A local daemon started from other code than this command's (an upgrade since,
+        or a daemon too old to say): it should be restarted."""
+        if self.remote:
             return False
+        health = self.health()
+        return health is not None and health.get("Installation") != fingerprint()
 
     def ensure_daemon(self, on_wait: Any = None) -> None:
         """Start the daemon in the background unless it already answers."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from dockyard.cli import daemon_process
 from dockyard.cli.client import ApiClient
-from dockyard.cli.output import console
+from dockyard.cli.output import console, err_console
 from dockyard.errors import DockyardError
 from dockyard.settings import get_settings
 
@@ -20,7 +21,14 @@ def api() -> ApiClient:
     """The API client, with the daemon running (started in the background if needed)."""
     global _client  # noqa: PLW0603 - one client per CLI process
     if _client is None:
-        client = ApiClient(get_settings())
+        settings = get_settings()
+        client = ApiClient(settings)
+        if client.runs_another_installation():
+            err_console.print(
+                "Restarting the Dockyard daemon: it runs an earlier installation "
+                "(endpoints and services keep serving meanwhile)"
+            )
+            daemon_process.stop(settings)
         if not client.alive():
             with console.status("Starting the Dockyard daemon…"):
                 client.ensure_daemon()

@@ -45,8 +45,14 @@ def _hints(cls: Any) -> dict[str, Any]:
 
 
 def from_doc(cls: type[T], doc: Any) -> T:
-    """Rebuild ``cls`` (a dataclass) from :func:`to_doc`'s output."""
+    """Rebuild ``cls`` (a dataclass) from :func:`to_doc`'s output.
+
+    A record whose field was renamed lists ``RENAMED_FIELDS`` (old name → new name), so
+    documents an earlier version wrote still read: state outlives upgrades."""
     target: Any = cls
+    for old, new in getattr(target, "RENAMED_FIELDS", {}).items():
+        if old in doc and new not in doc:
+            doc = {**doc, new: doc[old]}
     hints = _hints(target)
     kwargs = {
         f.name: _convert(hints[f.name], doc[f.name])

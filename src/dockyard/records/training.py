@@ -22,6 +22,9 @@ class ScriptMode:
     ``container_submit_dir`` is what ``hyperparameters.json`` tells the container.
     """
 
+    #: what earlier versions called a field (their records still read)
+    RENAMED_FIELDS: ClassVar[Mapping[str, str]] = {"host_code_dir": "code_source"}
+
     user_hyperparameters: Mapping[str, str]
     program: str | None
     container_submit_dir: str | None
@@ -56,8 +59,9 @@ class TrainingJobRecord:
     checkpoints_final: bool = False
     done: bool = False
     cluster: ClusterState | None = None  # set once applied to a cluster (not local)
-    #: what the hosts run where the engine's nodes pull images themselves (swarm): the
-    #: training image's name and digest in Dockyard's registry, resolved at creation
+    #: what the hosts run, when not the training image as named: where the engine's
+    #: nodes pull images themselves (swarm), its name and digest in Dockyard's registry;
+    #: for one of AWS's framework images, Dockyard's framework image that stands in
     image_ref: str | None = None
 
     @property

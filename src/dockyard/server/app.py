@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, SpecError
+from dockyard.installation import fingerprint
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
 from dockyard.server.routes import (
@@ -50,6 +51,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
     )
     app.state.platform = platform
     app.state.control_plane = control_plane
+    installation = fingerprint()  # the code this daemon loaded, for the CLI to compare
 
     @app.exception_handler(DockyardError)
     async def dockyard_error(_: Request, error: DockyardError) -> JSONResponse:
@@ -65,6 +67,7 @@ def create_app(platform: Platform, control_plane: ControlPlane) -> FastAPI:
         """The daemon answers: version, engine, load balancer."""
         return {
             "Version": __version__,
+            "Installation": installation,
             "Engine": platform.engine.kind,
             "LoadBalancer": f"http://{platform.settings.lb_host}:{platform.settings.lb_port}",
             "StateDir": str(platform.settings.state_dir),

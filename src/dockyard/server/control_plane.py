@@ -17,7 +17,7 @@ from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.registry.reconciler import RegistryReconciler
 from dockyard.server.registry.scanning import image_scanner
-from dockyard.server.runs import Runs
+from dockyard.server.runs import Runs, logs_root
 from dockyard.server.scaling import ScalingReconciler
 from dockyard.server.schedules import ScheduleReconciler
 from dockyard.server.secrets import SecretBox, SecretVault
@@ -51,7 +51,7 @@ class ControlPlane:
                 pull_auth=lambda image: transfer.pull_auth(platform, image),
             ),
         )
-        self.runs = Runs(self.tasks, platform.store, settings.logs_dir / "runs")
+        self.runs = Runs(self.tasks, platform.store, logs_root(settings))
         self.services = ServiceReconciler(
             platform.store,
             self.tasks,

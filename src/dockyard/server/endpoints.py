@@ -56,6 +56,7 @@ from dockyard.records.endpoint import (
 )
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
+from dockyard.server.image_lookup import image_here
 from dockyard.server.pipeline_image import ensure_router_image
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
@@ -193,17 +194,9 @@ def _pin_image(platform: Platform, model: Model, field: str) -> tuple[Model, str
     tag moved later never changes what already runs.
     """
     container = model.primary_container
-    image = container.image if container else ""
-    info = platform.engine.image(image)
-    if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
-        info = platform.engine.image(image)
-    if info is None or container is None:
-        raise SpecError(
-            f"image {image} is not on this machine",
-            field=field,
-            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
-            "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
-        )
+    if container is None:
+        raise SpecError("the model has no PrimaryContainer", field=field)
+    image, info = image_here(platform, container.image, field)
     if is_multi_model(model) and info.labels.get(MULTI_MODELS_LABEL) != "true":
         raise SpecError(
             f"image {image} does not declare that it serves multiple models",
@@ -235,20 +228,6 @@ def pinned_image(platform: Platform, image: str, info: ImageInfo, field: str) ->
     return transfer.node_reference(platform, image, field)
 
 
-def _image_info(platform: Platform, image: str, field: str) -> ImageInfo:
-    info = platform.engine.image(image)
-    if info is None and transfer.ensure_local(platform, image):  # from Dockyard's registry
-        info = platform.engine.image(image)
-    if info is None:
-        raise SpecError(
-            f"image {image} is not on this machine",
-            field=field,
-            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
-            "Dockyard's registry (`dockyard images REPOSITORY` shows their URIs)",
-        )
-    return info
-
-
 def _pin_containers(
     platform: Platform, model: Model, archives: dict[str, Path]
 ) -> tuple[Model, list[str]]:
@@ -258,7 +237,7 @@ def _pin_containers(
     containers = []
     for index, container in enumerate(model.containers):
         where = f"Containers[{index}]"
-        info = _image_info(platform, container.image, f"{where}.Image")
+        image, info = image_here(platform, container.image, f"{where}.Image")
         if info.labels.get(LABEL_BIND_TO_PORT) != "true":
             raise SpecError(
                 f"image {container.image} does not say it listens on SAGEMAKER_BIND_TO_PORT",
@@ -271,7 +250,7 @@ def _pin_containers(
             archives[model_dir_key(model.model_name, index)] = platform.inputs.model_archive(
                 container.model_data_url, f"{where}.ModelDataUrl"
             ).path
-        ref = pinned_image(platform, container.image, info, f"{where}.Image")
+        ref = pinned_image(platform, image, info, f"{where}.Image")
         containers.append(container.model_copy(update={"image": ref}))
     pinned = model.model_copy(update={"containers": tuple(containers)})
     return pinned, [c.image for c in containers]

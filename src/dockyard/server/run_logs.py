@@ -10,7 +10,9 @@ daemon.
 A copy may also hand each complete line, with the time the engine stamped on it, to
 a :class:`LineWatcher` (training metrics are read this way). The engine's stamps are
 stripped from the file, and they keep a line's time true when a restarted daemon
-copies a container's output again from its first line.
+copies a container's output again from its first line. Each line's time is also kept
+beside the copy (:func:`times_path`: one time in milliseconds per line), so the log
+can be read back as timed events, the way CloudWatch Logs serves a job's output.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import Engine
@@ -34,6 +36,11 @@ FOLLOW_POLL_S = 0.2
 
 def done_marker(path: Path) -> Path:
     return path.with_suffix(".done")
+
+
+def times_path(path: Path) -> Path:
+    """The copy's line times: line N of this file is line N's time, in Unix ms."""
+    return path.with_suffix(".times")
 
 
 class LineWatcher(Protocol):
@@ -67,6 +74,41 @@ def split_stamp(frame: bytes) -> tuple[float | None, bytes]:
     return moment.timestamp(), rest
 
 
+class _LineTimes:
+    """Writes each line's time beside the copy (started over with the copy)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = times_path(path)
+        self.out: IO[str] | None = None
+
+    def start(self) -> None:
+        self.out = self.path.open("w")
+
+    def line(self, text: str, at: float) -> None:
+        if self.out is not None:
+            self.out.write(f"{round(at * 1000)}\n")
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.close()
+
+
+class _Both:
+    """Hands every line to two watchers."""
+
+    def __init__(self, first: LineWatcher, second: LineWatcher) -> None:
+        self.first, self.second = first, second
+
+    def start(self) -> None:
+        self.first.start()
+        self.second.start()
+
+    def line(self, text: str, at: float) -> None:
+        self.first.line(text, at)
+        self.second.line(text, at)
+
+
 class _Lines:
     """Complete lines out of frames that may end mid-line."""
 
@@ -95,11 +137,11 @@ def copy_logs(
     """Follow a container's output into ``path`` until it exits (or ``limit`` is hit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    lines = _Lines(watcher) if watcher is not None else None
+    times = _LineTimes(path)
+    lines = _Lines(times if watcher is None else _Both(times, watcher))
     at = time.time()
     try:
-        if watcher is not None:
-            watcher.start()
+        lines.watcher.start()
         with path.open("wb") as out:
             for frame in engine.logs(container_id, follow=True, timestamps=True):
                 stamped, chunk = split_stamp(frame)
@@ -110,13 +152,12 @@ def copy_logs(
                 out.write(chunk)
                 out.flush()
                 written += len(chunk)
-                if lines is not None:
-                    lines.feed(chunk, at)
+                lines.feed(chunk, at)
     except DockyardError as error:
         log.warning("log copy for %s stopped: %s", path.name, error)
     finally:
-        if lines is not None:
-            lines.close(at)
+        lines.close(at)
+        times.close()
         done_marker(path).touch()
 
 
@@ -190,3 +231,25 @@ def read_lines(
 
 def _all_done(paths: Iterable[Path]) -> bool:
     return all(not path.exists() or done_marker(path).exists() for path in paths)
+
+
+def timed_lines(path: Path) -> list[tuple[int, str]]:
+    """``(time in Unix ms, text)`` of every line copied so far; a partial last line only
+    once the copy is complete (as :func:`read_lines`). A line whose time was not kept (a
+    copy made before times were) takes the file's modification time."""
+    try:
+        data = path.read_bytes()
+        modified = round(path.stat().st_mtime * 1000)
+    except FileNotFoundError:
+        return []
+    texts = data.split(b"\n")
+    if texts[-1] == b"" or not done_marker(path).exists():
+        texts.pop()
+    try:
+        stamps = [int(t) for t in times_path(path).read_text().split()]
+    except (FileNotFoundError, ValueError):
+        stamps = []
+    return [
+        (stamps[i] if i < len(stamps) else modified, text.decode(errors="replace").rstrip("\r"))
+        for i, text in enumerate(texts)
+    ]

@@ -32,6 +32,7 @@ from dockyard.records.task import TaskRecord
 from dockyard.server import task_definitions
 from dockyard.server.run_logs import LineWatcher, LogCopier, done_marker, read_lines
 from dockyard.server.tasks import TaskRunner
+from dockyard.settings import Settings
 from dockyard.spec.task_definition import TaskDefinition
 
 RUN_LABEL = "dockyard.run"
@@ -40,6 +41,21 @@ SETTLE_S = 10.0  # longest wait for a finished run's output copy
 
 def _safe(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-") or "run"
+
+
+def logs_root(settings: Settings) -> Path:
+    """Where every run's output copies live."""
+    return settings.logs_dir / "runs"
+
+
+def owner_logs(root: Path, owner: str) -> Path:
+    """The folder of ``owner``'s runs' output copies (one folder per run inside)."""
+    return root / _safe(owner)
+
+
+def log_path(root: Path, owner: str, name: str, container: str) -> Path:
+    """The copy of one container's output in one run of ``owner``."""
+    return owner_logs(root, owner) / _safe(name) / f"{_safe(container)}.log"
 
 
 def run_name(record: TaskRecord) -> str:
@@ -119,7 +135,7 @@ class Runs:
     # -- output ---------------------------------------------------------------------------
 
     def log_path(self, owner: str, name: str, container: str) -> Path:
-        return self.logs_root / _safe(owner) / _safe(name) / f"{_safe(container)}.log"
+        return log_path(self.logs_root, owner, name, container)
 
     def log_lines(
         self,

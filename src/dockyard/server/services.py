@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dockyard.adapters.engine.fleet import INSTANCE_LABEL
 from dockyard.control import events
 from dockyard.control.deployments import finished_draining
 from dockyard.control.health import record_check
+from dockyard.control.launch_throttle import next_launch_at, unable_to_start
 from dockyard.control.placement import Unplaceable, unable_to_place
 from dockyard.control.readiness import ReplicaHealth
 from dockyard.control.runs import reapable
@@ -32,10 +33,11 @@ from dockyard.control.service_actions import (
     RegisterTarget,
     RemoveTarget,
     ServiceAction,
+    ServicePlan,
     StartTask,
     StopTask,
 )
-from dockyard.control.task import HealthStatus, Task, TaskStatus
+from dockyard.control.task import HealthStatus, StopCode, Task, TaskStatus
 from dockyard.errors import Conflict, DockyardError
 from dockyard.ports.lb import LoadBalancer, Target
 from dockyard.ports.probe import HealthProbe
@@ -114,6 +116,30 @@ def set_desired_count(store: Store, name: str, count: int) -> None:
             store.services.put(replace(current, state=state))
 
 
+@dataclass
+class _LaunchFailures:
+    """A service's consecutive failed launches (memory only: a restart forgives them)."""
+
+    times: list[float] = field(default_factory=list)
+    counted: set[str] = field(default_factory=set)
+    told: bool = False  # the throttle's event is written once per episode
+
+    def observe(self, tasks: list[Task], now: float) -> None:
+        """Count tasks the engine refused; forget them all once a later one runs."""
+        last = self.times[-1] if self.times else None
+        if last is not None and any(
+            t.last_status is TaskStatus.RUNNING and t.created_at > last for t in tasks
+        ):
+            self.times.clear()
+            self.counted.clear()
+            self.told = False
+        for task in tasks:
+            refused = task.stop_code is StopCode.TASK_FAILED_TO_START
+            if refused and task.task_id not in self.counted:
+                self.counted.add(task.task_id)
+                self.times.append(task.stopped_at if task.stopped_at is not None else now)
+
+
 @dataclass(frozen=True)
 class _Pass:
     """What one reconcile of a service knows while it executes the plan."""
@@ -148,6 +174,7 @@ class ServiceReconciler:
         #: places EC2 tasks on container instances (None: every task on the one engine)
         self.placer = placer
         self._unplaced: dict[str, str] = {}  # service -> the placement failure last told
+        self._launch_failures: dict[str, _LaunchFailures] = {}
 
     def close(self) -> None:
         self._starter.shutdown(wait=False, cancel_futures=True)
@@ -175,6 +202,7 @@ class ServiceReconciler:
         if verdict.replan:  # the circuit breaker tripped: act on its state, not the old one
             plan = plan_service(verdict.service.state, planned, health, now)
         service = verdict.service
+        plan, launch_at = self._throttled(service.name, plan, tasks, now)
         by_id = {r.task.task_id: r for r in records}
         context = _Pass(service, route, by_id, frozenset(targets), now)
         self._execute(plan.actions, context)
@@ -186,10 +214,29 @@ class ServiceReconciler:
             return None
         if service.owner is not None and (plan.actions or plan.steady != service.state.steady):
             self.notify_owner(service.owner)
+        if launch_at is not None:  # nothing to do before the next launch may go
+            return launch_at if plan.next_check_at is None else min(launch_at, plan.next_check_at)
         if not plan.steady:
             soon = now + FAST_REQUEUE_S
             return soon if plan.next_check_at is None else min(soon, plan.next_check_at)
         return plan.next_check_at
+
+    def _throttled(
+        self, name: str, plan: ServicePlan, tasks: list[Task], now: float
+    ) -> tuple[ServicePlan, float | None]:
+        """The plan without its launches while the service is throttled
+        (:mod:`dockyard.control.launch_throttle`), and when it may launch again."""
+        failures = self._launch_failures.setdefault(name, _LaunchFailures())
+        failures.observe(tasks, now)
+        launch_at = next_launch_at(failures.times)
+        starts = [a for a in plan.actions if isinstance(a, StartTask)]
+        if launch_at is None or launch_at <= now or not starts:
+            return plan, None
+        if not failures.told:
+            failures.told = True
+            self.store.add_event(KIND, name, unable_to_start(name))
+        kept = tuple(a for a in plan.actions if not isinstance(a, StartTask))
+        return replace(plan, actions=kept), launch_at
 
     def _moving_off_instances(self, records: list[TaskRecord]) -> list[Task]:
         """The tasks as the scheduler should see them: one on a container instance that

@@ -40,12 +40,14 @@ from dockyard.control.training import (
 from dockyard.control.training_channels import channel_infos
 from dockyard.control.training_contract import TrainingHostConfig, hyperparameters_json
 from dockyard.control.training_status import new_training_job
-from dockyard.errors import Conflict, DockyardError, SpecError
+from dockyard.errors import Conflict, DockyardError
 from dockyard.ports.metrics import MetricStore
 from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
 from dockyard.records.training import TrainingJobRecord
 from dockyard.server import training_metrics
+from dockyard.server.aws_framework_images import stand_in_note
+from dockyard.server.image_lookup import image_here
 from dockyard.server.platform import Platform
 from dockyard.server.registry import transfer
 from dockyard.server.runs import Runs
@@ -97,19 +99,15 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     if spec.checkpoint_config is not None:
         CheckpointLocation(spec.checkpoint_config.s3_uri, platform.artifacts)  # refuses a bad one
     image = spec.algorithm_specification.training_image
-    if (
-        image
-        and platform.engine.image(image) is None
-        and not transfer.ensure_local(platform, image)
-    ):
-        raise SpecError(
-            f"training image {image} is not on this machine",
-            field="AlgorithmSpecification.TrainingImage",
-            hint="build it (`dockyard build`) or use --framework sklearn",
+    field = "AlgorithmSpecification.TrainingImage"
+    runs = image
+    if image:
+        runs, _ = image_here(
+            platform, image, field, hint="build it (`dockyard build`) or use --framework sklearn"
         )
-    image_ref = None
-    if image and platform.engine.nodes_pull_images:
-        image_ref = transfer.node_reference(platform, image, "AlgorithmSpecification.TrainingImage")
+    image_ref = runs if runs != image else None  # AWS's framework image, stood in for
+    if runs and platform.engine.nodes_pull_images:
+        image_ref = transfer.node_reference(platform, runs, field)
     record = TrainingJobRecord(
         spec=spec,
         state=new_training_job(platform.clock()),
@@ -119,6 +117,8 @@ def create(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
     )
     platform.store.training_jobs.create(record)
     platform.store.add_event(KIND, name, f"created with image {image}")
+    if image and runs != image:
+        platform.store.add_event(KIND, name, stand_in_note(image, runs))
     platform.wake(KIND, name)
     return describe(platform.store.training_jobs.require(name), platform.store.metrics)
 

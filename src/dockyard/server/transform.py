@@ -38,8 +38,8 @@ from dockyard.records.placement import Placement
 from dockyard.records.task import TaskRecord
 from dockyard.records.transform import TransformJobRecord
 from dockyard.server import endpoints
+from dockyard.server.image_lookup import image_here
 from dockyard.server.platform import Platform
-from dockyard.server.registry import transfer
 from dockyard.server.runs import Runs
 from dockyard.server.transform_driver import TransformDriver, request_of
 from dockyard.server.transform_io import output_location
@@ -129,23 +129,14 @@ def _model(platform: Platform, spec: TransformJobSpec) -> tuple[Model, str | Non
             field=field,
             hint="batch transform runs a model with one PrimaryContainer",
         )
-    info = platform.engine.image(container.image)
-    if info is None and transfer.ensure_local(platform, container.image):
-        info = platform.engine.image(container.image)
-    if info is None:
-        raise SpecError(
-            f"image {container.image} is not on this machine",
-            field=field,
-            hint="build it with `dockyard build DIR -t NAME:TAG`, or name an image in "
-            "Dockyard's registry",
-        )
+    image, info = image_here(platform, container.image, field)
     model_dir = None
     if container.model_data_url:
         archive = platform.inputs.model_archive(container.model_data_url, f"{field}.ModelDataUrl")
         model_dir = endpoints.model_dirs_of(platform, {model.model_name: archive.path})[
             model.model_name
         ]
-    ref = endpoints.pinned_image(platform, container.image, info, field)
+    ref = endpoints.pinned_image(platform, image, info, field)
     pinned = container.model_copy(update={"image": ref})
     return model.model_copy(update={"primary_container": pinned}), model_dir
 

@@ -7,6 +7,8 @@ what only a file can do: survive the process.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -462,3 +464,46 @@ def test_creation_order_survives_reopening_the_file(state_file: Path) -> None:
     first.close()
     second = SqliteStore(state_file)
     assert [r.name for r in second.services.list()] == ["web", "api", "db"]
+
+
+def _rewrite(
+    state_file: Path, kind: str, key: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    """Edit one stored document as an earlier (or broken) version would have left it."""
+    with sqlite3.connect(state_file) as db:
+        (body,) = db.execute(
+            "SELECT body FROM resources WHERE kind = ? AND name = ?", (kind, key)
+        ).fetchone()
+        doc = json.loads(body)
+        change(doc)
+        db.execute(
+            "UPDATE resources SET body = ? WHERE kind = ? AND name = ?",
+            (json.dumps(doc), kind, key),
+        )
+
+
+def test_a_training_job_written_before_a_field_was_renamed_still_reads(state_file: Path) -> None:
+    first = SqliteStore(state_file)
+    first.training_jobs.create(a_training_job("iris-1"))
+    first.close()
+
+    def as_before(doc: dict[str, Any]) -> None:  # ScriptMode.code_source was host_code_dir
+        doc["script"]["host_code_dir"] = "/srv/code"
+        del doc["script"]["code_source"]
+
+    _rewrite(state_file, "training_job", "iris-1", as_before)
+    second = SqliteStore(state_file)
+    assert second.training_jobs.require("iris-1").script.code_source == Path("/srv/code")
+
+
+def test_a_record_this_version_cannot_read_is_left_out_not_fatal_to_the_list(
+    state_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = SqliteStore(state_file)
+    first.training_jobs.create(a_training_job("iris-1"))
+    first.training_jobs.create(a_training_job("iris-2"))
+    first.close()
+    _rewrite(state_file, "training_job", "iris-1", lambda doc: doc["script"].clear())
+    second = SqliteStore(state_file)
+    assert [r.name for r in second.training_jobs.list()] == ["iris-2"]
+    assert "cannot be read by this version" in caplog.text

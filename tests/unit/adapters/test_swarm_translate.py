@@ -12,6 +12,7 @@ from dockyard.adapters.engine.swarm_translate import (
     current_task,
     node_view,
     service_args,
+    service_name,
     task_state,
 )
 from dockyard.errors import SpecError
@@ -195,3 +196,15 @@ def test_join_url_round_trip_and_refusal() -> None:
     with pytest.raises(SpecError) as raised:
         parse_join_url("10.0.0.11:2377")
     assert raised.value.field == "url"
+
+
+def test_a_long_container_name_becomes_a_service_name_swarm_accepts() -> None:
+    # an endpoint's replica: ENDPOINT-VARIANT-TASK-ENDPOINT, 64 characters here; swarm
+    # refuses a service name over 63 ("name must be 63 characters or fewer")
+    long = "dy-iris-ep-c970b1af-170-AllTraffic-84e16c0e-dy-iris-ep-c970b1af-170"
+    name = service_args(_spec(name=long))["name"]
+    assert len(name) <= 63
+    assert name.startswith("dy-iris-ep-c970b1af-170-AllTraffic-84e16c0e-dy-iris")
+    other = service_name(long.replace("84e16c0e", "59ad9496"))
+    assert other != name and len(other) <= 63  # another task's name stays apart
+    assert service_name("web-1234abcd-app") == "web-1234abcd-app"  # short names unchanged

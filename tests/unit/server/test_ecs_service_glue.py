@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
+from dockyard.control.launch_throttle import MAX_WAIT_S
 from dockyard.control.task import TaskStatus
 from dockyard.server import task_definitions
 from dockyard.server.app import create_app
@@ -413,3 +414,34 @@ def test_stop_task_on_a_service_task_drains_it_and_the_service_replaces_it(
         "a replacement to serve",
     )
     assert not any(seen.held_by_balancer for seen in world.engine.stops)
+
+
+# -- launch throttling ------------------------------------------------------------------------
+
+
+def test_a_service_whose_tasks_the_engine_refuses_is_throttled_with_ecs_s_event(
+    world: World, client: TestClient
+) -> None:
+    refused = task_definition()
+    refused["containerDefinitions"][0]["image"] = "absent:1"  # the engine refuses to run it
+    register(world, refused)
+    created(client)
+
+    def started() -> int:
+        return sum("has started" in e.message for e in world.store.events("service", SERVICE))
+
+    world.step(30)  # the clock stands still: only the free retries go
+    first = started()
+    assert 0 < first <= 6
+    events = [e.message for e in world.store.events("service", SERVICE)]
+    assert (
+        events.count(f"(service {SERVICE}) is unable to consistently start tasks successfully.")
+        == 1
+    )
+
+    world.clock.advance(MAX_WAIT_S)  # the wait is over: one more round, then a longer wait
+    world.step(5)
+    second = started()
+    assert second > first
+    world.step(30)
+    assert started() == second

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from dockyard.ports.engine import ContainerSpec
-from dockyard.server.run_logs import copy_logs, done_marker, read_lines, split_stamp
+from dockyard.server.run_logs import (
+    copy_logs,
+    done_marker,
+    read_lines,
+    split_stamp,
+    timed_lines,
+)
 from dockyard.testing import FakeEngine
 
 pytestmark = pytest.mark.unit
@@ -95,3 +101,30 @@ def test_a_copy_strips_the_stamps_and_hands_whole_lines_to_the_watcher(tmp_path:
     assert watcher.starts == 1
     assert [text for text, _ in watcher.lines] == ["one", "two", "last"]
     assert all(at > 1.7e9 for _, at in watcher.lines)
+
+
+def test_a_copy_keeps_each_line_s_time_for_reading_back_as_events(tmp_path: Path) -> None:
+    engine = FakeEngine(require_images=False)
+    state = engine.run(ContainerSpec(name="host", image="img"))
+    engine.write_logs(state.id, b"one\ntw")
+    engine.write_logs(state.id, b"o\nlast")
+    engine.exit(state.id, 0)
+    path = tmp_path / "algo-1.log"
+    watcher = Recorder()
+
+    copy_logs(engine, state.id, path, watcher=watcher)
+
+    events = timed_lines(path)
+    assert [text for _, text in events] == ["one", "two", "last"]
+    assert [at for at, _ in events] == [round(at * 1000) for _, at in watcher.lines]
+
+
+def test_timed_lines_hold_back_a_partial_line_and_date_untimed_lines_by_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "algo-1.log"
+    path.write_text("old copy\nhalf")  # made before times were kept; the copy still runs
+    events = timed_lines(path)
+    assert [text for _, text in events] == ["old copy"]
+    assert events[0][0] == round(path.stat().st_mtime * 1000)
+    assert timed_lines(tmp_path / "missing.log") == []

@@ -19,6 +19,7 @@ that service looks like and how its task reads back:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,7 @@ from dockyard.errors import SpecError
 from dockyard.ports.engine import ContainerSpec, ContainerState, ContainerStatus
 
 NANO = 1_000_000_000
+MAX_SERVICE_NAME = 63  # swarm refuses longer service names (InvalidArgument)
 MIB = 1024 * 1024
 #: what ECS counts as one vCPU in ``cpu`` units
 CPU_UNITS_PER_VCPU = 1024
@@ -65,6 +67,21 @@ class NodeView:
     hostname: str
     address: str
     ready: bool
+
+
+def service_name(name: str) -> str:
+    """``name`` as a swarm service may be called: at most 63 characters (a DNS label).
+
+    Container names are longer where endpoint and variant names are (``ENDPOINT-VARIANT-
+    TASK-ENDPOINT``); a longer one keeps its head and ends in a hash of the whole, so
+    two names never meet. Nothing looks a task's container up by this name: the
+    labels say whose it is.
+    """
+    if len(name) <= MAX_SERVICE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    head = name[: MAX_SERVICE_NAME - len(digest) - 1].rstrip("-_.")
+    return f"{head}-{digest}"
 
 
 def service_args(spec: ContainerSpec) -> dict[str, Any]:
@@ -115,7 +132,7 @@ def service_args(spec: ContainerSpec) -> dict[str, Any]:
     ]
     return {
         "task_template": template,
-        "name": spec.name,
+        "name": service_name(spec.name),
         "labels": dict(spec.labels),
         "mode": docker.types.ServiceMode("replicated", replicas=1),
         # dnsrr: no virtual IP (VIPs need IPVS); the name resolves to the task itself

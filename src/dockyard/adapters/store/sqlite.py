@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -42,6 +43,8 @@ from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
 from dockyard.records.transform import TransformJobRecord
+
+log = logging.getLogger("dockyard.store")
 
 R = TypeVar("R", bound=Keyed)
 
@@ -213,7 +216,20 @@ class SqliteCollection(Generic[R]):
         return record
 
     def list(self, owner: str | None = None) -> builtins.list[R]:
-        return [from_doc(self._type, body) for body in self._docs.list(self._kind, owner)]
+        """Every record (of ``owner``). One this version cannot read is logged and left
+        out, untouched in the file, so it does not hide all the others."""
+        records = []
+        for body in self._docs.list(self._kind, owner):
+            try:
+                records.append(from_doc(self._type, body))
+            except (TypeError, KeyError, ValueError) as error:
+                log.error(
+                    "a stored %s cannot be read by this version of Dockyard and is left "
+                    "out (kept in the state file): %s",
+                    self._kind,
+                    error,
+                )
+        return records
 
     def put(self, record: R) -> None:
         self._docs.upsert(self._kind, record.key, record.owner, to_doc(record))

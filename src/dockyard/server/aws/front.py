@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dockyard.errors import DockyardError
-from dockyard.server.aws import application_autoscaling, ecr, ecs, runtime, sagemaker
+from dockyard.server.aws import application_autoscaling, ecr, ecs, logs, runtime, sagemaker
 from dockyard.server.aws.credentials import AccessKeys
 from dockyard.server.aws.errors import SAGEMAKER_ERRORS, AwsError, from_dockyard
 from dockyard.server.aws.protocol import (
@@ -41,6 +41,7 @@ from dockyard.server.aws.s3 import S3Front, is_s3
 from dockyard.server.aws.service import AwsService, Call, Handler
 from dockyard.server.aws.shapes import documented_errors
 from dockyard.server.aws.sigv4 import SignedRequest, verify
+from dockyard.server.aws.sts import StsFront, is_sts
 from dockyard.server.listeners import serve_on_loopback
 from dockyard.server.platform import Platform
 
@@ -53,6 +54,7 @@ SERVICES: tuple[AwsService, ...] = (
     ecs.SERVICE,
     ecr.SERVICE,
     application_autoscaling.SERVICE,
+    logs.SERVICE,
 )
 
 
@@ -64,8 +66,11 @@ class AwsFront:
         self.keys = AccessKeys(platform.settings.run_dir)
         self.by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self.rest = [s for s in services if s.protocol.startswith("rest")]
+        self.sts = StsFront(self.keys)  # the query protocol: XML answers of its own
 
     def answer(self, request: SignedRequest) -> Answer:
+        if is_sts(request.headers):
+            return self.sts.answer(request)
         request_id = str(uuid.uuid4())
         answer = self._answer(request)
         return Answer(
@@ -159,6 +164,6 @@ def serve_in_thread(platform: Platform) -> Callable[[], None] | None:
         create_aws_front(platform), port, what="AWS front", setting="DOCKYARD_AWS_PORT"
     )
     if stop is not None:
-        names = ", ".join([*(s.name for s in SERVICES), "s3"])
+        names = ", ".join([*(s.name for s in SERVICES), "s3", "sts"])
         log.info("AWS APIs (%s) on http://127.0.0.1:%d", names, port)
     return stop

@@ -21,7 +21,7 @@ from dockyard.server import endpoint_capacity, endpoints
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import Row, page
 from dockyard.server.aws.service import Call, Handler
-from dockyard.server.registry import transfer
+from dockyard.server.image_lookup import image_here
 from dockyard.spec.endpoint import Model, parse_endpoint, parse_endpoint_config, parse_model
 
 
@@ -39,7 +39,7 @@ def create_model(call: Call) -> Mapping[str, Any]:
         raise validation(f'Cannot create already existing model "{arn}".')
     for index, container in enumerate(model.all_containers):
         where = "PrimaryContainer" if model.primary_container else f"Containers[{index}]"
-        _check_image(call, container.image, where)
+        image_here(call.platform, container.image, f"{where}.Image")  # or AWS's, stood in for
         if container.model_data_url:  # refused now, not when an endpoint starts
             # a multi-model container's ModelDataUrl is the prefix of its archives
             resolve = (
@@ -50,15 +50,6 @@ def create_model(call: Call) -> Mapping[str, Any]:
             resolve(container.model_data_url, f"{where}.ModelDataUrl")
     call.platform.store.models.create(ModelRecord(model, call.platform.clock()))
     return {"ModelArn": arn}
-
-
-def _check_image(call: Call, image: str, where: str) -> None:
-    platform = call.platform
-    if platform.engine.image(image) is None and not transfer.ensure_local(platform, image):
-        raise validation(
-            f"{where}.Image: image {image} is not on this machine; build it "
-            "(`dockyard build`) or push it to Dockyard's registry"
-        )
 
 
 def _model(call: Call, name: str) -> ModelRecord:
