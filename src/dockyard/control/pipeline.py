@@ -41,6 +41,11 @@ def safe_port_range(index: int) -> str:
     return f"{low}-{low + SAFE_PORTS_EACH - 1}"
 
 
+def model_volume(index: int) -> str:
+    """The task definition's volume holding container ``index``'s model artifact."""
+    return f"model-{index}"
+
+
 def model_dir_key(model_name: str, index: int) -> str:
     """Key of container ``index``'s extracted ModelDataUrl in the ``model_dirs`` map."""
     return f"{model_name}/{index}"
@@ -89,9 +94,10 @@ def pipeline_task_definition(
             key = model_dir_key(model.model_name, index)
             if key not in model_dirs:
                 raise KeyError(f"no extracted model directory given for {key}")
-            volumes.append({"name": f"model-{index}", "host": {"sourcePath": model_dirs[key]}})
+            volume = model_volume(index)
+            volumes.append({"name": volume, "host": {"sourcePath": model_dirs[key]}})
             container["mountPoints"] = [
-                {"sourceVolume": f"model-{index}", "containerPath": MODEL_DIR, "readOnly": True}
+                {"sourceVolume": volume, "containerPath": MODEL_DIR, "readOnly": True}
             ]
         containers.append(container)
     router = {

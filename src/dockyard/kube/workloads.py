@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.control.endpoint import MODEL_DIR, MODEL_PORT, MODEL_VOLUME
+from dockyard.control.pipeline import model_volume
 from dockyard.kube.autoscaling import Scaling, render_hpa
 from dockyard.kube.names import (
     KIND_LABEL,
@@ -156,16 +157,17 @@ def _variant(
     labels = {**endpoint_labels, VARIANT_LABEL: label_value(variant.record.variant_name)}
     claims: list[Manifest] = []
     extra: dict[str, Mapping[str, Any]] = {}
-    if any(v.name == MODEL_VOLUME for v in variant.definition.volumes):
+    for volume, source in _model_sources(record, variant.definition).items():
+        suffix = "model" if volume == MODEL_VOLUME else volume
         claim = claim_object(
-            dns_label(variant.record.service_name, "model"),
+            dns_label(variant.record.service_name, suffix),
             options.pod_context(resource, labels),
-            _model_source(record, variant.definition),
+            source,
             access="ReadOnlyMany",
             size=options.claim_size,
         )
         claims.append(claim)
-        extra[MODEL_VOLUME] = {
+        extra[volume] = {
             "persistentVolumeClaim": {"claimName": claim["metadata"]["name"], "readOnly": True}
         }
     pod = render_pod(
@@ -193,6 +195,26 @@ def _variant(
         annotations={WEIGHT_ANNOTATION: _weight(record, variant.record.variant_name)},
     )
     return [*claims, *pod.objects, deployment, *([hpa] if hpa else [])]
+
+
+def _model_sources(record: EndpointRecord, definition: TaskDefinition) -> dict[str, str]:
+    """The variant's model volumes (a model's own machine's folders) and where each
+    model comes from: one claim each on a cluster. A single model's volume, or each
+    container's of a multi-container model (its ``ModelDataUrl`` when the record's
+    model is the variant's, else the folder it was extracted to)."""
+    sources = {}
+    names = {c.name for c in definition.container_definitions}
+    containers = record.model.containers if record.model.primary_container is None else ()
+    for volume in definition.volumes:
+        if volume.name == MODEL_VOLUME:
+            sources[volume.name] = _model_source(record, definition)
+            continue
+        for index, container in enumerate(containers):
+            if volume.name == model_volume(index):
+                hostname = record.model.hostname_of(index)
+                url = container.model_data_url if hostname in names else None
+                sources[volume.name] = url or f"model/{hostname}{MODEL_DIR}"
+    return sources
 
 
 def _model_source(record: EndpointRecord, definition: TaskDefinition) -> str:

@@ -14,6 +14,7 @@ from dockyard.control.autoscaling import (
     TargetTracking,
 )
 from dockyard.control.endpoint import EndpointStatus, variant_services
+from dockyard.control.pipeline import model_dir_key
 from dockyard.control.service import service_state
 from dockyard.control.task_state import new_task
 from dockyard.control.training_status import new_training_job
@@ -223,6 +224,81 @@ def endpoint(*, model_data: bool = True) -> tuple[EndpointRecord, list[Variant]]
         last_modified_at=NOW,
     )
     return record, [Variant(v, s.task_definition) for v, s in zip(variants, services, strict=True)]
+
+
+ROUTER_IMAGE = "registry.example.com/dockyard-router:1"
+
+
+def one_variant_endpoint(name: str, model: dict[str, Any]) -> tuple[EndpointRecord, list[Variant]]:
+    """An endpoint of one variant serving ``model`` (a CreateModel request), its model
+    folders and its router as the server would give them."""
+    parsed = parse_model(model)
+    config = parse_endpoint_config(
+        {
+            "EndpointConfigName": f"{name}-config",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": parsed.model_name,
+                    "InitialInstanceCount": 2,
+                }
+            ],
+        }
+    )
+    spec = parse_endpoint({"EndpointName": name, "EndpointConfigName": f"{name}-config"})
+    dirs = {parsed.model_name: f"/var/lib/dockyard/models/{name}"}
+    dirs |= {
+        model_dir_key(parsed.model_name, i): f"/var/lib/dockyard/models/{name}-{i}"
+        for i in range(len(parsed.containers))
+    }
+    services = variant_services(
+        spec, config, {parsed.model_name: parsed}, dirs, router_image=ROUTER_IMAGE
+    )
+    variants = tuple(
+        VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
+        for s in services
+    )
+    record = EndpointRecord(
+        name=name,
+        config=config,
+        model=parsed,
+        image_id=PINNED,
+        variants=variants,
+        status=EndpointStatus.IN_SERVICE,
+        status_since=NOW,
+        created_at=NOW,
+        last_modified_at=NOW,
+    )
+    return record, [Variant(v, s.task_definition) for v, s in zip(variants, services, strict=True)]
+
+
+def pipeline_endpoint() -> tuple[EndpointRecord, list[Variant]]:
+    """A serial inference pipeline: two containers with their own models, and the router."""
+    return one_variant_endpoint(
+        "pipe",
+        {
+            "ModelName": "pipe-model",
+            "Containers": [
+                {"Image": PINNED, "ModelDataUrl": "s3://models/pipe/preprocess.tar.gz"},
+                {"Image": PINNED, "ModelDataUrl": "s3://models/pipe/model.tar.gz"},
+            ],
+        },
+    )
+
+
+def multi_model_endpoint() -> tuple[EndpointRecord, list[Variant]]:
+    """A multi-model endpoint: one container loading models from a prefix."""
+    return one_variant_endpoint(
+        "mme",
+        {
+            "ModelName": "mme-model",
+            "PrimaryContainer": {
+                "Image": PINNED,
+                "Mode": "MultiModel",
+                "ModelDataUrl": "s3://models/many/",
+            },
+        },
+    )
 
 
 def training_job(hosts: int, *, code_dir: Path | None = None) -> TrainingJobRecord:

@@ -41,6 +41,10 @@ SHAPES = {
     "endpoint": endpoint_bundle,
     "endpoint-autoscaled": lambda: endpoint_bundle(scaled=True),
     "endpoint-without-model-data": lambda: endpoint_bundle(model_data=False),
+    "endpoint-pipeline": lambda: ordered(render_endpoint(*shapes.pipeline_endpoint(), OPTIONS)),
+    "endpoint-multi-model": lambda: ordered(
+        render_endpoint(*shapes.multi_model_endpoint(), OPTIONS)
+    ),
     "training-single-host": lambda: ordered(render_training_job(shapes.training_job(1), OPTIONS)),
     "training-multi-host": lambda: ordered(
         render_training_job(shapes.training_job(3, code_dir=Path("/src/code")), OPTIONS)
@@ -140,6 +144,37 @@ def test_endpoint_model_comes_from_a_claim_annotated_with_its_model_data_url() -
     assert not [
         m for m in endpoint_bundle(model_data=False) if m["kind"] == "PersistentVolumeClaim"
     ]
+
+
+def test_a_pipeline_is_one_pod_whose_containers_each_mount_their_model_from_a_claim() -> None:
+    bundle = SHAPES["endpoint-pipeline"]()
+    claims = [m for m in bundle if m["kind"] == "PersistentVolumeClaim"]
+    sources = sorted(c["metadata"]["annotations"]["dockyard.io/source"] for c in claims)
+    assert sources == ["s3://models/pipe/model.tar.gz", "s3://models/pipe/preprocess.tar.gz"]
+    pod = one(bundle, "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == [
+        "container-1",
+        "container-2",
+        "dockyard-router",
+    ]
+    assert all("hostPath" not in v for v in pod["volumes"])  # the machine's folders are not there
+    claimed = {v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+    assert claimed == {c["metadata"]["name"] for c in claims}
+    router = pod["containers"][-1]
+    assert router["image"] == shapes.ROUTER_IMAGE
+    assert router["readinessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
+    assert all("readinessProbe" not in c for c in pod["containers"][:-1])  # behind the router
+
+
+def test_a_multi_model_endpoint_loads_from_the_prefix_s_claim() -> None:
+    bundle = SHAPES["endpoint-multi-model"]()
+    claim = one(bundle, "PersistentVolumeClaim")
+    assert claim["metadata"]["annotations"]["dockyard.io/source"] == "s3://models/many/"
+    (container,) = one(bundle, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SAGEMAKER_MULTI_MODEL"] == "true"
+    mount = container["volumeMounts"][0]
+    assert mount["mountPath"] == env["DOCKYARD_MODEL_PREFIX_DIR"]
 
 
 def test_autoscaled_variant_gets_an_hpa_that_owns_its_replica_count() -> None:
