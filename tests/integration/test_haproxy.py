@@ -46,6 +46,7 @@ FAST = HealthCheck(inter_ms=100, fastinter_ms=50, downinter_ms=50, rise=1, fall=
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body in two writes: no 40 ms stall
     server: _TargetServer
 
     def do_GET(self) -> None:

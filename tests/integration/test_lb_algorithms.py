@@ -33,6 +33,7 @@ CLIENTS = 8
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body in two writes: no 40 ms stall
     server: _Server
 
     def do_GET(self) -> None:

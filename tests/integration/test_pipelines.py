@@ -28,13 +28,14 @@ TARGET = "X-Amzn-SageMaker-Target-Container-Hostname"
 #: a stage: STAGE=pre doubles CSV numbers, STAGE=model sums rows; /ping; honours
 #: SAGEMAKER_BIND_TO_PORT
 STAGE = r"""
-import json, os
+import json, os, signal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STAGE = os.environ["STAGE"]
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body in two writes: no 40 ms stall
 
     def _answer(self, status, body, content_type):
         self.send_response(status)
@@ -61,6 +62,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # PID 1: stop when told
 ThreadingHTTPServer(("0.0.0.0", int(os.environ["SAGEMAKER_BIND_TO_PORT"])), Handler).serve_forever()
 """
 

@@ -125,7 +125,7 @@ def test_a_push_to_a_repository_that_does_not_exist_is_refused_naming_it(
 
 
 SERVER = """\
-import http.server, sys
+import http.server, os, signal, sys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -146,6 +146,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # PID 1: stop when told
 http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
 """
 

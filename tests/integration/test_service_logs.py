@@ -56,7 +56,9 @@ def test_service_logs_show_every_task_and_follow_new_ones(
     definition.write_text(json.dumps({"family": family, "containerDefinitions": [container]}))
     ok(daemon.cli("register-task-definition", str(definition)))
     create = ["service", "create", family, "--task-definition", f"{family}:1"]
-    ok(daemon.cli(*create, "--desired-count", "1"))
+    # --no-wait: a task without a health check counts as healthy only after 40 s (ECS);
+    # running tasks are what this test waits for
+    ok(daemon.cli(*create, "--desired-count", "1", "--no-wait"))
     try:
         (first,) = running(daemon, family, 1)
         shown = wait_until(
@@ -80,7 +82,7 @@ def test_service_logs_show_every_task_and_follow_new_ones(
             target=lambda: [seen.put(line) for line in follower.stdout or ()], daemon=True
         ).start()
         try:
-            ok(daemon.cli("service", "update", family, "--desired-count", "2"))
+            ok(daemon.cli("service", "update", family, "--desired-count", "2", "--no-wait"))
             (second,) = set(running(daemon, family, 2)) - {first}
             lines: list[str] = []
 

@@ -35,6 +35,7 @@ DELAY = float(os.environ.get("DELAY", "0"))
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body in two writes: no 40 ms stall
 
     def _answer(self, status, body, kind="text/csv"):
         self.send_response(status)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -193,8 +194,18 @@ def main() -> None:
     ]
     Router.mode = os.environ.get("DOCKYARD_PIPELINE_MODE", "Serial")
     port = int(os.environ.get("DOCKYARD_PIPELINE_PORT", "8080"))
+    server = _Server(("0.0.0.0", port), Router)
+
+    def stop(_signum: int, _frame: object) -> None:
+        # As PID 1 an unhandled SIGTERM is ignored, and the replica would wait out its
+        # stop timeout for SIGKILL. ``shutdown`` waits for ``serve_forever`` to return,
+        # which runs on this (the signal's) thread: ask from another one.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"pipeline router ({Router.mode}, {len(Router.hops)} containers) on :{port}", flush=True)
-    _Server(("0.0.0.0", port), Router).serve_forever()
+    server.serve_forever()
+    server.server_close()
 
 
 if __name__ == "__main__":
