@@ -143,7 +143,7 @@ def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_the_sagemaker_flow_trains_deploys_predicts_and_deletes(
+def test_the_sagemaker_flow_trains_deploys_predicts_updates_and_deletes(
     daemon: AwsDaemon,
     keys: dict[str, str],
     sm: Any,
@@ -209,9 +209,36 @@ def test_the_sagemaker_flow_trains_deploys_predicts_and_deletes(
     assert error_of(raised) == ("ModelError", 424)
     assert raised.value.response["OriginalStatusCode"] >= 400
 
+    # update to a config with a second variant, then ask that variant by name
+    variant = {"ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-2",
+        ProductionVariants=[
+            {**variant, "VariantName": "AllTraffic", "InitialVariantWeight": 0.9},
+            {**variant, "VariantName": "Canary", "InitialVariantWeight": 0.1},
+        ],
+    )
+    sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-2")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+    updated = sm.describe_endpoint(EndpointName=name)
+    assert updated["EndpointConfigName"] == f"{name}-2"
+    assert sorted(v["VariantName"] for v in updated["ProductionVariants"]) == [
+        "AllTraffic",
+        "Canary",
+    ]
+    canary = smr.invoke_endpoint(
+        EndpointName=name,
+        Body=b"5.1,3.5,1.4,0.2\n6.7,3.1,4.7,1.5\n",
+        ContentType="text/csv",
+        TargetVariant="Canary",
+    )
+    assert canary["InvokedProductionVariant"] == "Canary"
+    assert len(json.loads(canary["Body"].read())) == 2
+
     sm.delete_endpoint(EndpointName=name)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=FAST)
     sm.delete_endpoint_config(EndpointConfigName=name)
+    sm.delete_endpoint_config(EndpointConfigName=f"{name}-2")
     sm.delete_model(ModelName=name)
     assert name not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
 
@@ -310,6 +337,104 @@ def test_the_aws_cli_answers_from_dockyard(
     )
     assert done.returncode == 0, done.stderr
     assert key in json.loads(done.stdout)
+
+
+class AwsCli:
+    """``aws …`` against the daemon, with a Dockyard key; JSON out."""
+
+    def __init__(self, daemon: AwsDaemon, keys: dict[str, str], workdir: Path) -> None:
+        self.url = daemon.aws_url
+        self.workdir = workdir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
+        self.env.update(
+            AWS_ACCESS_KEY_ID=keys["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=keys["SecretAccessKey"],
+            AWS_DEFAULT_REGION=REGION,
+        )
+
+    def __call__(self, *command: str) -> Any:
+        done = subprocess.run(
+            [aws_cli() or "aws", *command, "--endpoint-url", self.url, "--output", "json"],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def input_json(self, name: str, request: dict[str, Any]) -> str:
+        path = self.workdir / f"{name}.json"
+        path.write_text(json.dumps(request))
+        return f"file://{path}"
+
+
+@pytest.mark.skipif(aws_cli() is None, reason="the AWS CLI is not installed (pip install awscli)")
+def test_the_sagemaker_flow_through_the_aws_cli(
+    daemon: AwsDaemon,
+    keys: dict[str, str],
+    framework_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    aws = AwsCli(daemon, keys, tmp_path)
+    job = unique_name("cli-iris")
+    request = aws.input_json("job", training_request(job, framework_image))
+    aws("sagemaker", "create-training-job", "--cli-input-json", request)
+    # the CLI's own waiters poll every 30 s or more: poll the same call faster
+    wait_until(
+        lambda: (
+            aws("sagemaker", "describe-training-job", "--training-job-name", job)[
+                "TrainingJobStatus"
+            ]
+            in ("Completed", "Failed", "Stopped")
+        ),
+        timeout=300,
+        what=f"{job} to end",
+        interval=2,
+    )
+    trained = aws("sagemaker", "describe-training-job", "--training-job-name", job)
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    artifact = trained["ModelArtifacts"]["S3ModelArtifacts"]
+
+    name = unique_name("cli-ep")
+    container = json.dumps({"Image": framework_image, "ModelDataUrl": artifact})
+    aws("sagemaker", "create-model", "--model-name", name, "--primary-container", container,
+        "--execution-role-arn", ROLE)  # fmt: skip
+    variants = [{"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+                 "InstanceType": "ml.m5.large"}]  # fmt: skip
+    aws("sagemaker", "create-endpoint-config", "--endpoint-config-name", name,
+        "--production-variants", json.dumps(variants))  # fmt: skip
+    aws("sagemaker", "create-endpoint", "--endpoint-name", name, "--endpoint-config-name", name)
+    wait_until(
+        lambda: (
+            aws("sagemaker", "describe-endpoint", "--endpoint-name", name)["EndpointStatus"]
+            == "InService"
+        ),
+        timeout=300,
+        what=f"{name} InService",
+        interval=2,
+    )
+    (tmp_path / "rows.csv").write_text("5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n")
+    answer = aws("sagemaker-runtime", "invoke-endpoint", "--endpoint-name", name,
+                 "--content-type", "text/csv", "--accept", "application/json",
+                 "--body", "fileb://rows.csv", "out.json")  # fmt: skip
+    assert answer["InvokedProductionVariant"] == "AllTraffic"
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 2
+
+    aws("sagemaker", "delete-endpoint", "--endpoint-name", name)
+    wait_until(
+        lambda: (
+            name not in [e["EndpointName"] for e in aws("sagemaker", "list-endpoints")["Endpoints"]]
+        ),
+        timeout=120,
+        what=f"{name} deleted",
+        interval=1,
+    )
+    aws("sagemaker", "delete-endpoint-config", "--endpoint-config-name", name)
+    aws("sagemaker", "delete-model", "--model-name", name)
 
 
 # -- ecs, application-autoscaling, ecr --------------------------------------------------------
@@ -430,6 +555,60 @@ def test_the_ecs_flow_serves_rolls_scales_and_deletes(
         what=f"{name} gone",
     )
     assert engine.list({"dockyard.service": name}) == []
+
+
+@pytest.mark.skipif(aws_cli() is None, reason="the AWS CLI is not installed (pip install awscli)")
+def test_the_ecs_flow_through_the_aws_cli(
+    daemon: AwsDaemon,
+    keys: dict[str, str],
+    web_image: str,
+    unique_name: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    aws = AwsCli(daemon, keys, tmp_path)
+    family, name = unique_name("cli-web"), unique_name("cli-svc")
+
+    def stable(count: int, revision: int) -> bool:
+        (service,) = aws("ecs", "describe-services", "--services", name)["services"]
+        (deployment, *others) = service["deployments"]
+        return (
+            not others
+            and service["runningCount"] == count
+            and deployment["rolloutState"] == "COMPLETED"
+            and deployment["taskDefinition"].endswith(f"{family}:{revision}")
+        )
+
+    for color in ("blue", "green"):
+        definition = {
+            "family": family,
+            "containerDefinitions": container_definitions(web_image, color),
+        }
+        aws(
+            "ecs", "register-task-definition", "--cli-input-json", aws.input_json(color, definition)
+        )
+    load_balancers = json.dumps(
+        [{"targetGroupArn": name, "containerName": "web", "containerPort": 8080}]
+    )
+    aws("ecs", "create-service", "--service-name", name, "--task-definition", f"{family}:1",
+        "--desired-count", "1", "--load-balancers", load_balancers)  # fmt: skip
+    try:
+        wait_until(lambda: stable(1, 1), timeout=TIMEOUT, what=f"{name} stable", interval=1)
+        url = daemon.api("GET", f"/v1/services/{name}")["url"]
+        wait_until(lambda: answers(url, "blue"), timeout=TIMEOUT, what="blue answers")
+        aws("ecs", "update-service", "--service", name, "--task-definition", f"{family}:2",
+            "--desired-count", "2")  # fmt: skip
+        wait_until(lambda: stable(2, 2), timeout=TIMEOUT, what=f"{name} on :2", interval=1)
+        wait_until(lambda: answers(url, "green"), timeout=TIMEOUT, what="green answers")
+    finally:
+        aws("ecs", "delete-service", "--service", name, "--force")
+    wait_until(
+        lambda: (
+            not any(arn.endswith(f"/{name}") for arn in aws("ecs", "list-services")["serviceArns"])
+        ),
+        timeout=TIMEOUT,
+        what=f"{name} deleted",
+        interval=1,
+    )
 
 
 def test_run_task_waits_running_and_stop_task_waits_stopped(
