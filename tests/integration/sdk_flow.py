@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 
-import boto3
 import numpy as np
 import sagemaker
 from sagemaker.sklearn import SKLearn
@@ -32,12 +31,14 @@ def main() -> None:
     steps: list[str] = []
     result: dict[str, object] = {"steps": steps}
     try:
-        boto = boto3.Session()  # region, key and endpoint from the environment
-        session = sagemaker.Session(boto_session=boto, default_bucket=bucket)
+        # region, key and endpoint from the environment; the default bucket from the
+        # SDK's config file (its own way of naming it without asking STS for the account)
+        session = sagemaker.Session()
         steps.append("session")
-        session.default_bucket()  # made on first use, as on AWS
+        made = session.default_bucket()  # made on first use, as on AWS
+        assert made == bucket, f"the default bucket is {made}, not the config file's {bucket}"
         steps.append("default_bucket")
-        train = session.upload_data(data_dir, bucket=bucket, key_prefix=f"{name}/data")
+        train = session.upload_data(data_dir, key_prefix=f"{name}/data")
         steps.append("upload_data")
         estimator = SKLearn(
             entry_point="train.py",

@@ -51,7 +51,14 @@ def test_sklearn_estimator_fits_deploys_and_predicts(
     keys: dict[str, str],  # noqa: F811
     framework_image: str,  # dockyard/sklearn:latest, which stands in for AWS's image
     unique_name: Callable[..., str],
+    tmp_path: Path,
 ) -> None:
+    config = tmp_path / "sagemaker-config.yaml"  # what ~/.config/sagemaker/config.yaml holds
+    config.write_text(
+        'SchemaVersion: "1.0"\n'
+        "SageMaker:\n  PythonSDK:\n    Modules:\n      Session:\n"
+        "        DefaultS3Bucket: sdk-artifacts\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKYARD_"))}
     env.update(
         AWS_ACCESS_KEY_ID=keys["AccessKeyId"],
@@ -59,6 +66,7 @@ def test_sklearn_estimator_fits_deploys_and_predicts(
         AWS_DEFAULT_REGION=REGION,
         AWS_ENDPOINT_URL=daemon.aws_url,
         PYTHONPATH="",
+        SAGEMAKER_USER_CONFIG_OVERRIDE=str(config),
     )
     name = unique_name("sdk")
     done = subprocess.run(
