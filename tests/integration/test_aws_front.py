@@ -203,6 +203,16 @@ def test_the_sagemaker_flow_trains_deploys_predicts_updates_and_deletes(
     assert answer["ContentType"] == "application/json"
     predictions = json.loads(answer["Body"].read())
     assert len(predictions) == 3
+    (replica,) = logs.describe_log_streams(logGroupName=f"/aws/sagemaker/Endpoints/{name}")[
+        "logStreams"
+    ]
+    assert replica["logStreamName"].startswith("AllTraffic/")
+    served = logs.get_log_events(
+        logGroupName=f"/aws/sagemaker/Endpoints/{name}",
+        logStreamName=replica["logStreamName"],
+        startFromHead=True,
+    )["events"]
+    assert served, "the model server's own output"
 
     with pytest.raises(ClientError) as raised:
         smr.invoke_endpoint(EndpointName=name, Body=b"not,a,flower", ContentType="text/csv")

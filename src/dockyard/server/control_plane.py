@@ -24,7 +24,7 @@ from dockyard.server.secrets import SecretBox, SecretVault
 from dockyard.server.services import ServiceReconciler
 from dockyard.server.standalone_tasks import StandaloneReconciler
 from dockyard.server.task_env import TaskInjections
-from dockyard.server.task_output import TaskOutput
+from dockyard.server.task_output import TaskOutput, output_root
 from dockyard.server.task_roles import TaskRoles
 from dockyard.server.tasks import TaskRunner
 from dockyard.server.training import TrainingReconciler
@@ -44,7 +44,7 @@ class ControlPlane:
             platform.store,
             settings.state_dir / "volumes",
             installation=installation_id(settings.state_dir),
-            output=TaskOutput(platform.engine, settings.logs_dir / "tasks"),
+            output=TaskOutput(platform.engine, output_root(settings)),
             injections=TaskInjections(
                 SecretVault(platform.store, SecretBox(settings.run_dir), platform.clock),
                 self.roles,

@@ -253,3 +253,33 @@ def timed_lines(path: Path) -> list[tuple[int, str]]:
         (stamps[i] if i < len(stamps) else modified, text.decode(errors="replace").rstrip("\r"))
         for i, text in enumerate(texts)
     ]
+
+
+class _Collected:
+    """A :class:`LineWatcher` that keeps every line with its time in ms."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+
+    def start(self) -> None:
+        self.lines.clear()
+
+    def line(self, text: str, at: float) -> None:
+        self.lines.append((round(at * 1000), text))
+
+
+def engine_lines(engine: Engine, container_id: str) -> list[tuple[int, str]]:
+    """``(time in Unix ms, text)`` of every line a container printed so far, read from
+    the engine with the times it stamped (empty once the container is gone)."""
+    collected = _Collected()
+    lines = _Lines(collected)
+    at = time.time()
+    try:
+        for frame in engine.logs(container_id, timestamps=True):
+            stamped, chunk = split_stamp(frame)
+            at = stamped if stamped is not None else time.time()
+            lines.feed(chunk, at)
+    except DockyardError:
+        return collected.lines
+    lines.close(at)
+    return collected.lines

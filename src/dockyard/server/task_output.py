@@ -16,9 +16,15 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 from dockyard.ports.engine import ContainerState, Engine
+from dockyard.settings import Settings
 
 TAIL_BYTES = 256 * 1024
 KEEP_STOPPED = 20
+
+
+def output_root(settings: Settings) -> Path:
+    """Where the tails of removed containers are kept."""
+    return settings.logs_dir / "tasks"
 
 
 def _safe(owner: str) -> str:
@@ -63,8 +69,18 @@ class TaskOutput:
 
     def kept(self, owner: str) -> Iterator[tuple[str, list[str]]]:
         """``(task-container, lines)`` of an owner's removed containers, oldest first."""
-        directory = self.root / _safe(owner)
-        if not directory.is_dir():
-            return
-        for path in sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime):
+        for _, _, path in kept_files(self.root, owner):
             yield path.stem, path.read_text(errors="replace").splitlines()
+
+
+def kept_files(root: Path, owner: str) -> list[tuple[str, str, Path]]:
+    """``(task id, container, file)`` of the tails kept for ``owner``'s removed
+    containers, oldest first (see :meth:`TaskOutput.keep`; task ids hold no ``-``)."""
+    directory = root / _safe(owner)
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime):
+        task_id, _, container = path.stem.partition("-")
+        found.append((task_id, container, path))
+    return found

@@ -8,14 +8,18 @@ empty; ``aws logs tail`` uses FilterLogEvents. Errors are CloudWatch's names.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_client import client
 from botocore.exceptions import ClientError
-from test_aws_front import training_request
+from fastapi.testclient import TestClient
+from test_aws_front import make_endpoint, training_request
+from test_ecs_service_glue import created, register, service_tasks, task_definition
 
+from dockyard.server.app import create_app
 from dockyard.server.aws.credentials import AccessKey, AccessKeys
 from dockyard.server.aws.front import AwsFront
 
@@ -40,6 +44,12 @@ def front(world: World) -> AwsFront:
 @pytest.fixture
 def logs(front: AwsFront, key: AccessKey) -> Any:
     return client(front, "logs", key)
+
+
+@pytest.fixture
+def ecs_client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.platform, world.control_plane)) as made:
+        yield made
 
 
 @pytest.fixture
@@ -184,3 +194,50 @@ def test_writing_logs_is_not_implemented_and_says_so(logs: Any) -> None:
         logs.create_log_group(logGroupName="/mine")
     assert raised.value.response["Error"]["Code"] == "NotImplemented"
     assert "CreateLogGroup" in raised.value.response["Error"]["Message"]
+
+
+# -- endpoints and ECS tasks: read from the engine while they run ---------------------------
+
+
+def test_an_endpoint_s_replicas_are_streams_of_its_own_group(
+    front: AwsFront, key: AccessKey, logs: Any, world: World
+) -> None:
+    make_endpoint(client(front, "sagemaker", key))
+    world.in_service("iris", 2)
+    replicas = sorted(r.task.task_id for r in world.replicas("iris"))
+    for task_id in replicas:
+        world.engine.write_logs(world.container_of(task_id).id, f"serving {task_id}\n".encode())
+    group = "/aws/sagemaker/Endpoints/iris"
+    assert group in [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [f"AllTraffic/{t}" for t in replicas]
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=f"AllTraffic/{replicas[0]}", startFromHead=True
+    )["events"]
+    assert [e["message"] for e in events] == [f"serving {replicas[0]}"]
+    assert events[0]["timestamp"] > 1.7e12
+
+
+def test_an_ecs_service_logging_to_awslogs_fills_that_group(
+    logs: Any, world: World, ecs_client: TestClient
+) -> None:
+    definition = task_definition()
+    definition["containerDefinitions"][0]["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": "/ecs/web", "awslogs-stream-prefix": "web"},
+    }
+    register(world, definition)
+    created(ecs_client)
+    world.settle(lambda: len(service_tasks(world)) == 2, "two tasks")
+    world.settle(
+        lambda: all(world.containers_of(r.task.task_id) for r in service_tasks(world)),
+        "their containers",
+    )
+    task_id = service_tasks(world)[0].task.task_id
+    world.engine.write_logs(world.container_of(task_id).id, b"GET /ping 200\n")
+    streams = logs.describe_log_streams(logGroupName="/ecs/web")["logStreams"]
+    assert f"web/app/{task_id}" in [s["logStreamName"] for s in streams]
+    found = logs.filter_log_events(logGroupName="/ecs/web", filterPattern="ping")["events"]
+    assert [(e["logStreamName"], e["message"]) for e in found] == [
+        (f"web/app/{task_id}", "GET /ping 200")
+    ]
