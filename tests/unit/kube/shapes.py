@@ -3,6 +3,7 @@ builds them (validated specs, control's values), for the renderer's tests."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from dockyard.control.autoscaling import (
     StepScaling,
     TargetTracking,
 )
-from dockyard.control.endpoint import EndpointStatus, variant_services
+from dockyard.control.endpoint import EndpointStatus, VariantService, variant_services
 from dockyard.control.pipeline import model_dir_key
 from dockyard.control.service import service_state
 from dockyard.control.task_state import new_task
@@ -26,7 +27,13 @@ from dockyard.records.placement import Placement
 from dockyard.records.service import EcsService, ServiceRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.training import ScriptMode, TrainingJobRecord
-from dockyard.spec.endpoint import parse_endpoint, parse_endpoint_config, parse_model
+from dockyard.spec.endpoint import (
+    EndpointConfig,
+    Model,
+    parse_endpoint,
+    parse_endpoint_config,
+    parse_model,
+)
 from dockyard.spec.service import parse_service
 from dockyard.spec.task_definition import TaskDefinition, parse_task_definition
 from dockyard.spec.training_job import parse_training_job
@@ -179,6 +186,28 @@ def scaling(service: str, *, step: bool = False) -> Scaling:
     return Scaling(target, tuple(policies))
 
 
+def _stored(
+    name: str, config: EndpointConfig, model: Model, services: Sequence[VariantService]
+) -> tuple[EndpointRecord, list[Variant]]:
+    """The endpoint record the server stores for ``services``, and its variants."""
+    variants = tuple(
+        VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
+        for s in services
+    )
+    record = EndpointRecord(
+        name=name,
+        config=config,
+        model=model,
+        image_id=PINNED,
+        variants=variants,
+        status=EndpointStatus.IN_SERVICE,
+        status_since=NOW,
+        created_at=NOW,
+        last_modified_at=NOW,
+    )
+    return record, [Variant(v, s.task_definition) for v, s in zip(variants, services, strict=True)]
+
+
 def endpoint(*, model_data: bool = True) -> tuple[EndpointRecord, list[Variant]]:
     """An endpoint with two variants as the server stores it (images pinned by id)."""
     container: dict[str, Any] = {"Image": PINNED, "Environment": {"SAGEMAKER_PROGRAM": "x.py"}}
@@ -208,22 +237,7 @@ def endpoint(*, model_data: bool = True) -> tuple[EndpointRecord, list[Variant]]
     spec = parse_endpoint({"EndpointName": "iris", "EndpointConfigName": "iris-config"})
     dirs = {"iris-model": "/var/lib/dockyard/models/abc"} if model_data else {}
     services = variant_services(spec, config, {"iris-model": model}, dirs)
-    variants = tuple(
-        VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
-        for s in services
-    )
-    record = EndpointRecord(
-        name="iris",
-        config=config,
-        model=model,
-        image_id=PINNED,
-        variants=variants,
-        status=EndpointStatus.IN_SERVICE,
-        status_since=NOW,
-        created_at=NOW,
-        last_modified_at=NOW,
-    )
-    return record, [Variant(v, s.task_definition) for v, s in zip(variants, services, strict=True)]
+    return _stored("iris", config, model, services)
 
 
 ROUTER_IMAGE = "registry.example.com/dockyard-router:1"
@@ -254,22 +268,7 @@ def one_variant_endpoint(name: str, model: dict[str, Any]) -> tuple[EndpointReco
     services = variant_services(
         spec, config, {parsed.model_name: parsed}, dirs, router_image=ROUTER_IMAGE
     )
-    variants = tuple(
-        VariantRecord(s.variant_name, s.service_name, s.desired_count, s.startup_timeout_s)
-        for s in services
-    )
-    record = EndpointRecord(
-        name=name,
-        config=config,
-        model=parsed,
-        image_id=PINNED,
-        variants=variants,
-        status=EndpointStatus.IN_SERVICE,
-        status_since=NOW,
-        created_at=NOW,
-        last_modified_at=NOW,
-    )
-    return record, [Variant(v, s.task_definition) for v, s in zip(variants, services, strict=True)]
+    return _stored(name, config, parsed, services)
 
 
 def pipeline_endpoint() -> tuple[EndpointRecord, list[Variant]]:

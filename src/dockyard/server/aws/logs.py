@@ -85,6 +85,21 @@ def _limit(params: Mapping[str, Any], default: int, most: int) -> int:
     return int(limit)
 
 
+def _page(
+    items: list[dict[str, Any]], params: Mapping[str, Any], limit: int, key: str
+) -> dict[str, Any]:
+    """One page of groups or streams (``nextToken`` is the next one's offset)."""
+    return token_page(
+        items,
+        {**params, "limit": limit},
+        key,
+        default_size=GROUPS_PAGE,
+        token="nextToken",
+        size="limit",
+        invalid=ERRORS.invalid,
+    )
+
+
 def _event_bytes(message: str) -> int:
     return len(message.encode()) + EVENT_OVERHEAD
 
@@ -116,15 +131,7 @@ def describe_log_groups(call: Call) -> Mapping[str, Any]:
         }
         for g in groups
     ]
-    return token_page(
-        described,
-        {**params, "limit": limit},
-        "logGroups",
-        default_size=GROUPS_PAGE,
-        token="nextToken",
-        size="limit",
-        invalid=ERRORS.invalid,
-    )
+    return _page(described, params, limit, "logGroups")
 
 
 def describe_log_streams(call: Call) -> Mapping[str, Any]:
@@ -157,15 +164,7 @@ def describe_log_streams(call: Call) -> Mapping[str, Any]:
         rows.sort(key=lambda r: r["logStreamName"])
     if params.get("descending"):
         rows.reverse()
-    return token_page(
-        rows,
-        {**params, "limit": limit},
-        "logStreams",
-        default_size=GROUPS_PAGE,
-        token="nextToken",
-        size="limit",
-        invalid=ERRORS.invalid,
-    )
+    return _page(rows, params, limit, "logStreams")
 
 
 # -- events -----------------------------------------------------------------------------------
