@@ -185,6 +185,7 @@ class ServiceReconciler:
     def reconcile(self, key: str, now: float) -> float | None:
         service = self.store.services.get(key)
         if service is None:
+            self._launch_failures.pop(key, None)
             return None
         route = service.state.target_group if service.target is not None else None
         targets = {t.name: t for t in self.lb.targets(route)} if route else {}
