@@ -1,7 +1,7 @@
 """The log groups and streams CloudWatch Logs would hold for what Dockyard runs.
 
 Named as AWS names them, so ``logs`` clients (the SageMaker SDK's ``fit()``, ``aws
-logs tail``) read them unchanged:
+logs filter-log-events``) read them unchanged:
 
 * **training jobs**: ``/aws/sagemaker/TrainingJobs``, one stream per host,
   ``JOB/algo-N-EPOCH``; **transform jobs**: ``/aws/sagemaker/TransformJobs``,

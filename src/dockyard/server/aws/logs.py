@@ -2,7 +2,7 @@
 output of Dockyard's jobs as SageMaker's log groups (:mod:`.log_groups`).
 
 Served: DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents — what
-the SageMaker SDK's ``fit()``/``wait(logs=True)`` and ``aws logs tail`` call. Writing
+the SageMaker SDK's ``fit()``/``wait(logs=True)`` and ``aws logs filter-log-events`` call. Writing
 (PutLogEvents, CreateLogGroup…) answers NotImplemented: the logs are the jobs' own
 output, not a store clients write to.
 
