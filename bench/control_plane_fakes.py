@@ -139,11 +139,11 @@ class World:
 # -- the passes ---------------------------------------------------------------------------
 
 
-def converge(world: World, services: int) -> dict[str, Any]:
+def converge(world: World, services: int, image: str = IMAGE) -> dict[str, Any]:
     """Deploy ``services`` endpoints, then pass until all are InService and steady."""
     t0 = time.perf_counter()
     for i in range(services):
-        request = {"EndpointName": f"ep-{i:04d}", "Image": IMAGE, "InstanceCount": REPLICAS}
+        request = {"EndpointName": f"ep-{i:04d}", "Image": image, "InstanceCount": REPLICAS}
         endpoints.deploy(world.platform, request)
     deploy_s = time.perf_counter() - t0
     passes: list[float] = []

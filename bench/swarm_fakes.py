@@ -127,6 +127,11 @@ class FakeSwarmApi:
         self.tasks_docs.pop(service_id, None)
 
 
+#: the endpoints' image, named in a registry: a swarm's nodes pull every task's image
+#: themselves, so an image only on the manager is refused (see ``transfer.node_reference``)
+NODE_IMAGE = f"registry.example.com/{IMAGE}"
+
+
 class SwarmManagerFake(FakeEngine):
     """The manager's own engine (images) with the fake swarm API behind it."""
 
@@ -139,7 +144,7 @@ class SwarmManagerFake(FakeEngine):
 def swarm_world() -> tuple[World, FakeSwarmApi]:
     scratch = tempfile.mkdtemp(prefix="dockyard-bench-swarm-")
     manager = SwarmManagerFake()
-    manager.add_image(IMAGE)
+    manager.add_image(NODE_IMAGE)
     engine = SwarmEngine(manager, run_wait=0)  # type: ignore[arg-type]
     store, lb, probe = MemoryStore(), FakeLoadBalancer(), PassingProbe()
     settings = Settings(state_dir=Path(scratch))
@@ -156,7 +161,7 @@ def measure_swarm_scale(services: int, passes: int, say: Callable[[str], None]) 
     quiet.setLevel(logging.ERROR)
     world, api = swarm_world()
     try:
-        setup = converge(world, services)
+        setup = converge(world, services, NODE_IMAGE)
         tasks = len(world.store.tasks.list())
         seconds = []
         calls: Counter[str] = Counter()
