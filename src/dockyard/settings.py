@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     )
     lb_port: int = Field(default=9080, description="Port of the load balancer's front end.")
     lb_host: str = Field(default="127.0.0.1", description="Address the load balancer binds.")
+    lb_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="HAProxy's threads. Default: a quarter of the cores, at least 1 (it "
+        "shares them with the model servers).",
+    )
     registry_port: int = Field(
         default=5000,
         description="Port of the image registry's front end on 127.0.0.1: image "

@@ -15,6 +15,7 @@ from dockyard.adapters.lb.config import (
     ServerLine,
     Timeouts,
     apportion,
+    default_threads,
     hashed_slot_backend,
     hashed_slot_index,
     is_slot,
@@ -24,9 +25,11 @@ from dockyard.adapters.lb.config import (
     slot_backend,
     slot_index,
 )
+from dockyard.adapters.lb.haproxy import HAProxyLoadBalancer
 from dockyard.adapters.lb.process import LbPaths
 from dockyard.errors import SetupError
 from dockyard.ports.lb import Share
+from dockyard.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -237,3 +240,23 @@ def test_a_variant_being_replaced_takes_traffic_but_cannot_be_pinned() -> None:
     lines = render_split_map({"ep": shares}).splitlines()
     assert "ep/old ep:old" not in lines and "ep/new ep-new:new" in lines
     assert sum(1 for line in lines if line.endswith(" ep:old")) == SPLIT_BUCKETS // 2
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (4, 1), (8, 2), (64, 16)])
+def test_haproxy_takes_a_quarter_of_the_cores_at_least_one(cores: int, threads: int) -> None:
+    assert default_threads(cores) == threads
+
+
+def test_the_thread_count_is_written_in_the_global_section() -> None:
+    assert "    nbthread 3\n" in section(render_config(make_config(threads=3)), "global")
+
+
+def test_dockyard_lb_threads_overrides_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKYARD_LB_THREADS", "3")
+    balancer = HAProxyLoadBalancer.from_settings(Settings(state_dir=tmp_path))
+    assert balancer.options.threads == 3
+    monkeypatch.setenv("DOCKYARD_LB_THREADS", "0")
+    with pytest.raises(ValueError, match="lb_threads"):
+        Settings(state_dir=tmp_path)

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from dockyard.adapters.lb.config import (
     LbConfig,
     ServerLine,
     Timeouts,
+    default_threads,
     hashed_slot_backend,
     hashed_slot_index,
     is_slot,
@@ -103,6 +105,7 @@ class LbOptions:
     retries: int = 2
     delete_timeout: float = 10.0  # blocking removals: wait this long for connections to close
     poll_interval: float = 0.02
+    threads: int | None = None  # HAProxy's nbthread; None: default_threads(this machine)
 
 
 class HAProxyLoadBalancer:
@@ -138,12 +141,16 @@ class HAProxyLoadBalancer:
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> HAProxyLoadBalancer:
         """The load balancer described by Dockyard's settings (``DOCKYARD_LB_*``)."""
         s = settings or get_settings()
+        options = kwargs.pop("options", None) or LbOptions()
+        if s.lb_threads is not None:
+            options = replace(options, threads=s.lb_threads)
         return cls(
             s.state_dir,
             host=s.lb_host,
             port=s.lb_port,
             run_dir=s.run_dir,
             logs_dir=s.logs_dir,
+            options=options,
             **kwargs,
         )
 
@@ -435,6 +442,7 @@ class HAProxyLoadBalancer:
             timeouts=self.options.timeouts,
             retries=self.options.retries,
             slot_settings=self._slot_settings(),
+            threads=self.options.threads or default_threads(os.cpu_count() or 1),
         )
 
     def _slot_settings(self) -> dict[int, RouteSettings]:
