@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install install-frameworks setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving bench-swarm bench-transform bench-ecs clean
+	bench-control-plane bench-serving bench-swarm bench-transform bench-ecs bench-lb-threads clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -83,6 +83,10 @@ bench-transform: setup
 
 bench-ecs: setup
 	PYTHONPATH=$(CURDIR)/src $(PY) bench/ecs.py
+
+# needs a running endpoint (the quickstart's iris), wrk and haproxy
+bench-lb-threads: setup
+	$(PY) bench/lb_threads.py
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .pytest_cache .mypy_cache .ruff_cache
