@@ -17,8 +17,8 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from dockyard.server.aws.errors import AwsError, ErrorNames
 from dockyard.server.aws.listing import token_page
@@ -32,6 +32,10 @@ ERRORS = ErrorNames(
     conflict="InvalidParameterException",
     server="ServiceUnavailableException",
 )
+#: a stream's event as the pages hold it, its message last: (index, time, message) or
+#: (time, stream, index, message)
+Event = TypeVar("Event", tuple[int, int, str], tuple[int, str, int, str])
+
 GROUPS_PAGE = 50  # DescribeLogGroups' and DescribeLogStreams' default limit
 EVENTS_PAGE = 10_000  # GetLogEvents' and FilterLogEvents' default limit
 EVENTS_BYTES = 1_048_576  # … and the most their events may add up to
@@ -212,19 +216,20 @@ def get_log_events(call: Call) -> Mapping[str, Any]:
     }
 
 
-def _forward(events: list[tuple[int, int, str]], limit: int) -> list[tuple[int, int, str]]:
-    """The first events that fit the page's count and size."""
-    chosen: list[tuple[int, int, str]] = []
+def _forward(events: Sequence[Event], limit: int) -> list[Event]:
+    """The first events that fit the page's count and size (an event's last member is
+    its message)."""
+    chosen: list[Event] = []
     size = 0
     for event in events[:limit]:
-        size += _event_bytes(event[2])
+        size += _event_bytes(event[-1])
         if chosen and size > EVENTS_BYTES:
             break
         chosen.append(event)
     return chosen
 
 
-def _backward(events: list[tuple[int, int, str]], limit: int) -> list[tuple[int, int, str]]:
+def _backward(events: Sequence[Event], limit: int) -> list[Event]:
     """The last events that fit the page's count and size, oldest first."""
     return list(reversed(_forward(list(reversed(events)), limit)))
 
@@ -267,13 +272,7 @@ def filter_log_events(call: Call) -> Mapping[str, Any]:
     last = _filter_token(params.get("nextToken"))
     if last is not None:
         found = [event for event in found if event[:3] > last]
-    page: list[tuple[int, str, int, str]] = []
-    size = 0
-    for event in found[:limit]:
-        size += _event_bytes(event[3])
-        if page and size > EVENTS_BYTES:
-            break
-        page.append(event)
+    page = _forward(found, limit)
     answer: dict[str, Any] = {
         "events": [
             {
