@@ -36,7 +36,14 @@ sys.path.insert(0, str(BENCH.parent / "tests" / "integration"))
 import httpx  # noqa: E402
 from dockyard_daemon import Daemon, free_port, wait_until  # noqa: E402
 from load import Load  # noqa: E402
-from test_ecs_faults import SERVER, task_definition  # noqa: E402
+from test_ecs_faults import (  # noqa: E402
+    SERVER,
+    create_service,
+    register,
+    serving,
+    task_definition,
+)
+from test_ecs_faults import ids as task_ids  # noqa: E402
 
 from dockyard.adapters.baseimage import ensure_base_image  # noqa: E402
 from dockyard.adapters.engine import DockerEngine, connect  # noqa: E402
@@ -63,31 +70,6 @@ def build_image(engine: DockerEngine, settings: Settings, work: Path) -> str:
     return tag
 
 
-def register(daemon: Daemon, document: dict[str, Any]) -> str:
-    registered = daemon.api("POST", "/v1/task-definitions", json=document)["taskDefinition"]
-    return f"{registered['family']}:{registered['revision']}"
-
-
-def create(daemon: Daemon, name: str, revision: str, count: int) -> str:
-    request = {
-        "serviceName": name,
-        "taskDefinition": revision,
-        "desiredCount": count,
-        "loadBalancers": [{"targetGroupArn": name, "containerName": "web", "containerPort": 8080}],
-    }
-    return str(daemon.api("POST", "/v1/services", json=request)["url"])
-
-
-def healthy(daemon: Daemon, name: str, revision: str, count: int) -> list[dict[str, Any]]:
-    def steady() -> list[dict[str, Any]] | None:
-        tasks = daemon.api("GET", f"/v1/services/{name}")["tasks"]
-        live = [t for t in tasks if t["lastStatus"] != "STOPPED"]
-        ok = [t for t in live if t["health"] == "healthy" and t["taskDefinition"] == revision]
-        return ok if len(ok) == count == len(live) else None
-
-    return wait_until(steady, timeout=TIMEOUT, what=f"{count} healthy tasks of {name}")
-
-
 def delete(daemon: Daemon, name: str) -> None:
     daemon.raw("DELETE", f"/v1/services/{name}", params={"force": "true"})
     wait_until(
@@ -97,14 +79,10 @@ def delete(daemon: Daemon, name: str) -> None:
     )
 
 
-def task_ids(outcomes: list[Any]) -> set[str]:
-    return {o.body.split()[-1] for o in outcomes}
-
-
 def measure_create(daemon: Daemon, image: str) -> dict[str, Any]:
     revision = register(daemon, task_definition("bench-create", image, "blue"))
     started = time.monotonic()
-    url = create(daemon, "bench-create", revision, 2)
+    url = create_service(daemon, "bench-create", revision, 2)
     with httpx.Client(timeout=5) as http:
         while True:
             try:
@@ -116,7 +94,7 @@ def measure_create(daemon: Daemon, image: str) -> dict[str, Any]:
                 raise AssertionError("no 200 from the new service")
             time.sleep(0.01)
     first = time.monotonic() - started
-    healthy(daemon, "bench-create", revision, 2)
+    serving(daemon, "bench-create", revision, 2)
     both = time.monotonic() - started
     delete(daemon, "bench-create")
     return {"first_200_s": round(first, 2), "both_healthy_s": round(both, 2)}
@@ -124,8 +102,8 @@ def measure_create(daemon: Daemon, image: str) -> dict[str, Any]:
 
 def measure_kill(daemon: Daemon, engine: DockerEngine, image: str) -> dict[str, Any]:
     revision = register(daemon, task_definition("bench-kill", image, "blue"))
-    url = create(daemon, "bench-kill", revision, 3)
-    victim = healthy(daemon, "bench-kill", revision, 3)[0]
+    url = create_service(daemon, "bench-kill", revision, 3)
+    victim = serving(daemon, "bench-kill", revision, 3)[0]
     with Load(url, threads=2) as load:
         load.wait_answers(30, timeout=TIMEOUT, what="answers before the kill")
         before = task_ids(load.answers)
@@ -150,8 +128,8 @@ def measure_kill(daemon: Daemon, engine: DockerEngine, image: str) -> dict[str, 
 def measure_deploy(daemon: Daemon, image: str) -> dict[str, Any]:
     blue = register(daemon, task_definition("bench-roll", image, "blue"))
     green = register(daemon, task_definition("bench-roll", image, "green"))
-    url = create(daemon, "bench-roll", blue, 4)
-    healthy(daemon, "bench-roll", blue, 4)
+    url = create_service(daemon, "bench-roll", blue, 4)
+    serving(daemon, "bench-roll", blue, 4)
     with Load(url, threads=2) as load:
         load.wait_answers(30, timeout=TIMEOUT, what="answers before the deploy")
         started = time.monotonic()
@@ -163,7 +141,7 @@ def measure_deploy(daemon: Daemon, image: str) -> dict[str, Any]:
 
         wait_until(completed, timeout=TIMEOUT, what="the deployment to complete")
         done = time.monotonic() - started
-        healthy(daemon, "bench-roll", green, 4)
+        serving(daemon, "bench-roll", green, 4)
         settled = time.monotonic() - started
         load.wait_answers(30, timeout=TIMEOUT, what="answers after")
     delete(daemon, "bench-roll")
@@ -179,8 +157,8 @@ def measure_autoscaling(daemon: Daemon, image: str) -> dict[str, Any]:
     revision = register(
         daemon, task_definition("bench-scale", image, "blue", env={"BURN_MS": "50"})
     )
-    url = create(daemon, "bench-scale", revision, 1)
-    healthy(daemon, "bench-scale", revision, 1)
+    url = create_service(daemon, "bench-scale", revision, 1)
+    serving(daemon, "bench-scale", revision, 1)
     policy = daemon.cli(
         "autoscaling",
         "put-policy",

@@ -102,12 +102,12 @@ class ApiClient:
         body = response.json()
         return body if isinstance(body, dict) else {}
 
-    def runs_another_installation(self) -> bool:
-        """A local daemon started from other code than this command's (an upgrade since,
-        or a daemon too old to say): it should be restarted."""
+    def runs_another_installation(self, health: dict[str, Any] | None) -> bool:
+        """Whether the local daemon that answered ``health`` (:meth:`health`) runs other
+        code than this command (an upgrade since, or a daemon too old to say): it should
+        be restarted. Never for a remote daemon."""
         if self.remote:
             return False
-        health = self.health()
         return health is not None and health.get("Installation") != fingerprint()
 
     def ensure_daemon(self, on_wait: Any = None) -> None:

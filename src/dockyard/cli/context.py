@@ -23,13 +23,15 @@ def api() -> ApiClient:
     if _client is None:
         settings = get_settings()
         client = ApiClient(settings)
-        if client.runs_another_installation():
+        health = client.health()
+        if client.runs_another_installation(health):
             err_console.print(
                 "Restarting the Dockyard daemon: it runs an earlier installation "
                 "(endpoints and services keep serving meanwhile)"
             )
             daemon_process.stop(settings)
-        if not client.alive():
+            health = None
+        if health is None:
             with console.status("Starting the Dockyard daemon…"):
                 client.ensure_daemon()
         _client = client

@@ -87,6 +87,11 @@ class _LineTimes:
     def line(self, text: str, at: float) -> None:
         if self.out is not None:
             self.out.write(f"{round(at * 1000)}\n")
+
+    def flush(self) -> None:
+        """Once per frame copied, not per line (a line not flushed yet reads as timed
+        by the copy's modification time meanwhile)."""
+        if self.out is not None:
             self.out.flush()
 
     def close(self) -> None:
@@ -153,6 +158,7 @@ def copy_logs(
                 out.flush()
                 written += len(chunk)
                 lines.feed(chunk, at)
+                times.flush()
     except DockyardError as error:
         log.warning("log copy for %s stopped: %s", path.name, error)
     finally:

@@ -47,7 +47,8 @@ def client_of(tmp_path: Path, health: dict[str, Any] | None) -> ApiClient:
 def test_a_daemon_of_another_installation_is_told_apart(
     tmp_path: Path, health: dict[str, Any] | None, restart: bool
 ) -> None:
-    assert client_of(tmp_path, health).runs_another_installation() is restart
+    client = client_of(tmp_path, health)
+    assert client.runs_another_installation(client.health()) is restart
 
 
 def test_a_remote_daemon_is_never_restarted(
@@ -56,7 +57,7 @@ def test_a_remote_daemon_is_never_restarted(
     monkeypatch.setenv("DOCKYARD_API_URL", "http://elsewhere:9070")
     client = client_of(tmp_path, {"Installation": "0123456789abcdef"})
     assert client.remote
-    assert client.runs_another_installation() is False
+    assert client.runs_another_installation(client.health()) is False
 
 
 def test_the_first_command_after_an_upgrade_stops_the_old_daemon_then_starts_its_own(
@@ -74,7 +75,6 @@ def test_the_first_command_after_an_upgrade_stops_the_old_daemon_then_starts_its
     monkeypatch.setattr(context, "ApiClient", lambda _settings: made)
     monkeypatch.setattr(context, "_client", None)
     monkeypatch.setattr(daemon_process, "stop", stop)
-    monkeypatch.setattr(made, "alive", lambda: "stop" in steps and "start" in steps)
     monkeypatch.setattr(made, "ensure_daemon", lambda on_wait=None: steps.append("start"))
 
     assert context.api() is made

@@ -29,6 +29,8 @@ from dockyard.ports.engine import ContainerState
 from dockyard.ports.store import Store
 from dockyard.records.task import TaskRecord
 from dockyard.server import endpoints, training
+from dockyard.server.aws.credentials import AccessKey, AccessKeys
+from dockyard.server.aws.front import AwsFront
 from dockyard.server.containers import CONTAINER_LABEL, TASK_LABEL
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
@@ -325,3 +327,15 @@ def data_dir(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "train.csv").write_text("5.1,3.5,1.4,0.2,0\n6.7,3.1,4.7,1.5,1\n")
     return directory
+
+
+@pytest.fixture
+def front(world: World) -> AwsFront:
+    """The AWS front on the world's fakes (boto3 clients reach it with ``aws_client``)."""
+    return AwsFront(world.platform)
+
+
+@pytest.fixture
+def key(world: World) -> AccessKey:
+    """An access key the front accepts."""
+    return AccessKeys(world.settings.run_dir).issue()

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from dockyard.records.instance import ContainerInstanceRecord
 from dockyard.server import ecs_services
 from dockyard.server.app import create_app
-from dockyard.server.aws.credentials import AccessKey, AccessKeys
+from dockyard.server.aws.credentials import AccessKey
 from dockyard.server.aws.front import AwsFront
 from dockyard.server.instances import instance_id
 from dockyard.server.registry import operations
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.unit
 IMAGE = "model:1"
 ARN = f"arn:aws:ecs:{REGION}:000000000000"
 ONCE = {"Delay": 0, "MaxAttempts": 1}  # the world is stepped first: the waiter checks once
-
-
-@pytest.fixture
-def front(world: World) -> AwsFront:
-    return AwsFront(world.platform)
-
-
-@pytest.fixture
-def key(world: World) -> AccessKey:
-    return AccessKeys(world.settings.run_dir).issue()
 
 
 @pytest.fixture

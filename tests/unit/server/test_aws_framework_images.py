@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from test_aws_front import ROLE, training_request
 
 from dockyard.errors import SpecError
-from dockyard.server.aws.credentials import AccessKeys
+from dockyard.server.aws.credentials import AccessKey
 from dockyard.server.aws.front import AwsFront
 from dockyard.server.aws_framework_images import aws_framework, stand_in
 from dockyard.testing import FakeEngine
@@ -67,8 +67,8 @@ def test_an_image_of_that_name_here_runs_itself_and_a_missing_stand_in_says_how_
 
 
 @pytest.fixture
-def sm(world: World) -> Any:
-    return client(AwsFront(world.platform), "sagemaker", AccessKeys(world.settings.run_dir).issue())
+def sm(front: AwsFront, key: AccessKey) -> Any:
+    return client(front, "sagemaker", key)
 
 
 def test_a_training_job_naming_aws_s_image_runs_dockyard_s_and_says_so(

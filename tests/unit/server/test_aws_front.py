@@ -40,16 +40,6 @@ ROLE = "arn:aws:iam::000000000000:role/dockyard"
 
 
 @pytest.fixture
-def front(world: World) -> AwsFront:
-    return AwsFront(world.platform)
-
-
-@pytest.fixture
-def key(world: World) -> AccessKey:
-    return AccessKeys(world.settings.run_dir).issue()
-
-
-@pytest.fixture
 def sm(front: AwsFront, key: AccessKey) -> Any:
     return client(front, "sagemaker", key)
 

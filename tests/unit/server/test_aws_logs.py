@@ -20,7 +20,7 @@ from test_aws_front import make_endpoint, training_request
 from test_ecs_service_glue import created, register, service_tasks, task_definition
 
 from dockyard.server.app import create_app
-from dockyard.server.aws.credentials import AccessKey, AccessKeys
+from dockyard.server.aws.credentials import AccessKey
 from dockyard.server.aws.front import AwsFront
 
 if TYPE_CHECKING:
@@ -29,16 +29,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.unit
 
 GROUP = "/aws/sagemaker/TrainingJobs"
-
-
-@pytest.fixture
-def key(world: World) -> AccessKey:
-    return AccessKeys(world.settings.run_dir).issue()
-
-
-@pytest.fixture
-def front(world: World) -> AwsFront:
-    return AwsFront(world.platform)
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.unit
 ROLE = "arn:aws:iam::000000000000:role/inference-reader"
 
 
-@pytest.fixture
-def front(world: World) -> AwsFront:
-    return AwsFront(world.platform)
-
-
 def test_a_user_s_key_is_the_local_account_s_root(front: AwsFront, world: World) -> None:
     key = AccessKeys(world.settings.run_dir).issue()
     identity = client(front, "sts", key).get_caller_identity()

@@ -11,7 +11,7 @@ import pytest
 from aws_client import client
 from botocore.exceptions import ClientError
 
-from dockyard.server.aws.credentials import AccessKeys
+from dockyard.server.aws.credentials import AccessKey
 from dockyard.server.aws.front import AwsFront
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ IMAGE = "model:1"
 
 
 @pytest.fixture
-def sm(world: World) -> Any:
-    return client(AwsFront(world.platform), "sagemaker", AccessKeys(world.settings.run_dir).issue())
+def sm(front: AwsFront, key: AccessKey) -> Any:
+    return client(front, "sagemaker", key)
 
 
 def transform_request(name: str, data_dir: Path, out: Path, count: int = 2) -> dict[str, Any]:
