@@ -113,7 +113,8 @@ class Launcher:
         wait: bool = True,
     ) -> ServerProcess:
         port = free_port()
-        workdir = self.root / f"server-{port}"
+        # Named by order, not by port: a port freed by an earlier server is handed out again.
+        workdir = self.root / f"server-{len(self.started)}-{port}"
         workdir.mkdir()
         full_env = {
             key: value
