@@ -9,11 +9,13 @@ signals are taken on the main thread, which is the only one Python runs signal h
 on; the loop thread blocks them so that the kernel always delivers them there.
 
 uvicorn settings and why: httptools and uvloop when importable (the fastest parser and
-loop); no lifespan (nothing to start: the model is already loaded); no access log and no
-Server header (per-request work nobody reads); keep-alive 75 s, longer than the idle
-timeouts of the load balancers usually put in front (60 s), so the server never closes a
-connection a balancer is about to reuse; graceful shutdown bounded by the request
-timeout plus a margin, so a draining worker finishes its in-flight request and then exits.
+loop), the httptools protocol writing each response in one system call
+(``single_write.py``); no lifespan (nothing to start: the model is already loaded); no
+access log and no Server header (per-request work nobody reads); keep-alive 75 s, longer
+than the idle timeouts of the load balancers usually put in front (60 s), so the server
+never closes a connection a balancer is about to reuse; graceful shutdown bounded by the
+request timeout plus a margin, so a draining worker finishes its in-flight request and
+then exits.
 
 The worker also keeps two promises to the supervisor: it writes a heartbeat once a
 second from its event loop (a stale heartbeat means the loop is stuck) and marks on the
@@ -83,7 +85,7 @@ def run_worker(
     deadline.install()
     config = uvicorn.Config(
         app,
-        http="httptools" if _importable("httptools") else "h11",
+        http=_http_protocol(),
         lifespan="off",
         access_log=False,
         server_header=False,
@@ -142,6 +144,17 @@ def _keep_beating(
         loop.call_later(1.0, tick)
 
     tick()
+
+
+def _http_protocol() -> type[asyncio.Protocol] | str:
+    """httptools with one write per response (``single_write.py``); h11 without httptools."""
+    if not _importable("httptools"):
+        return "h11"
+    from dockyard.runtime.serve.single_write import (  # noqa: PLC0415 - needs httptools
+        SingleWriteHttpToolsProtocol,
+    )
+
+    return SingleWriteHttpToolsProtocol
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
