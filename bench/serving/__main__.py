@@ -130,7 +130,12 @@ def measure(
             for target in order:
                 try:
                     fig = run_wrk(
-                        target.base_url, target.request, c, args.duration, args.timed_duration
+                        target.base_url,
+                        target.request,
+                        c,
+                        args.duration,
+                        args.timed_duration,
+                        meter=target.meter,
                     )
                 except LoadError as exc:
                     print(f"  {group} r{rnd} c={c} {target.name}: {exc}", flush=True)
@@ -142,7 +147,8 @@ def measure(
                 print(
                     f"  {group} r{rnd} c={c:<3} {target.name:<15} {fig.rps:>9,.0f} req/s  "
                     f"p50 {fig.p50_ms or 0:6.2f}  p99 {fig.p99_ms or 0:7.2f} ms  "
-                    f"(corrected {fig.p99_corrected_ms:7.2f})  errors {fig.errors}",
+                    f"(corrected {fig.p99_corrected_ms:7.2f})  errors {fig.errors}"
+                    + report.cpu_line(fig.cpu_us),
                     flush=True,
                 )
 

@@ -30,7 +30,7 @@ from dockyard.adapters.engine import connect  # noqa: E402
 from dockyard.settings import Settings  # noqa: E402
 
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS=2"
-BATCH_FLAGS = ("--batch-size", "32", "--batch-wait-ms", "2")
+BATCH_FLAGS = ("--batch-size", "32", "--batch-wait-ms", "0")
 
 
 @dataclass

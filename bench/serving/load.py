@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from .cpu import Meter, per_request_us
 
 TIMEOUT_S = 5.0
 
@@ -161,6 +163,8 @@ class Figures:
     socket_errors: int
     seconds: float
     timed_seconds: float
+    #: pass 1's CPU per request by hop, µs (``cpu.py``); empty when not metered
+    cpu_us: dict[str, float | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -212,13 +216,19 @@ def run_wrk(
     duration_s: float,
     timed_s: float | None = None,
     threads: int = 2,
+    meter: Meter | None = None,
 ) -> Figures:
-    """Pass 1 for ``duration_s``, then pass 2 for ``timed_s`` (0: skip it); the figures."""
+    """Pass 1 for ``duration_s``, then pass 2 for ``timed_s`` (0: skip it); the figures.
+
+    With ``meter``, every hop's CPU time is read just before and just after pass 1.
+    """
     url = url_base.rstrip("/") + request.path
+    before = meter.read() if meter else None
     one = _wrk(url, request, STATIC_LUA, min(connections, threads), connections, duration_s)
+    used = per_request_us(before, meter.read(), int(one["requests"])) if meter and before else {}
     timed = duration_s if timed_s is None else timed_s
     two = _wrk(url, request, TIMED_LUA, connections, connections, timed) if timed > 0 else None
-    return combine(one, two)
+    return replace(combine(one, two), cpu_us=used)
 
 
 def _sockets(raw: dict[str, float]) -> int:

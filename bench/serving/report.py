@@ -38,8 +38,39 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]
                 figures[k] = round(statistics.median(values), 3)
         figures["errors"] = sum(r["errors"] for r in items)
         figures["rounds"] = len(items)
+        hops = _cpu_medians(items)
+        if hops:
+            figures["cpu_us"] = hops  # type: ignore[assignment]
         out[target][str(c)] = figures
     return dict(out)
+
+
+#: Hops in the order a request meets them (``cpu.py``), then what no process was charged.
+HOPS = ("load", "balancer", "proxy", "server", "rest", "total")
+HOP_TITLES = {
+    "load": "wrk",
+    "balancer": "HAProxy",
+    "proxy": "userland proxy",
+    "server": "server",
+    "rest": "rest of the machine",
+    "total": "machine total",
+}
+
+
+def _cpu_medians(items: list[dict[str, Any]]) -> dict[str, float]:
+    """{hop: median µs per request over the rounds that measured it}."""
+    out = {}
+    for hop in HOPS:
+        values = [r["cpu_us"][hop] for r in items if r.get("cpu_us", {}).get(hop) is not None]
+        if values:
+            out[hop] = round(statistics.median(values), 1)
+    return out
+
+
+def cpu_line(cpu_us: dict[str, float | None]) -> str:
+    """The progress line's tail: CPU µs per request by hop."""
+    shown = [f"{hop} {cpu_us[hop]:.0f}" for hop in HOPS if cpu_us.get(hop) is not None]
+    return f"  cpu µs/req: {', '.join(shown)}" if shown else ""
 
 
 def per_round_ratio(
@@ -140,6 +171,28 @@ def table_markdown(doc: dict[str, Any], group: str) -> str:
     return "\n".join(lines)
 
 
+def cpu_table_markdown(doc: dict[str, Any], group: str, c: int = SUMMARY_C) -> str:
+    """CPU µs per request by hop at concurrency ``c`` (median of rounds), one row per server."""
+    meds = doc["medians"].get(group, {})
+    targets = doc["groups"][group]["targets"]
+    rows = {
+        name: meds[name][str(c)]["cpu_us"]
+        for name in targets
+        if "cpu_us" in meds.get(name, {}).get(str(c), {})
+    }
+    hops = [h for h in HOPS if any(h in r for r in rows.values())]
+    if not rows or not hops:
+        return ""
+    head = "| server | req/s | " + " | ".join(HOP_TITLES[h] for h in hops) + " |"
+    lines = [head, "|---|---|" + "---|" * len(hops)]
+    for name, row in rows.items():
+        info = targets[name]
+        label = f"**{info['title']}**" if info["kind"] == "dockyard" else info["title"]
+        rps = _fmt(meds[name][str(c)].get("rps"))
+        lines.append(f"| {label} | {rps} | " + " | ".join(_fmt(row.get(h)) for h in hops) + " |")
+    return "\n".join(lines)
+
+
 def readme_section(doc: dict[str, Any], chart: str | None) -> str:
     s = doc["summary"]
     parts = [
@@ -167,6 +220,17 @@ def readme_section(doc: dict[str, Any], chart: str | None) -> str:
         "",
         table_markdown(doc, "server"),
     ]
+    for group, title in (("e2e", "end to end"), ("server", "server to server")):
+        table = cpu_table_markdown(doc, group)
+        if table:
+            parts += [
+                "",
+                f"CPU per request by hop, {title}, c={SUMMARY_C} (µs, median of rounds; "
+                "`rest of the machine` is the machine's busy time no hop was charged: "
+                "softirq network work, the engine, other load):",
+                "",
+                table,
+            ]
     if chart:
         parts += ["", f"![serving benchmark]({chart})"]
     return "\n".join(parts) + "\n"

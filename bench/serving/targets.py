@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import docker
 
-from . import containers, dockyard_side, peers, venvs
+from . import containers, cpu, dockyard_side, peers, venvs
 from .load import Request
 from .model import Model
 from .procs import HostServer, peak_rss_mib, wait_ready
@@ -48,6 +48,7 @@ class Target:
     rss: Callable[[], dict[str, float]]
     stop: Callable[[], None]
     info: dict[str, Any] = field(default_factory=dict)
+    meter: cpu.Meter | None = None  # CPU per request, hop by hop (``cpu.py``)
 
 
 @dataclass
@@ -128,6 +129,7 @@ def _host_target(
         return merged
 
     print(f"  ✓ {name} on :{port} in {seconds:.1f} s", flush=True)
+    trees = [cpu.tree_reader(member.process.pid) for member in group]
     return Target(
         name,
         title,
@@ -138,6 +140,7 @@ def _host_target(
         rss,
         stop,
         {"ready_s": round(seconds, 2)},
+        cpu.Meter({"server": lambda: sum(read() for read in trees)}),
     )
 
 
@@ -308,6 +311,10 @@ def _endpoint_target(
             if (value := containers.peak_mib(c)) is not None
         }
 
+    def replicas_cpu_s() -> float:
+        replicas = dockyard_side.replica_containers(engine, endpoint)
+        return sum(cpu.container_reader(c)() for c in replicas)
+
     print(f"  ✓ {name}: {deployed.url}", flush=True)
     body = peers.ROW_JSON
     return Target(
@@ -320,6 +327,12 @@ def _endpoint_target(
         rss,
         lambda: dockyard_side.delete(stack, endpoint),
         {"url": deployed.url, "deploy_args": args},
+        cpu.Meter(
+            {
+                "balancer": cpu.haproxy_reader(stack.settings.state_dir),
+                "server": replicas_cpu_s,
+            }
+        ),
     )
 
 
@@ -363,6 +376,9 @@ def _container_target(
         rss,
         lambda: containers.remove(engine, cname),
         {"image": image, "ready_s": round(seconds, 2)},
+        cpu.Meter(
+            {"proxy": cpu.userland_proxy_reader(port), "server": cpu.container_reader(container)}
+        ),
     )
 
 
@@ -433,7 +449,7 @@ def e2e_group(ctx: Context, stack: Any) -> list[Target]:
             "Dockyard endpoint, adaptive batching",
             "dockyard",
             ["--framework", "sklearn", "--model-data", tarball, *dockyard_side.BATCH_FLAGS],
-            "as above, --batch-size 32 --batch-wait-ms 2",
+            "as above, --batch-size 32 --batch-wait-ms 0 (a batch goes when the handler is free)",
         )
         if target:
             targets.append(target)
