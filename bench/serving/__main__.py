@@ -10,7 +10,7 @@ Usage (from the repository root, as root, after ``dockyard setup``)::
 A run shorter than the defaults (fewer rounds, shorter duration, ``--only``) is a smoke
 run: it is labelled ``"smoke": true`` and written to
 ``bench/results/serving-smoke.json``, never over the committed results, and the README
-is left alone.
+is left alone. So is a full run that is interrupted (``"interrupted": true``).
 """
 
 from __future__ import annotations
@@ -191,11 +191,12 @@ def run_group(ctx: Context, group: str, args: argparse.Namespace, doc: dict[str,
                 else str(engine)
             )
             targets = e2e_group(ctx, stack)
-        targets = [t for t in targets if not args.only or t.name in args.only]
+        # every started server is stopped below, measured or not
+        chosen = [t for t in targets if not args.only or t.name in args.only]
         runs: list[dict[str, Any]] = []
-        if targets:
-            measure(targets, args, group, runs)
-        doc["groups"][group] = {"targets": describe(targets), "runs": runs}
+        if chosen:
+            measure(chosen, args, group, runs)
+        doc["groups"][group] = {"targets": describe(chosen), "runs": runs}
     finally:
         for target in targets:
             try:
@@ -314,13 +315,22 @@ def main(argv: list[str] | None = None) -> int:
         engine_url=args.engine_url,
         batching=not args.no_batching,
     )
+    completed = False
     try:
         rate = ceilings.predict_rate(model.joblib_path, min(5.0, args.duration))
         doc["ceilings"] = {"predict_one_row_in_process": rate}
         print(f"ceiling: one-row predict {rate['calls_per_s']:,.0f} calls/s in process")
         for group in groups:
             run_group(ctx, group, args, doc)
+        completed = True
     finally:
+        if not completed:
+            # an interrupted run keeps what it measured, but never over the committed results
+            doc["interrupted"] = True
+            doc["smoke"] = True
+            full = False
+            if output == RESULTS:
+                output = SMOKE_RESULTS
         doc["versions"].update(ctx.versions)
         doc["failures"] = ctx.failures
         doc["notes"] = ctx.notes
