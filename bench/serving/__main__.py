@@ -328,7 +328,6 @@ def main(argv: list[str] | None = None) -> int:
             # an interrupted run keeps what it measured, but never over the committed results
             doc["interrupted"] = True
             doc["smoke"] = True
-            full = False
             if output == RESULTS:
                 output = SMOKE_RESULTS
         doc["versions"].update(ctx.versions)

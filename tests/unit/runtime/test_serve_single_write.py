@@ -12,7 +12,9 @@ import pytest
 from dockyard.runtime.serve.single_write import GatheringTransport
 
 if TYPE_CHECKING:
-    from conftest import Launcher
+    from collections.abc import Callable
+
+    from conftest import ServerProcess
 
 pytestmark = pytest.mark.unit
 
@@ -132,8 +134,10 @@ def _read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, bytes]
     return responses
 
 
-def test_pipelined_requests_on_one_connection_are_answered_in_order(launcher: Launcher) -> None:
-    server = launcher.start()
+def test_pipelined_requests_on_one_connection_are_answered_in_order(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server()
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
     requests = b""
     for row in rows:
@@ -150,13 +154,12 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(launcher: La
     assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * (len(rows) + 1)
     assert [body for _, body in answers[:-1]] == expected
     assert answers[-1][1] == b""
-    server.stop()
 
 
 def test_a_response_with_connection_close_arrives_whole_before_the_close(
-    launcher: Launcher,
+    start_server: Callable[..., ServerProcess],
 ) -> None:
-    server = launcher.start()
+    server = start_server()
     body = b"[[5.1, 3.5, 1.4, 0.2]]"
     request = (
         b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -170,4 +173,3 @@ def test_a_response_with_connection_close_arrives_whole_before_the_close(
     head, _, answer = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert json.loads(answer) == [0]
-    server.stop()
