@@ -340,7 +340,12 @@ def delete(platform: Platform, name: str, *, force: bool = False) -> dict[str, A
 
 def describe(platform: Platform, name: str) -> dict[str, Any]:
     """``{"service": ECS's Service, "url": where it answers, "tasks": [...]}``."""
-    record = user_service(platform, name)
+    return describe_record(platform, user_service(platform, name))
+
+
+def describe_record(platform: Platform, record: ServiceRecord) -> dict[str, Any]:
+    """:func:`describe` of a record already read: a listing describes the records it
+    read, so a service whose delete finishes meanwhile cannot make it a 404."""
     assert record.ecs is not None
     name = record.name
     tasks = platform.store.tasks.list(record.tasks_owner)
@@ -443,7 +448,7 @@ def modify_attributes_of(platform: Platform, target_group: str, doc: Any) -> dic
 def list_services(platform: Platform) -> dict[str, Any]:
     """ListServices + DescribeServices of every service a user created (not endpoints')."""
     described = [
-        describe(platform, record.name)
+        describe_record(platform, record)
         for record in platform.store.services.list()
         if record.ecs is not None
     ]

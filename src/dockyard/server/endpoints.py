@@ -507,13 +507,19 @@ def replicas(platform: Platform, record: EndpointRecord) -> list[dict[str, Any]]
 
 
 def describe(platform: Platform, name: str) -> dict[str, Any]:
-    record = platform.store.endpoints.require(name)
+    return describe_record(platform, platform.store.endpoints.require(name))
+
+
+def describe_record(platform: Platform, record: EndpointRecord) -> dict[str, Any]:
+    """The description of a record already read, so that a listing never looks a name
+    up twice: an endpoint whose deletion finishes between the two reads would turn the
+    whole listing into a 404."""
     rows = replicas(platform, record)
     traffic = variant_traffic(platform, record)
     container = record.model.primary_container
     config = record.config.to_aws()
     described: dict[str, Any] = {
-        "EndpointName": name,
+        "EndpointName": record.name,
         "EndpointConfigName": record.config.endpoint_config_name,
         "EndpointStatus": record.status,
         "FailureReason": record.failure_reason,
@@ -522,7 +528,7 @@ def describe(platform: Platform, name: str) -> dict[str, Any]:
         "Image": container.image if container else None,
         "Mode": container.mode if container else None,
         "ModelDataUrl": container.model_data_url if container else None,
-        "Url": platform.lb.url_for(name),
+        "Url": platform.lb.url_for(record.name),
         "DesiredReplicas": record.desired_replicas,
         "HealthyReplicas": sum(1 for r in rows if r["Health"] == "healthy"),
         "Replicas": rows,
@@ -583,4 +589,4 @@ def variant_traffic(platform: Platform, record: EndpointRecord) -> dict[str, dic
 
 
 def list_endpoints(platform: Platform) -> list[dict[str, Any]]:
-    return [describe(platform, record.name) for record in platform.store.endpoints.list()]
+    return [describe_record(platform, record) for record in platform.store.endpoints.list()]

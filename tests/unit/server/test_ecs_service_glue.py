@@ -242,6 +242,21 @@ def test_endpoint_variants_are_not_listed_as_services(world: World, client: Test
     assert client.get("/v1/services/iris-AllTraffic").status_code == 404
 
 
+def test_the_listing_describes_the_records_it_read_without_looking_them_up_again(
+    world: World, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service whose delete finishes between the listing's read and a second lookup
+    by name would have made the whole listing a 404."""
+    register(world)
+    created(client)
+    monkeypatch.setattr(world.store.services, "get", lambda name: None)
+
+    listed = client.get("/v1/services")
+
+    assert listed.status_code == 200, listed.text
+    assert [s["serviceName"] for s in listed.json()["services"]] == [SERVICE]
+
+
 # -- tasks of a service -----------------------------------------------------------------------
 
 

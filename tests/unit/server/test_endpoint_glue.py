@@ -16,7 +16,7 @@ import pytest
 from dockyard.adapters.store.sqlite import SqliteStore
 from dockyard.control.health import DEFAULT_POLICY
 from dockyard.control.task import TaskStatus
-from dockyard.errors import Conflict, SpecError
+from dockyard.errors import Conflict, NotFound, SpecError
 from dockyard.server import endpoints
 from dockyard.server.services import HEALTHY_CHECK_INTERVAL_S
 from dockyard.testing import FakeHealthProbe
@@ -305,6 +305,25 @@ def test_a_drain_outlasting_the_deregistration_delay_is_cut(world: World) -> Non
 
 
 # -- deleting ---------------------------------------------------------------------------------
+
+
+def test_the_listing_describes_the_records_it_read_without_looking_them_up_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint whose delete finishes between the listing's read and a second lookup
+    by name made the whole listing a 404 naming it."""
+    world.deploy()
+    world.in_service()
+
+    def gone(name: str) -> None:
+        raise NotFound(f"no endpoint named {name!r}", resource=f"endpoint/{name}")
+
+    monkeypatch.setattr(world.platform.store.endpoints, "require", gone)
+
+    listed = endpoints.list_endpoints(world.platform)
+
+    assert [e["EndpointName"] for e in listed] == [ENDPOINT]
+    assert listed[0]["EndpointStatus"] == "InService"
 
 
 def test_delete_goes_deleting_then_removes_everything(world: World) -> None:
