@@ -25,10 +25,12 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.instance import ContainerInstanceRecord
+from dockyard.records.model_package import ModelPackageGroupRecord, ModelPackageRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
+from dockyard.records.tags import TagsRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
@@ -99,6 +101,12 @@ class Store(Protocol):
     def transform_jobs(self) -> Collection[TransformJobRecord]: ...
     @property
     def container_instances(self) -> Collection[ContainerInstanceRecord]: ...
+    @property
+    def model_package_groups(self) -> Collection[ModelPackageGroupRecord]: ...
+    @property
+    def model_packages(self) -> Collection[ModelPackageRecord]: ...  # owner: the group
+    @property
+    def tags(self) -> Collection[TagsRecord]: ...  # SageMaker resources' tags
     @property
     def metrics(self) -> MetricStore:
         """Time series (training metrics), bounded; outside :meth:`transaction`."""

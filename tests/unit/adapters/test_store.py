@@ -40,9 +40,11 @@ from dockyard.records.autoscaling import (
 )
 from dockyard.records.endpoint import EndpointRecord, VariantRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
+from dockyard.records.model_package import ModelPackageGroupRecord, ModelPackageRecord
 from dockyard.records.placement import Placement
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.service import ServiceRecord
+from dockyard.records.tags import Tag, TagsRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import ScriptMode, TrainingJobRecord
@@ -153,6 +155,27 @@ def a_schedule() -> ScheduleRecord:
     )
 
 
+def a_package_group() -> ModelPackageGroupRecord:
+    return ModelPackageGroupRecord("churn", 100.0, description="churn models", last_version=2)
+
+
+def a_model_package(version: int = 2) -> ModelPackageRecord:
+    spec = {"Containers": [{"Image": "dockyard/sklearn:1.5", "Environment": {"A": "1"}}]}
+    return ModelPackageRecord(
+        "churn",
+        100.0,
+        150.0,
+        request={"InferenceSpecification": spec, "ModelPackageDescription": "v2"},
+        group="churn",
+        version=version,
+        approval_status="Approved",
+    )
+
+
+def some_tags() -> TagsRecord:
+    return TagsRecord("model/iris", 100.0, (Tag("team", "ml"), Tag("stage", "")))
+
+
 # one record of each collection of the port, by the collection's attribute name
 SAMPLES: dict[str, Callable[[], Any]] = {
     "scalable_targets": a_scalable_target,
@@ -166,6 +189,9 @@ SAMPLES: dict[str, Callable[[], Any]] = {
     "task_definitions": lambda: a_task_definition("web"),
     "models": lambda: a_model("iris"),
     "endpoint_configs": lambda: an_endpoint_config("iris"),
+    "model_package_groups": a_package_group,
+    "model_packages": a_model_package,
+    "tags": some_tags,
 }
 
 
@@ -438,6 +464,21 @@ def test_records_survive_reopening_the_file(state_file: Path) -> None:
     first.close()
     second = SqliteStore(state_file)
     assert second.services.require("web") == a_service("web")
+
+
+def test_the_model_registry_and_tags_survive_reopening_the_file(state_file: Path) -> None:
+    first = SqliteStore(state_file)
+    first.model_package_groups.create(a_package_group())
+    first.model_packages.create(a_model_package(1))
+    first.model_packages.create(a_model_package(2))
+    first.tags.create(some_tags())
+    first.close()
+    second = SqliteStore(state_file)
+    assert second.model_package_groups.require("churn").last_version == 2
+    versions = second.model_packages.list(owner="churn")
+    assert [p.key for p in versions] == ["churn/1", "churn/2"]
+    assert versions[1] == a_model_package(2)
+    assert second.tags.require("model/iris") == some_tags()
 
 
 def test_events_survive_reopening_the_file(state_file: Path) -> None:

@@ -26,10 +26,12 @@ from dockyard.records.autoscaling import (
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.instance import ContainerInstanceRecord
+from dockyard.records.model_package import ModelPackageGroupRecord, ModelPackageRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
+from dockyard.records.tags import TagsRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
@@ -165,6 +167,13 @@ class MemoryStore:
         self.container_instances = MemoryCollection[ContainerInstanceRecord](
             self._lock, ContainerInstanceRecord.KIND
         )
+        self.model_package_groups = MemoryCollection[ModelPackageGroupRecord](
+            self._lock, ModelPackageGroupRecord.KIND
+        )
+        self.model_packages = MemoryCollection[ModelPackageRecord](
+            self._lock, ModelPackageRecord.KIND
+        )
+        self.tags = MemoryCollection[TagsRecord](self._lock, TagsRecord.KIND)
         self.metrics = MemoryMetrics()  # not rolled back by transactions: points, not records
         self._events: builtins.list[Event] = []
         self._ids = itertools.count(1)
@@ -191,6 +200,10 @@ class MemoryStore:
             self.secrets,
             self.schedules,
             self.transform_jobs,
+            self.container_instances,
+            self.model_package_groups,
+            self.model_packages,
+            self.tags,
         )
         with self._lock:
             saved = [(collection, collection.snapshot()) for collection in collections]

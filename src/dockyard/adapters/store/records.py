@@ -18,6 +18,8 @@ LIST_COMMANDS = {
     "secret": "dockyard secret list",
     "schedule": "dockyard schedule list",
     "transform_job": "dockyard transform-jobs",
+    "model_package_group": "aws sagemaker list-model-package-groups",
+    "model_package": "aws sagemaker list-model-packages",
 }
 
 NOUNS = {
@@ -25,6 +27,8 @@ NOUNS = {
     "task_definition": "task definition",
     "endpoint_config": "endpoint config",
     "transform_job": "transform job",
+    "model_package_group": "model package group",
+    "model_package": "model package",
 }
 
 

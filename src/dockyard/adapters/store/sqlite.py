@@ -35,10 +35,12 @@ from dockyard.records.codec import from_doc, to_doc
 from dockyard.records.endpoint import EndpointRecord
 from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.instance import ContainerInstanceRecord
+from dockyard.records.model_package import ModelPackageGroupRecord, ModelPackageRecord
 from dockyard.records.registry import ImageRecord, RepositoryRecord
 from dockyard.records.schedule import ScheduleRecord
 from dockyard.records.secret import SecretRecord
 from dockyard.records.service import ServiceRecord
+from dockyard.records.tags import TagsRecord
 from dockyard.records.task import TaskRecord
 from dockyard.records.task_definition import TaskDefinitionRecord
 from dockyard.records.training import TrainingJobRecord
@@ -263,6 +265,9 @@ class SqliteStore:
         self.schedules = SqliteCollection(self._docs, ScheduleRecord)
         self.transform_jobs = SqliteCollection(self._docs, TransformJobRecord)
         self.container_instances = SqliteCollection(self._docs, ContainerInstanceRecord)
+        self.model_package_groups = SqliteCollection(self._docs, ModelPackageGroupRecord)
+        self.model_packages = SqliteCollection(self._docs, ModelPackageRecord)
+        self.tags = SqliteCollection(self._docs, TagsRecord)
         self.metrics = SqliteMetrics(self._docs)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
