@@ -342,3 +342,92 @@ def test_the_standard_kubeconfig_variable_is_read_after_dockyards(
     assert isinstance(connect(settings, standard), KubernetesCluster)
     own = settings.model_copy(update={"kubeconfig": tmp_path / "own"})
     assert kubeconfig_path(own, standard) == tmp_path / "own"
+
+
+# -- deleting ---------------------------------------------------------------------------------
+
+#: what a delete answers (a Status; some kinds answer the object being deleted instead)
+DELETED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "code": 200}
+
+
+def test_delete_sends_one_background_delete_per_object_in_the_order_given(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    objects = [
+        "HorizontalPodAutoscaler/ml/web",
+        "Deployment/ml/web",
+        "Job/training-fit/fit",
+        "Service/ml/web",
+        "PersistentVolumeClaim/ml/web-model",
+        "ConfigMap/training-fit/fit-config",
+        "Secret/ml/dockyard-secret-token",
+        "ServiceAccount/ml/dockyard-role-app",
+    ]
+    paths = [
+        "/apis/autoscaling/v2/namespaces/ml/horizontalpodautoscalers/web",
+        "/apis/apps/v1/namespaces/ml/deployments/web",
+        "/apis/batch/v1/namespaces/training-fit/jobs/fit",
+        "/api/v1/namespaces/ml/services/web",
+        "/api/v1/namespaces/ml/persistentvolumeclaims/web-model",
+        "/api/v1/namespaces/training-fit/configmaps/fit-config",
+        "/api/v1/namespaces/ml/secrets/dockyard-secret-token",
+        "/api/v1/namespaces/ml/serviceaccounts/dockyard-role-app",
+    ]
+    for path in paths:
+        server.routes[("DELETE", path)] = (200, DELETED)
+
+    assert cluster.delete_objects(objects) == objects
+    assert [(s.method, s.path) for s in server.sent] == [("DELETE", p) for p in paths]
+    for sent in server.sent:
+        # always sent: the API's default for a Job would orphan its pods
+        assert sent.query == {"propagationPolicy": ["Background"]}
+        assert sent.headers["authorization"] == "Bearer t0ken"
+
+
+def test_an_object_already_gone_counts_as_deleted(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    """The fake answers 404 to every path it was not told about."""
+    gone = cluster.delete_objects(["Deployment/ml/web", "Service/ml/web"])
+    assert gone == ["Deployment/ml/web", "Service/ml/web"]
+    assert [s.method for s in server.sent] == ["DELETE", "DELETE"]
+
+
+def test_a_refused_delete_is_a_cluster_error_with_the_apis_message_and_stops_there(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    forbidden = {
+        "kind": "Status",
+        "reason": "Forbidden",
+        "code": 403,
+        "message": 'deployments.apps "web" is forbidden: User "ci" cannot delete resource',
+    }
+    server.routes[("DELETE", "/apis/apps/v1/namespaces/ml/deployments/web")] = (403, forbidden)
+    with pytest.raises(ClusterError) as refused:
+        cluster.delete_objects(["Deployment/ml/web", "Service/ml/web"])
+    assert refused.value.message == (
+        'the cluster answered 403 Forbidden: deployments.apps "web" is forbidden: '
+        'User "ci" cannot delete resource'
+    )
+    assert [s.path for s in server.sent] == ["/apis/apps/v1/namespaces/ml/deployments/web"]
+
+
+def test_a_cluster_that_does_not_answer_is_a_cluster_error(
+    cluster: KubernetesCluster, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(method: str, url: str, **kwargs: Any) -> urllib3.HTTPResponse:
+        server.sent.append(Sent(method, urlsplit(url).path, {}, {}, None))
+        raise urllib3.exceptions.MaxRetryError(None, url, reason=ConnectionRefusedError(111))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server, "request", unreachable)
+    with pytest.raises(ClusterError, match="cannot be reached"):
+        cluster.delete_objects(["Deployment/ml/web"])
+    assert [s.method for s in server.sent] == ["DELETE"]
+
+
+def test_an_unknown_kind_is_refused_before_any_request(
+    cluster: KubernetesCluster, server: FakeServer
+) -> None:
+    with pytest.raises(SpecError, match="Ingress"):
+        cluster.delete_objects(["Ingress/ml/web"])
+    assert server.sent == []

@@ -4,7 +4,9 @@ Applies rendered manifests with **server-side apply** (``PATCH`` with
 ``application/apply-patch+yaml``, ``fieldManager=dockyard``, ``force=true``: Dockyard
 owns the fields it renders and takes them back from a hand edit, while fields others
 own — an HPA's replica count, data a user put in a Secret — are left alone), and
-reads Deployments, Jobs and pods back as :mod:`dockyard.kube.status` values.
+reads Deployments, Jobs and pods back as :mod:`dockyard.kube.status` values. Deletes
+with ``propagationPolicy=Background`` (always sent: the API's default for a Job orphans
+its pods, which would leave a stopped task running); a 404 means already gone.
 
 Only used when a kubeconfig is configured (``DOCKYARD_KUBECONFIG``); the
 ``kubernetes`` package is imported then, not before (``pip install
@@ -13,6 +15,7 @@ Only used when a kubeconfig is configured (``DOCKYARD_KUBECONFIG``); the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,15 @@ APPLY_METHODS: dict[tuple[str, str], tuple[str, str, bool]] = {
 }
 
 
+#: kind → (typed API class name, its delete method, namespaced); every kind Dockyard applies
+DELETE_METHODS: dict[str, tuple[str, str, bool]] = {
+    kind: (api, method.replace("patch_", "delete_", 1), namespaced)
+    for (_, kind), (api, method, namespaced) in APPLY_METHODS.items()
+}
+#: dependents go after their owner is gone (see :meth:`KubernetesCluster.delete_objects`)
+PROPAGATION = "Background"
+
+
 class ClusterError(DockyardError):
     """The cluster refused a request (or could not be reached)."""
 
@@ -56,9 +68,12 @@ class KubernetesCluster:
     """A :class:`~dockyard.ports.cluster.Cluster` over one ``kubernetes.client.ApiClient``."""
 
     def __init__(self, api_client: Any) -> None:
+        import urllib3  # noqa: PLC0415 - the client's transport, installed with it
         from kubernetes import client  # noqa: PLC0415 - only with a kubeconfig
 
         self._client = client
+        #: no answer at all: refused/reset connections, and urllib3's retries given up
+        self._unreachable: tuple[type[Exception], ...] = (OSError, urllib3.exceptions.HTTPError)
         self.api_client = api_client
 
     @classmethod
@@ -114,6 +129,23 @@ class KubernetesCluster:
             applied.append(f"{key[1]}/{meta.get('namespace', '')}/{meta['name']}")
         return applied
 
+    def delete_objects(self, objects: Sequence[str]) -> list[str]:
+        gone = []
+        for item in objects:
+            kind, namespace, name = item.split("/", 2)
+            if kind not in DELETE_METHODS:
+                raise SpecError(
+                    f"Dockyard does not delete {kind} objects",
+                    field="kind",
+                    hint=f"delete {item} with kubectl; Dockyard deletes {sorted(DELETE_METHODS)}",
+                )
+            api_name, method, namespaced = DELETE_METHODS[kind]
+            call: Callable[..., Any] = getattr(self._api(api_name), method)
+            where: dict[str, Any] = {"namespace": namespace} if namespaced else {}
+            self._call(call, missing_ok=True, name=name, propagation_policy=PROPAGATION, **where)
+            gone.append(item)
+        return gone
+
     def observe(self, resource: str, manifests: Sequence[dict[str, Any]]) -> Observation:
         deployments = []
         jobs = []
@@ -154,21 +186,44 @@ class KubernetesCluster:
                 phases[phase] = phases.get(phase, 0) + 1
         return Observation(resource, tuple(deployments), tuple(jobs), dict(sorted(phases.items())))
 
-    def _call(self, call: Callable[..., Any], *, immutable: bool = False, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        call: Callable[..., Any],
+        *,
+        immutable: bool = False,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         try:
             return call(**kwargs)
         except self._client.ApiException as error:
+            if missing_ok and error.status == 404:
+                return None  # already gone: what a delete wants
             if immutable and error.status == 422 and "immutable" in str(error.body or ""):
                 raise _job_changed(kwargs) from None
             raise ClusterError(
-                f"the cluster answered {error.status} {error.reason}: {error.body or ''}".strip(),
+                f"the cluster answered {_api_message(error)}",
                 hint="check the kubeconfig's user can manage these objects in the namespace",
             ) from None
-        except OSError as error:  # urllib3's connection errors
+        except self._unreachable as error:
             raise ClusterError(
                 f"the cluster cannot be reached: {error}",
                 hint="check DOCKYARD_KUBECONFIG and that its server answers",
             ) from None
+
+
+def _api_message(error: Any) -> str:
+    """``STATUS Reason: message`` from the API's Status body (its ``message`` is what
+    kubectl prints), or the raw body when it is not one."""
+    body = error.body.decode() if isinstance(error.body, bytes) else str(error.body or "")
+    try:
+        status = json.loads(body)
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and status.get("message"):
+        reason = error.reason or status.get("reason") or ""
+        return f"{error.status} {reason}: {status['message']}".replace("  ", " ")
+    return f"{error.status} {error.reason or ''}: {body}".strip().rstrip(":")
 
 
 def _job_changed(request: dict[str, Any]) -> Conflict:
