@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from dockyard.spec.model_package import package_key
+
 
 @dataclass(frozen=True)
 class ModelPackageGroupRecord:
@@ -56,6 +58,8 @@ class ModelPackageRecord:
     version: int | None = None
     approval_status: str | None = None
     approval_description: str | None = None
+    #: CreateModelPackage's ClientToken: the same request sent again gets this package
+    client_token: str | None = None
 
     @property
     def key(self) -> str:
@@ -69,8 +73,3 @@ class ModelPackageRecord:
     @property
     def versioned(self) -> bool:
         return self.version is not None
-
-
-def package_key(name: str, version: int | None) -> str:
-    """The store key of package ``name`` (a group's name for a version)."""
-    return name if version is None else f"{name}/{version}"

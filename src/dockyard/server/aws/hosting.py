@@ -20,9 +20,13 @@ from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.server import endpoint_capacity, endpoints
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import Row, page
+from dockyard.server.aws.model_packages import package_lookup
+from dockyard.server.aws.resources import resource_path
 from dockyard.server.aws.service import Call, Handler
+from dockyard.server.aws.tags import forget
 from dockyard.server.image_lookup import image_here
 from dockyard.spec.endpoint import Model, parse_endpoint, parse_endpoint_config, parse_model
+from dockyard.spec.model_package import resolve_packages
 
 
 def _arn(call: Call, kind: str, name: str) -> str:
@@ -33,7 +37,8 @@ def _arn(call: Call, kind: str, name: str) -> str:
 
 
 def create_model(call: Call) -> Mapping[str, Any]:
-    model = parse_model(call.params)
+    # a container naming only a ModelPackageName runs the package's container
+    model = parse_model(resolve_packages(call.params, package_lookup(call)))
     arn = _arn(call, "model", model.model_name)
     if call.platform.store.models.get(model.model_name) is not None:
         raise validation(f'Cannot create already existing model "{arn}".')
@@ -72,6 +77,7 @@ def delete_model(call: Call) -> Mapping[str, Any]:
     name = str(call.params["ModelName"])
     _model(call, name)
     call.platform.store.models.delete(name)
+    forget(call.platform.store, resource_path("model", name))
     return {}
 
 
@@ -129,6 +135,7 @@ def delete_endpoint_config(call: Call) -> Mapping[str, Any]:
     name = str(call.params["EndpointConfigName"])
     _config(call, name)
     call.platform.store.endpoint_configs.delete(name)
+    forget(call.platform.store, resource_path("endpoint-config", name))
     return {}
 
 

@@ -2,6 +2,8 @@
 
 Training jobs go to :mod:`dockyard.server.training`, hosting (models, endpoint configs,
 endpoints) to :mod:`.hosting`; both are the same functions Dockyard's own API calls.
+The model registry is :mod:`.model_packages`, tags :mod:`.tags`: every Create* of a
+resource Dockyard keeps sets the request's ``Tags`` on what it made.
 ARNs are AWS's: ``arn:aws:sagemaker:<region>:000000000000:training-job/<name>``, the
 name lower-cased as SageMaker writes it, the region the one the request was signed for.
 """
@@ -13,7 +15,7 @@ from typing import Any
 
 from dockyard.control.training_status import TrainingJobStatus
 from dockyard.server import training
-from dockyard.server.aws import hosting
+from dockyard.server.aws import hosting, model_packages, tags
 from dockyard.server.aws import transform as transform_jobs
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import Row, page
@@ -67,13 +69,21 @@ def list_training_jobs(call: Call) -> Mapping[str, Any]:
     return page(rows, call.params, "TrainingJobSummaries", default_order="Ascending")
 
 
-HANDLERS: dict[str, Handler] = {
+_UNTAGGED: dict[str, Handler] = {
     "CreateTrainingJob": create_training_job,
     "DescribeTrainingJob": describe_training_job,
     "StopTrainingJob": stop_training_job,
     "ListTrainingJobs": list_training_jobs,
     **hosting.HANDLERS,
     **transform_jobs.HANDLERS,
+    **model_packages.HANDLERS,
+    **tags.HANDLERS,
+}
+
+#: the operations, each Create* that takes ``Tags`` setting them on what it made
+HANDLERS: dict[str, Handler] = {
+    name: tags.tagged(handler) if name.startswith("Create") else handler
+    for name, handler in _UNTAGGED.items()
 }
 
 SERVICE = AwsService(name="sagemaker", arn_namespace="sagemaker", handlers=HANDLERS)
