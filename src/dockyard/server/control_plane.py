@@ -85,6 +85,7 @@ class ControlPlane:
             self.schedules,
             self.transform,
         ]
+        sync: ClusterSync | None = None
         if platform.cluster is not None:
             # DOCKYARD_BACKEND=kubernetes: the cluster runs, restarts and scales the
             # workloads (nothing of theirs starts on this machine); the sync reads back
@@ -92,14 +93,17 @@ class ControlPlane:
             local = {self.services, self.standalone, self.endpoints, self.training}
             local |= {self.usage, self.scaling, self.transform}
             reconcilers = [r for r in reconcilers if r not in local]
-            reconcilers.append(ClusterSync(platform, platform.cluster))
+            sync = ClusterSync(platform, platform.cluster)
+            reconcilers.append(sync)
         self.loop = ControlLoop(
             reconcilers,
             resync_s=settings.reconcile_interval,
             workers=settings.reconcile_workers,
             clock=platform.clock,
         )
-        platform.wake = self.loop.wake
+        # with a cluster, the API's wakes of workloads go to the sync, which applies a
+        # create or an update and carries out a delete or a stop
+        platform.wake = sync.waker(self.loop.wake) if sync is not None else self.loop.wake
 
     def _notify_owner(self, owner: str) -> None:
         """A service's replicas changed: its endpoint looks at its status now."""

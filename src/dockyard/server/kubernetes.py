@@ -24,6 +24,7 @@ from dockyard.kube import KUBERNETES_VERSION
 from dockyard.kube.autoscaling import Scaling, hpa_warnings
 from dockyard.kube.bundle import ordered
 from dockyard.kube.names import SOURCE_ANNOTATION
+from dockyard.kube.removal import digest
 from dockyard.kube.training import render_training_job
 from dockyard.kube.workloads import (
     RenderOptions,
@@ -34,6 +35,7 @@ from dockyard.kube.workloads import (
 )
 from dockyard.ports.store import Store
 from dockyard.records.cluster import ClusterState
+from dockyard.server import cluster_removal
 from dockyard.server.platform import Platform
 from dockyard.server.secrets import SecretBox, SecretUnavailable
 from dockyard.spec.task_definition import TaskDefinition
@@ -184,12 +186,15 @@ class Applied:
     resource: str
     objects: list[str]  # KIND/NAMESPACE/NAME, in apply order
     warnings: list[str]
+    #: what an earlier apply made and this one no longer renders, deleted
+    pruned: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         return {
             "Resource": self.resource,
             "Backend": BACKEND,
             "Applied": self.objects,
+            "Deleted": self.pruned,
             "Warnings": self.warnings,
         }
 
@@ -207,25 +212,46 @@ def no_cluster(platform: Platform) -> Conflict:
 
 
 def apply(platform: Platform, ref: str) -> Applied:
-    """Apply the resource ``ref`` names to the cluster, secrets filled in, and mark its
-    records as the cluster's. Nothing is marked unless the cluster took every object."""
+    """Apply the resource ``ref`` names to the cluster, secrets filled in, delete what an
+    earlier apply made and this one no longer renders, and mark its records as the
+    cluster's. Nothing is marked unless the cluster took every object.
+
+    ``dockyard export kubernetes NAME --apply`` calls it, and so does the daemon's sync
+    (:mod:`.cluster_sync`) for every create and update under the kubernetes backend."""
     cluster = platform.cluster
     if cluster is None:
         raise no_cluster(platform)
     kind, name = resolve(platform.store, ref)
-    bare = render(platform, f"{kind}/{name}")
+    resource = f"{kind}/{name}"
+    record = cluster_removal.record_of(platform.store, kind, name)
+    if record is not None and cluster_removal.being_removed(kind, record):
+        raise Conflict(
+            f"{resource} is being deleted (or stopped): there is nothing to apply",
+            resource=resource,
+            hint="its objects are being removed from the cluster; create it again once it is gone",
+        )
+    bare = render(platform, resource)
     values = _secret_values(platform, bare.manifests)
-    rendered = render(platform, f"{kind}/{name}", secret_values=values)
+    rendered = render(platform, resource, secret_values=values)
     objects = cluster.apply(rendered.manifests)
-    _mark(platform, kind, name, objects)
+    previous = record.cluster.objects if record is not None and record.cluster else ()
+    pruned = cluster_removal.prune(platform, cluster, resource, previous, objects)
+    _mark(platform, kind, name, objects, digest(bare.manifests))
+    note = f", deleted {len(pruned)} no longer rendered" if pruned else ""
     platform.store.add_event(
-        _EVENT_KINDS[kind], name, f"applied to {BACKEND}: {len(objects)} objects"
+        EVENT_KINDS[kind], name, f"applied to {BACKEND}: {len(objects)} objects{note}"
     )
-    platform.wake(SYNC_KIND, rendered.resource)
-    return Applied(rendered.resource, objects, rendered.warnings)
+    platform.wake(SYNC_KIND, resource)
+    return Applied(resource, objects, rendered.warnings, pruned)
 
 
-_EVENT_KINDS = {
+def rendered_digest(platform: Platform, resource: str) -> str:
+    """The digest of what ``resource`` renders now (no secret values), to compare with
+    the one its last apply recorded (:attr:`ClusterState.digest`)."""
+    return digest(render(platform, resource).manifests)
+
+
+EVENT_KINDS = {
     "endpoint": "endpoint",
     "service": "service",
     "training-job": "training_job",
@@ -259,15 +285,17 @@ def _secret_values(platform: Platform, manifests: Iterable[dict[str, Any]]) -> d
     return values
 
 
-def _mark(platform: Platform, kind: str, name: str, objects: list[str]) -> None:
+def _mark(platform: Platform, kind: str, name: str, objects: list[str], rendered: str) -> None:
     """Set (or refresh) the records' ClusterState: the cluster runs them from now on."""
     store = platform.store
     now = platform.clock()
 
     def state(old: ClusterState | None) -> ClusterState:
         if old is None:
-            return ClusterState(BACKEND, now, tuple(objects))
-        return replace(old, backend=BACKEND, applied_at=now, objects=tuple(objects))
+            return ClusterState(BACKEND, now, tuple(objects), digest=rendered)
+        return replace(
+            old, backend=BACKEND, applied_at=now, objects=tuple(objects), digest=rendered
+        )
 
     with store.transaction():
         if kind == "endpoint":

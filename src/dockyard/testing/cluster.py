@@ -3,7 +3,9 @@
 It keeps what was applied (each object by ``KIND/NAMESPACE/NAME``, the last body wins,
 as server-side apply leaves one object per name) and answers ``observe`` from the
 workload statuses a test sets, so a test plays the cluster's part: "the Deployment
-has 2 available replicas", "the Job failed".
+has 2 available replicas", "the Job failed". ``delete_objects`` removes what it names
+(an object it never had counts as gone, as a 404 does), and while ``refusal`` is set
+every apply and delete raises it, as a cluster that refuses or cannot be reached.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.errors import DockyardError
 from dockyard.kube.status import DeploymentStatus, JobStatus, Observation
 
 
@@ -23,8 +26,12 @@ class FakeCluster:
     jobs: dict[str, JobStatus] = field(default_factory=dict)  # by name
     pod_phases: dict[str, dict[str, int]] = field(default_factory=dict)  # by resource
     observed: list[str] = field(default_factory=list)  # the resources asked about
+    deletes: list[list[str]] = field(default_factory=list)  # each delete's objects, in order
+    refusal: DockyardError | None = None  # raised by apply and delete_objects while set
 
     def apply(self, manifests: Sequence[dict[str, Any]]) -> list[str]:
+        if self.refusal is not None:
+            raise self.refusal
         applied = []
         for manifest in manifests:
             meta = manifest["metadata"]
@@ -33,6 +40,14 @@ class FakeCluster:
             applied.append(key)
         self.applies.append(applied)
         return applied
+
+    def delete_objects(self, objects: Sequence[str]) -> list[str]:
+        if self.refusal is not None:
+            raise self.refusal
+        for item in objects:
+            self.objects.pop(item, None)
+        self.deletes.append(list(objects))
+        return list(objects)
 
     def observe(self, resource: str, manifests: Sequence[dict[str, Any]]) -> Observation:
         self.observed.append(resource)

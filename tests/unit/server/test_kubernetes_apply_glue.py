@@ -2,10 +2,11 @@
 
 A daemon whose :class:`Platform` has a cluster (``DOCKYARD_BACKEND=kubernetes``) runs
 on the in-memory fakes with :class:`~dockyard.testing.cluster.FakeCluster` as the
-cluster: the test applies resources through the API (and the CLI, through its real API
-client), plays the cluster's part by setting what its workloads report, steps the
-control loop, and reads the result where a user reads it — DescribeEndpoint,
-DescribeServices, DescribeTrainingJob, DescribeTasks.
+cluster: the test creates, updates, deletes and stops resources through the API (and
+applies them through the CLI, through its real API client), plays the cluster's part
+by setting what its workloads report (or refusing), steps the control loop, and reads
+the result where a user reads it — DescribeEndpoint, DescribeServices,
+DescribeTrainingJob, DescribeTasks, the events — and what reached the cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
+from dockyard.adapters.cluster.kubernetes_api import ClusterError
 from dockyard.adapters.store.memory import MemoryStore
 from dockyard.cli import context
 from dockyard.cli.client import ApiClient
@@ -30,7 +32,7 @@ from dockyard.kube import KUBERNETES_VERSION
 from dockyard.kube.status import Condition, DeploymentStatus, JobStatus
 from dockyard.server import endpoints, task_definitions
 from dockyard.server.app import create_app
-from dockyard.server.cluster_sync import SYNC_INTERVAL_S
+from dockyard.server.cluster_sync import RETRY_MAX_S, SYNC_INTERVAL_S
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
 from dockyard.spec.task_definition import parse_task_definition
@@ -142,11 +144,13 @@ def test_an_applied_endpoint_runs_on_the_cluster_and_reports_its_status(
     kube_world.step()
     assert kube_world.engine.containers() == []  # the kubernetes backend starts nothing here
     assert kube_world.status() == "Creating"
+    (automatic,) = cluster.applies  # a create is applied without `export --apply`
 
-    body = applied(client, "iris")
+    body = applied(client, "iris")  # applying again changes nothing
     assert body["Resource"] == "endpoint/iris"
     assert body["Backend"] == "kubernetes"
-    assert body["Applied"] == cluster.applies[0]
+    assert body["Applied"] == automatic == cluster.applies[1]
+    assert body["Deleted"] == []
     (deployment,) = cluster.of_kind("Deployment")
     name = deployment["metadata"]["name"]
     for manifest in cluster.objects.values():
@@ -380,3 +384,217 @@ def test_the_cli_says_why_without_a_cluster(world: World, monkeypatch: pytest.Mo
         result = CliRunner().invoke(cli_app, ["export", "kubernetes", "iris", "--apply"])
     assert isinstance(result.exception, Conflict)
     assert "DOCKYARD_BACKEND" in str(result.exception)
+
+
+# -- creates, updates, deletes and stops follow the API on their own ---------------------------
+
+
+def events_of(world: World, kind: str, name: str) -> list[str]:
+    return [e.message for e in world.store.events(kind, name)]
+
+
+def deployment_named(cluster: FakeCluster) -> tuple[str, dict[str, Any]]:
+    (deployment,) = cluster.of_kind("Deployment")
+    return deployment["metadata"]["name"], deployment
+
+
+def in_service(world: World, cluster: FakeCluster) -> str:
+    """Deploy iris with 2 replicas, let the daemon apply it and the cluster run it."""
+    world.deploy(count=2)
+    world.step()
+    name, _ = deployment_named(cluster)
+    cluster.deployments[name] = DeploymentStatus(name, desired=2, replicas=2, available=2)
+    world.clock.advance(SYNC_INTERVAL_S)
+    world.step()
+    assert world.status() == "InService"
+    return name
+
+
+def test_an_endpoints_new_capacity_is_applied_again_on_its_own(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    name = in_service(kube_world, cluster)
+    assert len(cluster.applies) == 1
+    kube_world.clock.advance(SYNC_INTERVAL_S)
+    kube_world.step()
+    assert len(cluster.applies) == 1  # the records render as applied: nothing to apply
+
+    response = client.post("/v1/endpoints/iris/capacity", json={"DesiredInstanceCount": 3})
+    assert response.status_code == 200, response.text
+    kube_world.step()  # the API's change is looked at now, not at the next sync interval
+    assert len(cluster.applies) == 2
+    _, deployment = deployment_named(cluster)
+    assert deployment["metadata"]["name"] == name
+    assert deployment["spec"]["replicas"] == 3
+    assert "applied to kubernetes" in events_of(kube_world, "endpoint", "iris")[-1]
+
+
+def test_deleting_an_endpoint_deletes_its_objects_then_the_endpoint(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    in_service(kube_world, cluster)
+    record = kube_world.store.endpoints.require("iris")
+    assert record.cluster is not None
+    applied_objects = set(record.cluster.objects)
+
+    response = client.delete("/v1/endpoints/iris")
+    assert response.status_code == 202, response.text
+    assert kube_world.status() == "Deleting"
+    kube_world.step()
+
+    (deleted,) = cluster.deletes
+    assert set(deleted) == applied_objects
+    assert deleted[0].startswith("Deployment/")  # the replicas go before what they use
+    assert cluster.objects == {}
+    assert kube_world.store.endpoints.get("iris") is None
+    assert all(kube_world.store.services.get(v.service_name) is None for v in record.variants)
+    assert client.get("/v1/endpoints/iris").status_code == 404
+    assert events_of(kube_world, "endpoint", "iris")[-1].startswith("deleted")
+
+
+def test_a_refused_delete_keeps_the_endpoint_deleting_says_why_and_retries(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    in_service(kube_world, cluster)
+    cluster.refusal = ClusterError("the cluster answered 403 Forbidden: cannot delete")
+    client.delete("/v1/endpoints/iris")
+    kube_world.step()
+    assert kube_world.status() == "Deleting"
+    assert cluster.deletes == []
+    (failed,) = [m for m in events_of(kube_world, "endpoint", "iris") if "failed" in m]
+    assert "403 Forbidden: cannot delete" in failed
+
+    kube_world.step()  # backing off: the cluster is not asked again at once
+    kube_world.clock.advance(RETRY_MAX_S)
+    kube_world.step()  # asked again: refused again, said once
+    assert [m for m in events_of(kube_world, "endpoint", "iris") if "failed" in m] == [failed]
+    assert kube_world.status() == "Deleting"
+
+    cluster.refusal = None
+    kube_world.clock.advance(RETRY_MAX_S)
+    kube_world.step()
+    assert len(cluster.deletes) == 1
+    assert kube_world.store.endpoints.get("iris") is None
+
+
+def test_an_ecs_service_is_applied_once_its_secret_exists_and_updates_follow(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    create_service(client, kube_world)  # names secret web/token, not stored yet
+    kube_world.step()
+    assert cluster.applies == []
+    assert kube_world.store.services.require("web").cluster is None
+    (failed,) = events_of(kube_world, "service", "web")[-1:]
+    assert "apply on the cluster failed" in failed and "dockyard secret put web/token" in failed
+
+    client.put("/v1/secrets/web/token", json={"SecretString": "s3cret"})
+    kube_world.clock.advance(RETRY_MAX_S)
+    kube_world.step()
+    assert len(cluster.applies) == 1
+    (secret,) = cluster.of_kind("Secret")
+    assert secret["stringData"] == {"value": "s3cret"}
+
+    response = client.post("/v1/services/web", json={"desiredCount": 5})
+    assert response.status_code == 200, response.text
+    kube_world.step()
+    assert len(cluster.applies) == 2
+    assert deployment_named(cluster)[1]["spec"]["replicas"] == 5
+
+
+def test_deleting_an_ecs_service_deletes_its_objects_and_the_service(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    client.put("/v1/secrets/web/token", json={"SecretString": "s3cret"})
+    create_service(client, kube_world)
+    kube_world.step()
+    applied_objects = set(cluster.objects)
+    assert any(o.startswith("Secret/") for o in applied_objects)
+
+    response = client.delete("/v1/services/web", params={"force": "true"})
+    assert response.status_code == 200, response.text
+    kube_world.step()
+    (deleted,) = cluster.deletes
+    assert set(deleted) == applied_objects  # no other record uses its Secret
+    assert kube_world.store.services.get("web") is None
+    assert "was deleted" in events_of(kube_world, "service", "web")[-1]
+
+
+def test_a_secret_another_service_uses_stays_when_one_is_deleted(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    client.put("/v1/secrets/web/token", json={"SecretString": "s3cret"})
+    create_service(client, kube_world)
+    request = {"serviceName": "api", "taskDefinition": "web:1", "desiredCount": 1}
+    assert client.post("/v1/services", json=request).status_code == 201
+    kube_world.step()
+    (secret,) = [o for o in cluster.objects if o.startswith("Secret/")]
+
+    client.delete("/v1/services/web", params={"force": "true"})
+    kube_world.step()
+    (deleted,) = cluster.deletes
+    assert secret not in deleted and secret in cluster.objects
+    assert any(o.startswith("Deployment/") for o in deleted)
+    assert kube_world.store.services.get("web") is None
+
+
+def test_stopping_a_training_job_deletes_its_job_and_keeps_its_data(
+    kube_world: World, client: TestClient, cluster: FakeCluster, data_dir: Path
+) -> None:
+    kube_world.train("fit", data_dir, hosts=2)
+    kube_world.step()
+    (job,) = cluster.of_kind("Job")
+    name = job["metadata"]["name"]
+    cluster.jobs[name] = JobStatus(name, completions=2, active=2)
+    kube_world.clock.advance(SYNC_INTERVAL_S)
+    kube_world.step()
+    assert kube_world.job("fit")["SecondaryStatus"] == "Training"
+
+    response = client.post("/v1/training-jobs/fit/stop")
+    assert response.status_code == 200, response.text
+    kube_world.step()
+    assert cluster.deletes == [[f"Job/training-fit/{name}"]]
+    assert any(o.startswith("PersistentVolumeClaim/training-fit/") for o in cluster.objects)
+    described = kube_world.job("fit")
+    assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert [t["Status"] for t in described["SecondaryStatusTransitions"]][-3:] == [
+        "Training",
+        "Stopping",
+        "Stopped",
+    ]
+    asked = len(cluster.observed)
+    kube_world.clock.advance(SYNC_INTERVAL_S)
+    kube_world.step()  # a stopped job is the cluster's no more
+    assert len(cluster.observed) == asked and len(cluster.deletes) == 1
+
+
+def test_stopping_a_task_deletes_its_job_and_the_task_stops(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    client.put("/v1/secrets/web/token", json={"SecretString": "x"})
+    register(kube_world, "once")
+    response = client.post("/v1/tasks", json={"taskDefinition": "once:1"})
+    task_id = response.json()["tasks"][0]["taskArn"].rsplit("/", 1)[-1]
+    kube_world.step()
+    (job,) = cluster.of_kind("Job")
+
+    response = client.post(f"/v1/tasks/{task_id}/stop", json={})
+    assert response.status_code == 200, response.text
+    kube_world.step()
+    (deleted,) = cluster.deletes
+    assert f"Job/default/{job['metadata']['name']}" in deleted
+    record = kube_world.store.tasks.require(task_id)
+    assert record.task.last_status == "STOPPED" and record.task.stopped_at is not None
+
+
+def test_an_apply_while_the_resource_is_deleted_is_refused(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    kube_world.deploy(count=1)
+    kube_world.step()
+    cluster.refusal = ClusterError("the cluster answered 503 Service Unavailable")
+    client.delete("/v1/endpoints/iris")
+    kube_world.step()
+    response = client.post("/v1/kubernetes/apply/iris")
+    assert response.status_code == 409
+    assert "being deleted" in response.json()["message"]
+    assert len(cluster.applies) == 1
