@@ -253,6 +253,67 @@ def test_the_sagemaker_flow_trains_deploys_predicts_updates_and_deletes(
     assert name not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
 
 
+#: an inference server that answers $WHO (the image started as ``IMAGE serve``)
+WHO_SERVER = """
+import os, signal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def _answer(self, status, body=b""):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._answer(200 if self.path == "/ping" else 404)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer(200, os.environ.get("WHO", "?").encode())
+
+signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
+"""
+
+
+def test_a_model_made_from_an_approved_package_version_serves(
+    sm: Any, smr: Any, script_image: Callable[..., str], unique_name: Callable[..., str]
+) -> None:
+    """Model registry to endpoint: the package's image and environment are what runs."""
+    image = script_image("who", WHO_SERVER, inference=True)
+    name = unique_name("aws-pkg")
+    sm.create_model_package_group(ModelPackageGroupName=name)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=name,
+        InferenceSpecification={
+            "Containers": [{"Image": image, "Environment": {"WHO": "package-v1"}}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/plain"],
+        },
+    )["ModelPackageArn"]
+    assert arn == f"arn:aws:sagemaker:{REGION}:000000000000:model-package/{name}/1"
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    model_arn = sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"ModelPackageName": arn},
+        Tags=[{"Key": "source", "Value": "registry"}],
+    )["ModelArn"]
+    assert sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "source", "Value": "registry"}]
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name}],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+    answer = smr.invoke_endpoint(EndpointName=name, Body=b"1", ContentType="text/csv")
+    assert answer["Body"].read() == b"package-v1"
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=FAST)
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [
