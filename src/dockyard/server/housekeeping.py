@@ -10,7 +10,7 @@
   the log and the rest of the daemon carries on.
 * ``orphans``: containers labelled as this installation's whose task is unknown (a
   daemon killed between starting a container and recording it) are removed, every
-  :data:`ORPHAN_SWEEP_S`.
+  :data:`ORPHAN_SWEEP_S`; so are the tags of SageMaker resources that no longer exist.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import logging
 
 from dockyard.control.endpoint import is_multi_model
 from dockyard.errors import DockyardError
+from dockyard.server.aws import tags
 from dockyard.server.platform import Platform
 from dockyard.server.tasks import TaskRunner
 
@@ -57,6 +58,8 @@ class Housekeeping:
             self._swept_at = now
             for name in self.tasks.remove_orphans():
                 log.info("removed container %s: it belongs to no known task", name)
+            for resource in tags.sweep(self.platform.store):
+                log.info("dropped the tags of %s: it no longer exists", resource)
             return now + ORPHAN_SWEEP_S
         return None
 

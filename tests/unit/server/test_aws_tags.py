@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from dockyard.server.aws.credentials import AccessKey
 from dockyard.server.aws.front import AwsFront
+from dockyard.server.aws.tags import sweep
 
 if TYPE_CHECKING:
     from conftest import World
@@ -198,3 +199,25 @@ def test_tags_left_by_an_earlier_resource_of_the_same_name_are_not_shown(
     assert sm.list_tags(ResourceArn=arn)["Tags"] == []
     sm.add_tags(ResourceArn=arn, Tags=tags(new="1"))
     assert listed(sm, arn) == {"new": "1"}
+
+
+def test_the_sweep_drops_the_tags_of_resources_gone_or_replaced_and_keeps_the_rest(
+    sm: Any, world: World
+) -> None:
+    """An endpoint's delete finishes in its reconciler, away from this front: the
+    housekeeping sweep is what drops the tags it leaves."""
+    for name in ("gone", "replaced", "kept"):
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": IMAGE},
+            Tags=tags(team="ml"),
+        )
+    world.store.models.delete("gone")
+    world.store.models.delete("replaced")
+    world.platform.clock = lambda: 2e9  # a later creation
+    sm.create_model(ModelName="replaced", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+
+    assert sorted(sweep(world.store)) == ["model/gone", "model/replaced"]
+    assert [r.resource for r in world.store.tags.list()] == ["model/kept"]
+    assert listed(sm, f"{PREFIX}model/kept") == {"team": "ml"}

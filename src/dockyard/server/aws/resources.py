@@ -83,6 +83,13 @@ _KINDS: dict[str, Callable[[Store, str], Resource | None]] = {
 TAGGABLE_KINDS = tuple(_KINDS)
 
 
+def resource_at(store: Store, path: str) -> Resource | None:
+    """The resource kept under ``path`` (``endpoint/iris``) now, or None."""
+    kind, _, name = path.partition("/")
+    find = _KINDS.get(kind)
+    return None if find is None else find(store, name)
+
+
 def resource_of(store: Store, arn: str) -> Resource | None:
     """The resource ``arn`` names; None when it is not one Dockyard keeps."""
     parsed = parse_arn(arn)

@@ -17,7 +17,7 @@ from dockyard.ports.store import Store
 from dockyard.records.tags import MAX_TAGS, Tag, TagsRecord
 from dockyard.server.aws.errors import validation
 from dockyard.server.aws.listing import token_page
-from dockyard.server.aws.resources import TAGGABLE_KINDS, Resource, resource_of
+from dockyard.server.aws.resources import TAGGABLE_KINDS, Resource, resource_at, resource_of
 from dockyard.server.aws.service import Call, Handler
 
 #: ListTags' page when MaxResults is not given (the most a resource carries)
@@ -60,6 +60,21 @@ def add_tags(store: Store, arn: str, tags: Iterable[Mapping[str, Any]]) -> TagsR
 def forget(store: Store, path: str) -> None:
     """Drop the tags of a resource being deleted (``model/iris``)."""
     store.tags.delete(path)
+
+
+def sweep(store: Store) -> list[str]:
+    """Drop the tags of resources that are gone (an endpoint deleted by its reconciler,
+    a job forgotten) or replaced by a new one of the same name; the paths dropped.
+
+    Such records are never shown (:func:`_current` checks the creation time); sweeping
+    them keeps the collection the size of what exists."""
+    dropped = []
+    for record in store.tags.list():
+        resource = resource_at(store, record.resource)
+        if resource is None or resource.created_at != record.resource_created_at:
+            store.tags.delete(record.resource)
+            dropped.append(record.resource)
+    return dropped
 
 
 def _wire(tags: Iterable[Tag]) -> list[dict[str, str]]:
