@@ -254,3 +254,18 @@ def request_stop(task: Task, code: StopCode, reason: str, now: float) -> Task:
         stopped_reason=reason,
         stopping_at=task.stopping_at if task.stopping_at is not None else now,
     )
+
+
+def stopped(task: Task, code: StopCode, reason: str, now: float) -> Task:
+    """The task as STOPPED now, for a runtime that reports only that it ended (a
+    cluster's Job): its containers stopped, and the first stop's code and reason kept
+    (a user's stop stays the user's)."""
+    if task.is_done:
+        return task
+    asked = request_stop(task, code, reason, now)
+    return replace(
+        asked,
+        containers=tuple(replace(c, last_status=ContainerStatus.STOPPED) for c in task.containers),
+        last_status=TaskStatus.STOPPED,
+        stopped_at=now,
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from dockyard.control.deployments import ServiceStatus
 from dockyard.control.endpoint import EndpointStatus
-from dockyard.control.task_state import ContainerStatus, DesiredStatus, TaskStatus
+from dockyard.control.task_state import StopCode, stopped
 from dockyard.control.training_status import (
     SecondaryStatus,
     StopCause,
@@ -145,16 +145,7 @@ def finish(platform: Platform, resource: str, deleted: Sequence[str]) -> None:
             record = store.tasks.get(name)
             if record is None or record.task.is_done:
                 return
-            containers = tuple(
-                replace(c, last_status=ContainerStatus.STOPPED) for c in record.task.containers
-            )
-            task = replace(
-                record.task,
-                containers=containers,
-                desired_status=DesiredStatus.STOPPED,
-                last_status=TaskStatus.STOPPED,
-                stopped_at=now,
-            )
+            task = stopped(record.task, StopCode.USER_INITIATED, "Task stopped by user", now)
             store.tasks.put(replace(record, task=task))
         store.add_event(
             "task", name, f"stopped: {record.task.stopped_reason or 'stopped'} ({gone})"

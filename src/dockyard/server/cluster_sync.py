@@ -33,6 +33,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from dockyard.control.endpoint import EndpointStatus
+from dockyard.control.task_state import StopCode, TaskStatus, stopped
 from dockyard.control.training_status import SecondaryStatus, enter
 from dockyard.errors import DockyardError
 from dockyard.kube import status as kube
@@ -60,6 +61,8 @@ WOKEN_KINDS = {
 #: when they render differently; a Job's template cannot change, so jobs and tasks are
 #: applied once
 UPDATABLE = ("endpoint", "service")
+#: ECS's stoppedReason for a task whose essential container ended by itself
+EXITED = "Essential container in task exited"
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,10 @@ class ClusterSync:
             record = store.tasks.get(name)
             if record is not None and record.cluster is not None:
                 cluster = _observed(record.cluster, now, counts, str(status), None)
-                store.tasks.put(replace(record, cluster=cluster))
+                task = record.task
+                if status is TaskStatus.STOPPED:  # its Job ended: so did the task (ECS's words)
+                    task = stopped(task, StopCode.ESSENTIAL_CONTAINER_EXITED, EXITED, now)
+                store.tasks.put(replace(record, cluster=cluster, task=task))
 
 
 def _observed(

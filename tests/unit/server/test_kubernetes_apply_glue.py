@@ -27,12 +27,13 @@ from dockyard.adapters.store.memory import MemoryStore
 from dockyard.cli import context
 from dockyard.cli.client import ApiClient
 from dockyard.cli.main import app as cli_app
+from dockyard.control.task_state import ContainerStatus, DesiredStatus, StopCode, TaskStatus
 from dockyard.errors import Conflict
 from dockyard.kube import KUBERNETES_VERSION
 from dockyard.kube.status import Condition, DeploymentStatus, JobStatus
 from dockyard.server import endpoints, task_definitions
 from dockyard.server.app import create_app
-from dockyard.server.cluster_sync import RETRY_MAX_S, SYNC_INTERVAL_S
+from dockyard.server.cluster_sync import RETRY_MAX_S, SYNC_INTERVAL_S, ClusterSync
 from dockyard.server.control_plane import ControlPlane
 from dockyard.server.platform import Platform
 from dockyard.spec.task_definition import parse_task_definition
@@ -301,6 +302,28 @@ def test_a_task_reports_the_clusters_last_status(
     cluster.pod_phases[f"task/{task_id}"] = {"Running": 1}
     kube_world.step()
     assert kube_world.store.tasks.require(task_id).cluster.status == "RUNNING"  # type: ignore[union-attr]
+
+
+def test_a_task_whose_job_ended_is_stopped_and_no_longer_synced(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    register(kube_world, "once")
+    response = client.post("/v1/tasks", json={"taskDefinition": "once:1"})
+    assert response.status_code == 201, response.text
+    task_id = response.json()["tasks"][0]["taskArn"].rsplit("/", 1)[-1]
+    client.put("/v1/secrets/web/token", json={"SecretString": "x"})
+    applied(client, f"task/{task_id}")
+    (job,) = cluster.of_kind("Job")
+    cluster.jobs[job["metadata"]["name"]] = JobStatus(job["metadata"]["name"], 1, succeeded=1)
+    kube_world.step()
+
+    task = kube_world.store.tasks.require(task_id).task
+    assert (task.last_status, task.desired_status) == (TaskStatus.STOPPED, DesiredStatus.STOPPED)
+    assert task.stop_code is StopCode.ESSENTIAL_CONTAINER_EXITED
+    assert task.stopped_reason == "Essential container in task exited"
+    assert {c.last_status for c in task.containers} == {ContainerStatus.STOPPED}
+    synced = ClusterSync(kube_world.platform, cluster).keys()
+    assert f"task/{task_id}" not in synced
 
 
 # -- warnings and the CLI ---------------------------------------------------------------------
