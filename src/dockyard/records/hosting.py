@@ -5,6 +5,12 @@ An endpoint copies the config and models it runs into its own record when it is
 created or updated (:class:`~dockyard.records.endpoint.EndpointRecord`), so deleting
 or replacing a model or a config later never changes what an endpoint serves (as on
 AWS, where a config in use may be deleted).
+
+Dockyard's own deploy (``dockyard deploy``, ``POST /v1/endpoints``) builds a model and a
+config from one request and stores them too, named after the endpoint, so that the AWS
+APIs can describe what DescribeEndpoint names. ``made_for`` (``endpoint/NAME``) marks
+those: a later deploy of that endpoint replaces them, and never a model or a config
+someone created under the same name.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ class ModelRecord:
 
     model: Model
     created_at: float
+    made_for: str | None = None
 
     @property
     def key(self) -> str:
@@ -41,6 +48,7 @@ class EndpointConfigRecord:
 
     config: EndpointConfig
     created_at: float
+    made_for: str | None = None
 
     @property
     def key(self) -> str:

@@ -54,6 +54,7 @@ from dockyard.records.endpoint import (
     VariantRecord,
     endpoint_owner,
 )
+from dockyard.records.hosting import EndpointConfigRecord, ModelRecord
 from dockyard.records.placement import Placement
 from dockyard.records.service import LbTarget
 from dockyard.server.image_lookup import image_here
@@ -168,7 +169,32 @@ def deploy(platform: Platform, request: dict[str, Any]) -> dict[str, Any]:
             {"EndpointConfigName": name, "ProductionVariants": [variant]}
         )
     with _named_as_requested():
-        return deploy_resources(platform, endpoint, config, {name: model}, count_note=count)
+        deployed = deploy_resources(platform, endpoint, config, {name: model}, count_note=count)
+    keep_as_hosting_resources(platform, name, model, config)
+    return deployed
+
+
+def keep_as_hosting_resources(
+    platform: Platform, name: str, model: Model, config: EndpointConfig
+) -> None:
+    """Store the model and the config a deploy built from one request, as CreateModel
+    and CreateEndpointConfig would have, so that DescribeEndpointConfig and DescribeModel
+    answer for the names DescribeEndpoint shows. Records of those names that something
+    else made (CreateModel, say) are the user's and stay as they are."""
+    made_for = f"{KIND}/{name}"
+    now = platform.clock()
+    store = platform.store
+    with store.transaction():
+        stored_model = store.models.get(model.model_name)
+        if stored_model is None or (
+            stored_model.made_for == made_for and stored_model.model != model
+        ):
+            store.models.put(ModelRecord(model, now, made_for=made_for))
+        stored_config = store.endpoint_configs.get(config.endpoint_config_name)
+        if stored_config is None or (
+            stored_config.made_for == made_for and stored_config.config != config
+        ):
+            store.endpoint_configs.put(EndpointConfigRecord(config, now, made_for=made_for))
 
 
 def _containers(platform: Platform, request: dict[str, Any]) -> list[dict[str, Any]]:

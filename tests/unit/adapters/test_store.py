@@ -123,11 +123,13 @@ def a_task_definition(family: str, revision: int = 1) -> TaskDefinitionRecord:
 
 
 def a_model(name: str) -> ModelRecord:
-    return ModelRecord(an_endpoint(name).model, created_at=100.0)
+    return ModelRecord(an_endpoint(name).model, created_at=100.0, made_for=f"endpoint/{name}")
 
 
 def an_endpoint_config(name: str) -> EndpointConfigRecord:
-    return EndpointConfigRecord(an_endpoint(name).config, created_at=100.0)
+    return EndpointConfigRecord(
+        an_endpoint(name).config, created_at=100.0, made_for=f"endpoint/{name}"
+    )
 
 
 def a_scalable_target() -> ScalableTargetRecord:

@@ -257,6 +257,35 @@ def test_model_config_endpoint_come_up_in_service_with_aws_arns_and_counts(
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["iris"]
 
 
+def test_an_endpoint_dockyard_deployed_has_a_model_and_config_the_aws_apis_describe(
+    sm: Any, world: World
+) -> None:
+    """``dockyard deploy`` builds both from one request; boto3 follows DescribeEndpoint's
+    EndpointConfigName to the config and its ModelName to the model."""
+    world.deploy("iris", count=2)
+    named = sm.describe_endpoint(EndpointName="iris")["EndpointConfigName"]
+    config = sm.describe_endpoint_config(EndpointConfigName=named)
+    (variant,) = config["ProductionVariants"]
+    assert variant["InitialInstanceCount"] == 2
+    assert sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]["Image"] == IMAGE
+
+    world.engine.add_image("model:2")
+    world.deploy("iris", count=3, Image="model:2")  # a redeploy replaces what it made
+    assert sm.describe_model(ModelName="iris")["PrimaryContainer"]["Image"] == "model:2"
+    config = sm.describe_endpoint_config(EndpointConfigName="iris")
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 3
+
+
+def test_a_deploy_never_replaces_a_model_or_config_someone_created(sm: Any, world: World) -> None:
+    make_endpoint(sm, "iris", count=1)  # CreateModel and CreateEndpointConfig named iris
+    world.engine.add_image("model:2")
+    world.deploy("iris", count=2, Image="model:2")
+
+    assert sm.describe_model(ModelName="iris")["PrimaryContainer"]["Image"] == IMAGE
+    config = sm.describe_endpoint_config(EndpointConfigName="iris")
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 1
+
+
 def test_missing_hosting_resources_are_validation_exceptions_as_on_aws(sm: Any) -> None:
     for call, name in [
         (sm.describe_endpoint, {"EndpointName": "nope"}),
