@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_client import client
 
 from dockyard.adapters.artifacts.local import LocalArtifactStore
 from dockyard.adapters.store.memory import MemoryStore
@@ -339,3 +340,16 @@ def front(world: World) -> AwsFront:
 def key(world: World) -> AccessKey:
     """An access key the front accepts."""
     return AccessKeys(world.settings.run_dir).issue()
+
+
+@pytest.fixture
+def sm(front: AwsFront, key: AccessKey) -> Any:
+    """A boto3 ``sagemaker`` client on the front."""
+    return client(front, "sagemaker", key)
+
+
+@pytest.fixture
+def loose(front: AwsFront, key: AccessKey) -> Any:
+    """A ``sagemaker`` client that sends what it is given (botocore's checks off), to
+    show what the front refuses by itself."""
+    return client(front, "sagemaker", key, validate=False)

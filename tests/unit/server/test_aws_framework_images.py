@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_client import client
 from botocore.exceptions import ClientError
 from test_aws_front import ROLE, training_request
 
 from dockyard.errors import SpecError
-from dockyard.server.aws.credentials import AccessKey
-from dockyard.server.aws.front import AwsFront
 from dockyard.server.aws_framework_images import aws_framework, stand_in
 from dockyard.testing import FakeEngine
 
@@ -64,11 +61,6 @@ def test_an_image_of_that_name_here_runs_itself_and_a_missing_stand_in_says_how_
     assert stand_in(engine, SKLEARN_URI, "f") == STAND_IN
     engine.add_image(SKLEARN_URI)  # pushed here by its own name: that image runs
     assert stand_in(engine, SKLEARN_URI, "f") is None
-
-
-@pytest.fixture
-def sm(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key)
 
 
 def test_a_training_job_naming_aws_s_image_runs_dockyard_s_and_says_so(

@@ -40,11 +40,6 @@ ROLE = "arn:aws:iam::000000000000:role/dockyard"
 
 
 @pytest.fixture
-def sm(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key)
-
-
-@pytest.fixture
 def loose(front: AwsFront, key: AccessKey) -> Any:
     """A sagemaker client that sends whatever it is given (no client-side validation)."""
     return client(front, "sagemaker", key, validate=False)

@@ -18,7 +18,7 @@ from aws_client import client
 from botocore.exceptions import ClientError
 
 from dockyard.adapters.store.sqlite import SqliteStore
-from dockyard.server.aws.credentials import AccessKey, AccessKeys
+from dockyard.server.aws.credentials import AccessKeys
 from dockyard.server.aws.front import AwsFront
 
 if TYPE_CHECKING:
@@ -29,11 +29,6 @@ pytestmark = pytest.mark.unit
 IMAGE = "model:1"
 ROLE = "arn:aws:iam::000000000000:role/dockyard"
 PREFIX = "arn:aws:sagemaker:eu-west-1:000000000000:"
-
-
-@pytest.fixture
-def sm(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key)
 
 
 @pytest.fixture

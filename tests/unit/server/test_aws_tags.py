@@ -11,11 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_client import client
 from botocore.exceptions import ClientError
 
-from dockyard.server.aws.credentials import AccessKey
-from dockyard.server.aws.front import AwsFront
 from dockyard.server.aws.tags import sweep
 
 if TYPE_CHECKING:
@@ -26,16 +23,6 @@ pytestmark = pytest.mark.unit
 IMAGE = "model:1"
 ROLE = "arn:aws:iam::000000000000:role/dockyard"
 PREFIX = "arn:aws:sagemaker:eu-west-1:000000000000:"
-
-
-@pytest.fixture
-def sm(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key)
-
-
-@pytest.fixture
-def loose(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key, validate=False)
 
 
 def tags(**pairs: str) -> list[dict[str, str]]:

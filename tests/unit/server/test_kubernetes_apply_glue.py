@@ -288,17 +288,28 @@ def test_a_failed_job_carries_the_clusters_failure_reason(
     assert described["FailureReason"] == "AlgorithmError: exit code 2"
 
 
-def test_a_task_reports_the_clusters_last_status(
-    kube_world: World, client: TestClient, cluster: FakeCluster
-) -> None:
+def run_applied_task(kube_world: World, client: TestClient, cluster: FakeCluster) -> str:
+    """RunTask of a one-container definition, applied: its task id (its Job is the
+    cluster's only one)."""
     register(kube_world, "once")
     response = client.post("/v1/tasks", json={"taskDefinition": "once:1"})
     assert response.status_code == 201, response.text
     task_id = response.json()["tasks"][0]["taskArn"].rsplit("/", 1)[-1]
     client.put("/v1/secrets/web/token", json={"SecretString": "x"})
     applied(client, f"task/{task_id}")
+    return str(task_id)
+
+
+def job_name(cluster: FakeCluster) -> str:
     (job,) = cluster.of_kind("Job")
-    cluster.jobs[job["metadata"]["name"]] = JobStatus(job["metadata"]["name"], 1, active=1)
+    return str(job["metadata"]["name"])
+
+
+def test_a_task_reports_the_clusters_last_status(
+    kube_world: World, client: TestClient, cluster: FakeCluster
+) -> None:
+    task_id = run_applied_task(kube_world, client, cluster)
+    cluster.jobs[job_name(cluster)] = JobStatus(job_name(cluster), 1, active=1)
     cluster.pod_phases[f"task/{task_id}"] = {"Running": 1}
     kube_world.step()
     assert kube_world.store.tasks.require(task_id).cluster.status == "RUNNING"  # type: ignore[union-attr]
@@ -307,14 +318,8 @@ def test_a_task_reports_the_clusters_last_status(
 def test_a_task_whose_job_ended_is_stopped_and_no_longer_synced(
     kube_world: World, client: TestClient, cluster: FakeCluster
 ) -> None:
-    register(kube_world, "once")
-    response = client.post("/v1/tasks", json={"taskDefinition": "once:1"})
-    assert response.status_code == 201, response.text
-    task_id = response.json()["tasks"][0]["taskArn"].rsplit("/", 1)[-1]
-    client.put("/v1/secrets/web/token", json={"SecretString": "x"})
-    applied(client, f"task/{task_id}")
-    (job,) = cluster.of_kind("Job")
-    cluster.jobs[job["metadata"]["name"]] = JobStatus(job["metadata"]["name"], 1, succeeded=1)
+    task_id = run_applied_task(kube_world, client, cluster)
+    cluster.jobs[job_name(cluster)] = JobStatus(job_name(cluster), 1, succeeded=1)
     kube_world.step()
 
     task = kube_world.store.tasks.require(task_id).task

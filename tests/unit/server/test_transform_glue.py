@@ -8,11 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_client import client
 from botocore.exceptions import ClientError
-
-from dockyard.server.aws.credentials import AccessKey
-from dockyard.server.aws.front import AwsFront
 
 if TYPE_CHECKING:
     from conftest import World
@@ -20,11 +16,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.unit
 
 IMAGE = "model:1"
-
-
-@pytest.fixture
-def sm(front: AwsFront, key: AccessKey) -> Any:
-    return client(front, "sagemaker", key)
 
 
 def transform_request(name: str, data_dir: Path, out: Path, count: int = 2) -> dict[str, Any]:
