@@ -7,7 +7,7 @@ PY   := $(VENV)/bin/python
 DY   := $(VENV)/bin/dockyard
 
 .PHONY: quickstart test install install-frameworks setup setup-test lint typecheck unit integration podman bench \
-	bench-control-plane bench-serving bench-swarm bench-transform bench-ecs bench-lb-threads clean
+	bench-control-plane bench-serving bench-serving-floor bench-swarm bench-transform bench-ecs bench-lb-threads clean
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
@@ -70,6 +70,10 @@ bench-control-plane: setup
 
 bench-serving: setup
 	$(PY) -m bench.serving
+
+# Dockyard's model server against the least an HTTP server can do around predict (host, wrk)
+bench-serving-floor: install-frameworks
+	$(PY) -m bench.serving.http_floor
 
 bench-swarm: setup
 	cd bench && PYTHONPATH=$(CURDIR)/src:. $(CURDIR)/$(PY) swarm.py
