@@ -18,6 +18,7 @@ is ``$SM_MODEL_DIR/model.joblib``, loaded before the workers fork.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -122,7 +123,13 @@ def main() -> None:
             os._exit(0)
         sock.close()
         children.append(pid)
-    signal.signal(signal.SIGTERM, lambda *_: [os.kill(p, signal.SIGTERM) for p in children])
+
+    def stop_workers(*_: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):  # one that already exited
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_workers)
     for pid in children:
         os.waitpid(pid, 0)
 
