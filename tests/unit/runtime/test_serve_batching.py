@@ -15,7 +15,7 @@ import pytest
 from dockyard.runtime.serve.batching import Batcher
 from dockyard.runtime.serve.chain import HandlerChain, Reply
 from dockyard.runtime.serve.config import ConfigError, ServeConfig
-from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.handlers import Handlers
 from dockyard.runtime.serve.stacking import Request, StackedPredictor
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class Recorder:
 
 def _gather(size: int, wait_s: float, bodies: list[bytes], recorder: Recorder) -> list[bytes]:
     async def run() -> list[bytes]:
-        batcher = Batcher(size, wait_s, HandlerThread(), recorder)
+        batcher = Batcher(size, wait_s, Handlers(), recorder)
         replies = await asyncio.gather(
             *(batcher.submit(Request(body, None, None, [])) for body in bodies)
         )

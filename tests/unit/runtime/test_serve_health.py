@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from dockyard.runtime.serve.board import WorkerBoard
+from dockyard.runtime.serve.board import STALE_BEAT_S, WorkerBoard
+from dockyard.runtime.serve.handlers import Handlers
 
 if TYPE_CHECKING:
     from conftest import ServerProcess
@@ -53,9 +54,11 @@ def _poll(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def _fresh_ping(server: ServerProcess) -> int:
-    """Status of a ping on a new connection (so the kernel may pick any worker's socket)."""
+    """Status of a ping on a new connection (so the kernel may pick any worker's socket),
+    0 when none comes within the contract's 2 s: a connection the worker's loop accepted
+    just before it started a long handler waits for the loop (``ping_guard.py``)."""
     try:
-        with httpx.Client(base_url=server.url, trust_env=False, timeout=30) as client:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=2) as client:
             return client.get("/ping").status_code
     except httpx.TransportError:
         return 0
@@ -101,6 +104,24 @@ def test_ping_answers_while_every_worker_is_inside_a_long_prediction(
     assert [statuses for _, statuses in requests] == [[200]] * 8
 
 
+def test_a_checker_that_keeps_connections_alive_gets_its_pings_answered_while_busy(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server(code=HOLD, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=5) as checker:
+        first = checker.get("/ping")
+        thread, statuses = _invoke_in_background(server, f"hold {tmp_path}")
+        _poll(lambda: len(list(tmp_path.glob("started-*"))) == 1)
+        # The answer closed the connection, so each ping goes on a new one, which the
+        # busy worker's guard accepts; a kept-alive one would wait behind the handler.
+        pings = [checker.get("/ping").status_code for _ in range(3)]
+    (tmp_path / "release").touch()
+    thread.join(timeout=90)
+    assert first.status_code == 200 and first.headers["connection"] == "close"
+    assert pings == [200] * 3
+    assert statuses == [200]
+
+
 @pytest.mark.slow
 def test_ping_is_503_while_no_worker_can_serve_then_200_after_the_restart(
     start_server: Callable[..., ServerProcess],
@@ -132,6 +153,38 @@ def test_board_says_a_worker_can_serve_only_while_alive_ready_and_not_stuck() ->
     board.record_exit(0, peak_kb=2048)
     assert not board.any_can_serve(60)
     assert (board.pid(0), board.restarts(0), board.exited_peak_kb(0)) == (0, 1, 2048)
+
+
+def test_a_worker_inside_a_handler_still_serves_though_its_loop_cannot_beat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = WorkerBoard(1)
+    board.set_ready(0, os.getpid())
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now - 30)
+    board.beat(0)  # the last beat, 30 s ago: the loop has been in a handler since
+    board.set_busy(0, now - 29)
+    monkeypatch.undo()
+    assert board.age(0) > STALE_BEAT_S
+    assert board.can_serve(0, 60)  # handlers run on the loop: busy is alive
+    assert not board.can_serve(0, 20)  # past the timeout: stuck
+    board.set_busy(0, 0.0)
+    assert not board.can_serve(0, 60)  # idle and not beating: the loop is wedged
+
+
+def test_handlers_mark_the_worker_busy_for_exactly_the_call() -> None:
+    marks: list[float] = []
+    handlers = Handlers()
+    handlers.bind(marks.append)
+
+    def fail() -> None:
+        assert marks[-1] > 0  # busy while it runs
+        raise ValueError("model error")
+
+    assert handlers.run(lambda value: value * 2, 21) == 42
+    with pytest.raises(ValueError, match="model error"):
+        handlers.run(fail)
+    assert marks[1::2] == [0.0, 0.0] and all(mark > 0 for mark in marks[::2])
 
 
 def test_board_written_in_a_forked_worker_is_read_by_its_parent() -> None:

@@ -10,11 +10,14 @@ Modules, in the order a request meets them:
 ``main``        start-up: settings, model load, socket bind, supervisor
 ``config``      the environment variables and their defaults
 ``supervisor``  parent process: workers, restarts, watchdog, graceful stop
-``worker``      one uvicorn server per worker process (event loop on its own thread)
+``worker``      one uvicorn server per worker process (event loop on the main thread)
 ``board``       what the supervisor and workers know of each other (shared memory)
-``handoff``     runs the handler chain on the worker's main thread, off the event loop
+``handlers``    runs the handler chain on the event loop, marked busy for the watchdog
+``ping_guard``  answers ``/ping`` while a long handler keeps the event loop busy
+``direct``      ``POST /invocations`` answered in the HTTP protocol, no ASGI cycle
+                (one at a time, or in adaptive batches)
 ``app``         the raw ASGI application (routes, limits, error replies, health)
-``batching``    adaptive batching on the event loop (off unless asked);
+``batching``    adaptive batching for the ASGI path (off unless asked);
                 ``stacking`` answers a batch with one predict_fn call where it can
 ``stats``       ``GET /dockyard/stats``: RSS now and at peak, per worker and replica
 ``deadline``    the per-invocation timeout

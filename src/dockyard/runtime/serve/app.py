@@ -3,10 +3,10 @@
 Written against raw ASGI rather than a framework because every microsecond of routing,
 request objects and response classes is paid on each prediction. What is static is built
 once (the ping reply, the 404/405 replies, the Content-Type header of each codec); per
-request the app scans the header list once, reads the body, hands the handler chain to
-the worker's handler thread (``handoff.py``) with the deadline armed there, and sends two
-messages. ``/ping`` is answered on the event loop itself, so it never waits for a
-prediction.
+request the app scans the header list once, reads the body, runs the handler chain with
+the deadline armed (on the event loop: ``handlers.py``), and sends two messages. While a
+long handler keeps the loop busy, the worker's ping guard answers ``/ping``
+(``ping_guard.py``).
 
 Status codes: 200; 400 bad body; 404 unknown path; 405 wrong method (with ``Allow``);
 406/415 from the codecs; 413 over the payload limit (judged from Content-Length before
@@ -25,8 +25,11 @@ ping reads every worker's record, so it also knows about the others. What this c
 cannot say, honestly:
 
 * a ping is served by the worker whose socket the kernel picked; while a worker is
-  inside a long prediction its loop still answers (``handoff.py``), so a busy replica
-  stays in the load balancer;
+  inside a long prediction, its ping guard answers pings on new connections
+  (``ping_guard.py``, with ``guard_answers`` below), so a busy replica stays in the load
+  balancer. Every ping answer closes its connection (``Connection: close``) so that a
+  checker that keeps connections alive still sends its next ping on a new one, which
+  the guard can take, rather than on one a busy loop holds;
 * when every worker is stuck in a handler past the timeout (the watchdog is about to
   replace them), a ping reaching any of them gets 503 at once;
 * a ping that lands on a dead worker's socket waits there: the supervisor keeps the
@@ -48,11 +51,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from dockyard.runtime.serve.batching import Batcher
 from dockyard.runtime.serve.board import WorkerBoard
-from dockyard.runtime.serve.chain import HandlerChain, Reply, error_reply
+from dockyard.runtime.serve.chain import HandlerChain, Header, Reply, error_reply
 from dockyard.runtime.serve.config import MAX_PAYLOAD_BYTES
 from dockyard.runtime.serve.deadline import Deadline
 from dockyard.runtime.serve.errors import (
@@ -61,7 +66,7 @@ from dockyard.runtime.serve.errors import (
     PayloadTooLargeError,
     error_body,
 )
-from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.handlers import Handlers
 from dockyard.runtime.serve.models_routes import model_path, models_route
 from dockyard.runtime.serve.multi_model import MultiModel
 from dockyard.runtime.serve.stacking import Request, StackedPredictor
@@ -73,11 +78,30 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: The direct path's answer to one invocation (``direct.py``): body and headers in.
+AnswerNow = Callable[[bytes, Sequence[Header]], Reply]
+#: ... and to a batch of them: (body, headers) each, one reply each, in order.
+AnswerBatchNow = Callable[[Sequence[tuple[bytes, Sequence[Header]]]], list[Reply]]
+
+
+@dataclass(frozen=True)
+class DirectPath:
+    """What a worker needs to answer invocations on the HTTP protocol's direct path
+    (``direct.py``): ``answer`` one at a time, or ``answer_batch`` with batching on."""
+
+    max_body: int
+    answer: AnswerNow | None = None
+    answer_batch: AnswerBatchNow | None = None
+    batch_size: int = 1
+    batch_wait_s: float = 0.0
+
+
 log = logging.getLogger("dockyard.serve")
 
 _JSON = b"application/json"
 #: Dockyard's own route (memory and worker state, ``stats.py``); outside SageMaker's names.
 STATS_PATH = "/dockyard/stats"
+_STATS_PATH_BYTES = STATS_PATH.encode()
 
 
 def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Message, Message]:
@@ -88,7 +112,8 @@ def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Mess
     return start, {"type": "http.response.body", "body": body}
 
 
-_PING = _static(200, b"")
+_CLOSE = (b"connection", b"close")
+_PING = _static(200, b"", _CLOSE)
 _UNAVAILABLE = _static(
     503,
     error_body(
@@ -96,6 +121,7 @@ _UNAVAILABLE = _static(
         "no worker of this model server can serve right now: every one is restarting or "
         "stuck in a handler past the timeout",
     ),
+    _CLOSE,
 )
 _NOT_FOUND = _static(
     404,
@@ -115,11 +141,43 @@ _INVOKE_METHOD = _static(
 )
 
 
+def guard_answers(
+    board: WorkerBoard, timeout_s: float, supervisor: int
+) -> Callable[[bytes, bool], bytes | None]:
+    """What the ping guard (``ping_guard.py``) may answer for a busy worker: a ``GET`` or
+    ``HEAD`` of ``/ping`` or of the stats route, as the app would, as a whole response on
+    a connection closed after it; None for any other path (the loop answers those)."""
+
+    def answer(path: bytes, head_only: bool) -> bytes | None:
+        if path == b"/ping":
+            return closing_response(
+                _PING if board.any_can_serve(timeout_s) else _UNAVAILABLE, head_only
+            )
+        if path == _STATS_PATH_BYTES:
+            return closing_response(_static(200, stats_body(board, supervisor)), head_only)
+        return None
+
+    return answer
+
+
+def closing_response(static: tuple[Message, Message], head_only: bool = False) -> bytes:
+    """A static reply as raw HTTP/1.1 with ``Connection: close`` (the body left out for
+    ``HEAD``)."""
+    start, body = static
+    status = int(start["status"])
+    lines = [b"HTTP/1.1 %d %s" % (status, HTTPStatus(status).phrase.encode())]
+    lines += [name + b": " + value for name, value in start["headers"]]
+    if _CLOSE not in start["headers"]:
+        lines.append(b"connection: close")
+    lines += [b"", b""]
+    return b"\r\n".join(lines) + (b"" if head_only else bytes(body["body"]))
+
+
 def build_app(
     chain: HandlerChain | None,
     max_body: int,
     deadline: Deadline,
-    handlers: HandlerThread,
+    handlers: Handlers,
     board: WorkerBoard,
     batching: tuple[int, float] | None = None,
     models: MultiModel | None = None,
@@ -127,7 +185,7 @@ def build_app(
     """The ASGI callable serving ``chain``, or ``models`` for a multi-model server;
     bodies over ``max_body`` bytes get 413.
 
-    Invocations run on ``handlers``' thread; everything else on the event loop.
+    Invocations run through ``handlers`` (busy marks for the watchdog and the ping guard).
     ``/ping`` answers 200 while any worker on ``board`` can serve, else 503 (see
     ``health``). ``batching``: (size, wait in seconds) to gather invocations into
     batches (``batching.py``), for a chain whose ``batch_refusal`` is None.
@@ -171,6 +229,26 @@ def build_app(
     return app
 
 
+def direct_path(
+    chain: HandlerChain,
+    max_body: int,
+    deadline: Deadline,
+    handlers: Handlers,
+    batching: tuple[int, float] | None = None,
+) -> DirectPath:
+    """``POST /invocations`` for the HTTP protocol's direct path (``direct.py``): whole
+    bodies and their headers in, replies out, computed now -- the same chain, deadline,
+    busy marks, batching rules and error replies as the ASGI path. The protocol checks the
+    method, path and length (at most ``max_body``) first."""
+    invocations = _Invocations(chain, max_body, deadline, handlers, batching)
+    if batching is None:
+        return DirectPath(max_body, answer=invocations.answer_now)
+    size, wait_s = batching
+    return DirectPath(
+        max_body, answer_batch=invocations.answer_batch_now, batch_size=size, batch_wait_s=wait_s
+    )
+
+
 class _Invocations:
     """``POST /invocations``: headers, body, the chain under the deadline, the reply."""
 
@@ -179,7 +257,7 @@ class _Invocations:
         chain: HandlerChain | None,
         max_body: int,
         deadline: Deadline,
-        handlers: HandlerThread,
+        handlers: Handlers,
         batching: tuple[int, float] | None,
         models: MultiModel | None = None,
     ) -> None:
@@ -191,7 +269,7 @@ class _Invocations:
             self.invoke = chain.invoke
         else:
             raise ValueError("a model server needs a handler chain or a multi-model layer")
-        self.call = handlers.call
+        self.call, self.run = handlers.call, handlers.run
         self.batcher: Batcher | None = None
         if batching is not None and chain is not None:
             self.stacked = StackedPredictor(chain)
@@ -240,6 +318,20 @@ class _Invocations:
             reply = await self.call(self._answer, body, content_type, accept, raw_headers, model)
         await _send_reply(send, reply)
 
+    def answer_now(self, body: bytes, raw_headers: Sequence[Header]) -> Reply:
+        """The reply to one invocation whose body is all here (``direct_path`` above)."""
+        content_type, accept = _media_headers(raw_headers)
+        return self.run(self._answer, body, content_type, accept, raw_headers, None)
+
+    def answer_batch_now(
+        self, invocations: Sequence[tuple[bytes, Sequence[Header]]]
+    ) -> list[Reply]:
+        """The replies to invocations gathered into one batch (``direct_path`` above)."""
+        requests = [
+            Request(body, *_media_headers(headers), list(headers)) for body, headers in invocations
+        ]
+        return self.run(self._answer_batch, requests)
+
     def _answer(
         self,
         body: bytes,
@@ -263,7 +355,7 @@ class _Invocations:
             return error_reply(exc)
 
     def _answer_batch(self, requests: Sequence[Request]) -> list[Reply]:
-        """A batch on the handler thread: one deadline for all of it (``batching.py``)."""
+        """A batch through the handlers: one deadline for all of it (``batching.py``)."""
         try:
             self.arm()
             try:
@@ -273,6 +365,17 @@ class _Invocations:
         except HandlerTimeout:
             log.error("batch timed out: %s", self.timeout_message, exc_info=True)
             return [Reply(504, _JSON, error_body("Timeout", self.timeout_message))] * len(requests)
+
+
+def _media_headers(raw_headers: Sequence[Header]) -> tuple[str | None, str | None]:
+    """(Content-Type, Accept) of a request, None where absent."""
+    content_type = accept = None
+    for name, value in raw_headers:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"accept":
+            accept = value.decode("latin-1")
+    return content_type, accept
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -1,25 +1,31 @@
-"""Adaptive batching (off unless ``DOCKYARD_BATCH_SIZE`` is set): gather, then hand over.
+"""Adaptive batching (off unless ``DOCKYARD_BATCH_SIZE`` is set): gather, then answer.
 
 Runs on the event loop. Requests that arrive together are gathered into one batch, which
-the handler thread answers with one ``predict_fn`` call where the shapes allow
-(``stacking.py``). A batch is handed over when the first of these happens:
+is answered with one ``predict_fn`` call where the shapes allow (``stacking.py``), through
+the worker's handlers (on the loop itself, ``handlers.py``). A batch is answered when the
+first of these happens:
 
 * it holds ``DOCKYARD_BATCH_SIZE`` requests;
-* ``DOCKYARD_BATCH_WAIT_MS`` have passed since its first request arrived, and the handler
-  thread is free.
+* ``DOCKYARD_BATCH_WAIT_MS`` have passed since its first request arrived, and no other
+  batch is waiting to be answered.
 
-Why "and the handler thread is free": while a batch is being predicted, handing over the
-next one early gains nothing (the thread is busy) and only makes it smaller. So under load
-batches grow on their own, up to the size limit, and at low load a lone request waits at
-most the wait time. That is what makes it adaptive: the batch size follows the arrival
-rate without tuning. The default wait is 0: a lone request goes at once, and batches
-are made only of requests that queued while the handler thread was busy -- measured on
-one-row iris requests, as much throughput as a wait of 1-2 ms at 32 concurrent clients
-and none of the added latency at 1. A positive wait trades latency for bigger batches
-when requests are sparse but the model's cost per call is high.
+While a batch is being predicted the loop reads nothing: the requests that come in
+meanwhile wait in the sockets, are read together once the prediction returns, and make
+the next batch. So under load batches grow on their own, up to the size limit, and at low
+load a lone request waits at most the wait time. That is what makes it adaptive: the
+batch size follows the arrival rate without tuning. The default wait is 0: a lone request
+goes at once, and batches are made only of requests that queued while the model was busy
+-- measured on one-row iris requests, as much throughput as a wait of 1-2 ms at 32
+concurrent clients and none of the added latency at 1. A positive wait trades latency for
+bigger batches when requests are sparse but the model's cost per call is high.
 
-One deadline (``SAGEMAKER_MODEL_SERVER_TIMEOUT``) covers the whole batch on the handler
-thread; if it expires, every request of that batch gets the 504.
+One deadline (``SAGEMAKER_MODEL_SERVER_TIMEOUT``) covers the whole batch; if it expires,
+every request of that batch gets the 504.
+
+Most invocations are batched on the HTTP protocol's direct path (``DirectBatch`` in
+``direct.py``), by the same rules without a task and a future per request; this batcher
+serves the ones that come through the ASGI app (chunked bodies, ``Expect:
+100-continue``, requests pipelined behind another).
 """
 
 from __future__ import annotations
@@ -28,18 +34,16 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from dockyard.runtime.serve.chain import Reply
-from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.handlers import Handlers
 from dockyard.runtime.serve.stacking import Request
 
 AnswerBatch = Callable[[Sequence[Request]], list[Reply]]
 
 
 class Batcher:
-    """Gathers requests on the event loop; ``answer`` runs each batch on the handler thread."""
+    """Gathers requests on the event loop; ``answer`` answers each batch (via ``handlers``)."""
 
-    def __init__(
-        self, size: int, wait_s: float, handlers: HandlerThread, answer: AnswerBatch
-    ) -> None:
+    def __init__(self, size: int, wait_s: float, handlers: Handlers, answer: AnswerBatch) -> None:
         self.size = size
         self.wait_s = wait_s
         self._handlers = handlers

@@ -5,7 +5,7 @@ supervisor before the first fork, so every worker -- including ones respawned la
 reads and writes the same records with no pipes, locks or system calls:
 
 * ``beat``: the monotonic time the worker's event loop last ran (written once a second);
-  a stale beat means the loop itself is stuck;
+  a stale beat with no handler running means the loop itself is stuck;
 * ``busy_since``: when the handler now running started (0 when idle); a handler running
   past the timeout is stuck where the timeout cannot interrupt it;
 * ``pid`` and ``ready``: written by the worker as its server starts, cleared by the
@@ -94,12 +94,18 @@ class WorkerBoard:
         return self._get(slot, "exited_peak_kb")
 
     def can_serve(self, slot: int, timeout_s: float) -> bool:
-        """A live, ready worker whose loop runs and whose handler is not stuck."""
+        """A live, ready worker whose loop runs and whose handler is not stuck.
+
+        A loop inside a handler does not beat (handlers run on it), so while a handler
+        runs within the timeout the worker counts as serving: it answers once the
+        handler returns, and its ping guard answers meanwhile.
+        """
+        busy_for = self.busy_for(slot)
         return (
             self.pid(slot) != 0
             and self.ready(slot)
-            and self.age(slot) < STALE_BEAT_S
-            and self.busy_for(slot) <= timeout_s
+            and busy_for <= timeout_s
+            and (busy_for > 0 or self.age(slot) < STALE_BEAT_S)
         )
 
     def any_can_serve(self, timeout_s: float) -> bool:

@@ -1,21 +1,14 @@
 """The per-invocation timeout (SAGEMAKER_MODEL_SERVER_TIMEOUT) for handlers run inline.
 
-Trade-off chosen: handlers run in the event loop's own thread. A scikit-learn predict on
-a small payload takes tens of microseconds; handing it to a thread pool would cost about
-as much again per request and buy no parallelism (the work holds the GIL), and running
-several predicts at once in one process would break user code that assumes one request
-at a time per worker (as the toolkit's model servers guarantee). Parallelism comes from
-worker processes instead.
-
-The price is that a worker cannot answer anything else while a handler runs, and an
-``asyncio`` timeout cannot interrupt a handler that never yields. So the timeout is a
-one-shot ``ITIMER_REAL`` armed around each handler call (two ``setitimer`` system calls
-per request): when it fires, the SIGALRM handler raises HandlerTimeout inside the user's
-code, the worker answers 504 and goes on serving. Python delivers it between bytecodes,
-so pure-Python and NumPy/scikit-learn code stop promptly. A handler stuck inside one C
-call that never returns to Python cannot be interrupted this way; the supervisor's
-watchdog (``supervisor.py``) replaces such a worker once it has been unresponsive past
-the timeout plus a grace period.
+Handlers run on the event loop, which runs on the worker's main thread (``handlers.py``
+says why). An ``asyncio`` timeout cannot interrupt a handler that never yields, so the
+timeout is a one-shot ``ITIMER_REAL`` armed around each handler call (two ``setitimer``
+system calls per request): when it fires, the SIGALRM handler raises HandlerTimeout
+inside the user's code, the worker answers 504 and goes on serving. Python delivers it
+between bytecodes, so pure-Python and NumPy/scikit-learn code stop promptly. A handler
+stuck inside one C call that never returns to Python cannot be interrupted this way; the
+supervisor's watchdog (``supervisor.py``) replaces such a worker once it has been
+unresponsive past the timeout plus a grace period.
 
 Why 504 Gateway Timeout: the server stands between the client and the model code, and
 it is that upstream step which did not answer in time. 408 would blame the client for

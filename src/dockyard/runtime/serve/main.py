@@ -55,12 +55,12 @@ def main(argv: list[str]) -> int:
 
 def _serve(config: ServeConfig) -> int:
     # numpy and the framework are imported only now, after the thread pools were sized.
-    from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
+    from dockyard.runtime.serve.app import build_app, direct_path  # noqa: PLC0415
     from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
     from dockyard.runtime.serve.chain import HandlerChain  # noqa: PLC0415
     from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
     from dockyard.runtime.serve.frameworks import framework_defaults  # noqa: PLC0415
-    from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
+    from dockyard.runtime.serve.handlers import Handlers  # noqa: PLC0415
     from dockyard.runtime.serve.loader import (  # noqa: PLC0415
         UserCodeError,
         import_user_module,
@@ -93,7 +93,7 @@ def _serve(config: ServeConfig) -> int:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         return EXIT_FAILURE
     deadline = Deadline(config.timeout_s)
-    handlers = HandlerThread()
+    handlers = Handlers()
     board = WorkerBoard(len(sockets))
     batching = None
     if config.batching:
@@ -103,6 +103,8 @@ def _serve(config: ServeConfig) -> int:
         else:
             log.warning("batching is off: %s; every request is answered on its own", refusal)
     app = build_app(chain, config.max_payload_bytes, deadline, handlers, board, batching)
+    # Invocations skip the ASGI cycle where they can (``direct.py``).
+    direct = direct_path(chain, config.max_payload_bytes, deadline, handlers, batching)
     log.info(
         "model server listening on %s:%d with %d worker%s, timeout %g s; handlers: %s%s",
         config.host,
@@ -115,7 +117,7 @@ def _serve(config: ServeConfig) -> int:
         if batching
         else "",
     )
-    return Supervisor(sockets, app, deadline, handlers, board).run()
+    return Supervisor(sockets, app, deadline, handlers, board, direct).run()
 
 
 def _serve_multi_model(config: ServeConfig) -> int:
@@ -123,7 +125,7 @@ def _serve_multi_model(config: ServeConfig) -> int:
     from dockyard.runtime.serve.app import build_app  # noqa: PLC0415
     from dockyard.runtime.serve.board import WorkerBoard  # noqa: PLC0415
     from dockyard.runtime.serve.deadline import Deadline  # noqa: PLC0415
-    from dockyard.runtime.serve.handoff import HandlerThread  # noqa: PLC0415
+    from dockyard.runtime.serve.handlers import Handlers  # noqa: PLC0415
     from dockyard.runtime.serve.model_registry import SharedRegistry  # noqa: PLC0415
     from dockyard.runtime.serve.multi_model import MultiModel  # noqa: PLC0415
     from dockyard.runtime.serve.supervisor import Supervisor, bind_sockets  # noqa: PLC0415
@@ -136,7 +138,7 @@ def _serve_multi_model(config: ServeConfig) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         return EXIT_FAILURE
-    deadline, handlers = Deadline(config.timeout_s), HandlerThread()
+    deadline, handlers = Deadline(config.timeout_s), Handlers()
     board = WorkerBoard(len(sockets))
     try:
         os.makedirs(config.model_cache_dir, exist_ok=True)

@@ -1,7 +1,7 @@
 """The ``/models`` routes of a multi-model server, on the event loop (see ``multi_model.py``).
 
 Parsing and validation happen here; every operation on the models themselves is handed
-to the worker's handler thread (``handoff.py``), like an invocation.
+to the worker's handlers (``handlers.py``), like an invocation.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote
 
 from dockyard.runtime.serve.chain import Reply
 from dockyard.runtime.serve.errors import InvocationError, error_body
-from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.handlers import Handlers
 from dockyard.runtime.serve.multi_model import (
     ModelNotLoadedError,
     MultiModel,
@@ -40,7 +40,7 @@ def model_path(scope: Scope) -> tuple[str | None, str | None]:
 
 
 async def models_route(
-    models: MultiModel, handlers: HandlerThread, scope: Scope, receive: Receive
+    models: MultiModel, handlers: Handlers, scope: Scope, receive: Receive
 ) -> Reply:
     """Answer a ``/models`` request other than ``invoke``."""
     name, action = model_path(scope)

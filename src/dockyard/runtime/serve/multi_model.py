@@ -35,7 +35,7 @@ server's rate. The budget charges each model once per worker for that reason. Ac
 replicas, the load balancer sends each target model to the replicas that hold it
 (hashing on the header).
 
-Within a worker every model operation runs on the handler thread (``handoff.py``), one at
+Within a worker every model operation runs through the handlers (``handlers.py``), one at
 a time; across workers, loads and unloads take the registry's lock.
 """
 
@@ -133,7 +133,7 @@ class MultiModel:
         self.entries: dict[str, Entry] = {}
         self.seen = -1  # the registry generation ``entries`` reflects
 
-    # -- the contract's operations (on the handler thread) ------------------------------
+    # -- the contract's operations (through the handlers) ------------------------------
 
     def load(self, name: str, url: str) -> Reply:
         """``POST /models``: 200, or 409 / 507 / 400 / 500 as the contract says."""

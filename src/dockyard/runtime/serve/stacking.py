@@ -1,6 +1,6 @@
 """Several requests, one ``predict_fn`` call: decode each, stack the rows, split the answer.
 
-Runs on the handler thread with one batch of requests gathered by ``batching.py``. Every
+Runs through the handlers with one batch of requests gathered by ``batching.py``. Every
 request keeps its own outcome:
 
 1. each request is decoded on its own (``HandlerChain.prepare``); one that fails gets its

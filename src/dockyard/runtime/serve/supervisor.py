@@ -40,10 +40,10 @@ import time
 from dataclasses import dataclass
 from typing import NoReturn
 
-from dockyard.runtime.serve.app import ASGIApp
+from dockyard.runtime.serve.app import ASGIApp, DirectPath
 from dockyard.runtime.serve.board import WorkerBoard
 from dockyard.runtime.serve.deadline import Deadline
-from dockyard.runtime.serve.handoff import HandlerThread
+from dockyard.runtime.serve.handlers import Handlers
 from dockyard.runtime.serve.stats import container_memory, megabytes
 from dockyard.runtime.serve.worker import run_worker
 
@@ -97,15 +97,18 @@ class Supervisor:
         sockets: list[socket.socket],
         app: ASGIApp,
         deadline: Deadline,
-        handlers: HandlerThread,
+        handlers: Handlers,
         board: WorkerBoard,
+        direct: DirectPath | None = None,
     ) -> None:
+        """``direct``: the invocations' direct path (``direct.py``), None for ASGI only."""
         self._workers = [_Worker(slot, sock) for slot, sock in enumerate(sockets)]
         self._by_pid: dict[int, _Worker] = {}
         self._app = app
         self._deadline = deadline
         self._handlers = handlers
         self._board = board
+        self._direct = direct
         self._pid = os.getpid()
         self._mask: set[int] = set()
 
@@ -150,6 +153,7 @@ class Supervisor:
                 board=self._board,
                 deadline=self._deadline,
                 parent=self._pid,
+                direct=self._direct,
             )
         except BaseException:
             log.exception("worker %d failed", worker.slot)
