@@ -9,8 +9,8 @@ worker count says how much of the replica's cost is the HTTP layer and the hand-
 rather than ``predict`` (``http_floor.py``).
 
 ``FLOOR_HANDOFF``: ``inline`` runs ``predict`` on the event loop (a long prediction
-would hold up ``/ping``); ``thread`` hands it to one worker thread per process, as a
-server that keeps answering pings must. Workers: ``SAGEMAKER_MODEL_SERVER_WORKERS``
+would hold up ``/ping``); ``thread`` hands it to one worker thread per process, the
+usual way to keep answering pings. Workers: ``SAGEMAKER_MODEL_SERVER_WORKERS``
 (default 2) processes sharing ``SAGEMAKER_BIND_TO_PORT`` with ``SO_REUSEPORT``; the model
 is ``$SM_MODEL_DIR/model.joblib``, loaded before the workers fork.
 """

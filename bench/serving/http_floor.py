@@ -4,11 +4,11 @@
 the same model, the same JSON in and out and two worker processes each, on the host,
 wrk on 127.0.0.1 with one-row requests, alternated over several rounds:
 
-* **dockyard** — Dockyard's model server (``python -m dockyard.runtime serve``: uvicorn
-  with httptools on uvloop, its ASGI app, the handler chain on a handler thread);
+* **dockyard** — Dockyard's model server (``python -m dockyard.runtime serve``: uvicorn's
+  httptools protocol on uvloop, invocations answered in the protocol, the handler chain
+  on the event loop, a ping guard thread per worker);
 * **floor, thread** — :mod:`.floor_server` with ``predict`` handed to one thread per
-  process, which any server that keeps answering ``/ping`` during a long prediction
-  needs;
+  process, the usual way to keep answering ``/ping`` during a long prediction;
 * **floor, inline** — :mod:`.floor_server` with ``predict`` on the event loop.
 
 Each pass reads the server's CPU time (its process tree) before and after; CPU µs per
