@@ -238,6 +238,8 @@ class DirectBatch:
             self._scheduled.cancel()
             self._scheduled = None
         batch, self._pending = self._pending[: self._size], self._pending[self._size :]
+        if not batch:
+            return
         if self._pending:  # more than a full batch: the rest goes next
             self._schedule(batch[0][0].loop)
         try:

@@ -135,7 +135,10 @@ def _hand_over(
     loop: asyncio.AbstractEventLoop, server: uvicorn.Server, conn: socket.socket
 ) -> None:
     """From the ping guard's thread: have the loop serve ``conn`` once it is free."""
-    loop.call_soon_threadsafe(_adopt, server, conn)
+    try:
+        loop.call_soon_threadsafe(_adopt, server, conn)
+    except RuntimeError:  # the loop has closed: the worker is exiting; the client sees a close
+        conn.close()
 
 
 def _adopt(server: uvicorn.Server, conn: socket.socket) -> None:
