@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from dockyard.adapters.engine import DockerEngine
+from dockyard.adapters.engine.oom import EVENT_WINDOW_SECONDS, OomWitness
 from dockyard.errors import BuildFailed, Conflict, NotFound, SpecError
 from dockyard.ports.engine import ContainerSpec, ContainerState, Mount
 
@@ -223,6 +224,58 @@ def test_memory_limit_and_cpus_are_visible_inside(engine, base_image, unique_nam
     memory, cpus = output(engine, state.id).split()
     assert int(memory) == 256 * MIB
     assert float(cpus) == 0.5
+
+
+def test_an_oom_kill_in_a_task_cgroup_has_a_witness_besides_the_engines_flag(
+    engine, base_image, unique_name, session_labels
+):
+    """dockerd's ``OOMKilled`` depends on which of two events reaches it first; the
+    engine's ``oom`` event does not, and a sidecar killed later is not taken for one."""
+    task = unique_name("oomtask")
+    parent = engine.task_cgroup(task, None, 128)
+    if parent is None:
+        pytest.skip("this engine's cgroups are not Dockyard's to make")
+    made: list[ContainerState] = []
+    try:
+        sidecar = run_python(
+            engine,
+            unique_name("side"),
+            base_image,
+            "import time; time.sleep(600)",
+            session_labels,
+            cgroup_parent=parent,
+        )
+        made.append(sidecar)
+        hog = run_python(
+            engine,
+            unique_name("hog"),
+            base_image,
+            "x = bytearray(512 * 1024 * 1024)",
+            session_labels,
+            cgroup_parent=parent,
+        )
+        made.append(hog)
+        assert engine.wait(hog.id, timeout=60) == 137
+        time.sleep(EVENT_WINDOW_SECONDS + 1)
+        engine.stop(sidecar.id, timeout=0)
+        assert engine.wait(sidecar.id, timeout=60) == 137
+
+        assert engine.inspect(hog.id).oom_killed
+        witness = OomWitness(engine.oom_events)
+        verdicts = {}
+        for name, container in (("hog", hog), ("sidecar", sidecar)):
+            seen = engine.inspect(container.id)
+            verdicts[name] = witness.killed(
+                seen.id,
+                exit_code=seen.exit_code,
+                started_at=seen.started_at,
+                finished_at=seen.finished_at,
+            )
+        assert verdicts == {"hog": True, "sidecar": False}
+    finally:
+        for container in made:
+            engine.remove(container.id)
+        engine.remove_task_cgroup(task)
 
 
 @pytest.mark.podman

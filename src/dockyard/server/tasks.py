@@ -190,18 +190,23 @@ class TaskRunner:
         self.store.tasks.delete(record.task.task_id)
 
     def remove_orphans(self) -> list[str]:
-        """This installation's containers whose task is unknown: stop and remove them.
+        """This installation's containers whose task is unknown: stop and remove them,
+        and their tasks' cgroups with them.
 
         Only containers labelled with this installation's id: another daemon on the
         same engine (another state directory) owns the rest.
         """
         known = {record.task.task_id for record in self.store.tasks.list()}
-        removed = []
+        removed, unknown = [], set()
         for state in self.engine.list({MANAGED: "1", INSTALLATION_LABEL: self.installation}):
             task_id = state.labels.get(TASK_LABEL)
             if task_id and task_id not in known:
                 self._remove_quietly(state.id)
                 removed.append(state.name)
+                unknown.add(task_id)
+        for task_id in unknown:
+            with contextlib.suppress(DockyardError, OSError):
+                self.engine.remove_task_cgroup(task_id)
         return removed
 
     # -- internals ------------------------------------------------------------------------

@@ -121,6 +121,19 @@ def test_the_task_size_is_one_cgroup_and_container_cpu_is_shares(tmp_path: Path)
     assert engine.task_cgroups == {}
 
 
+def test_an_orphaned_task_leaves_no_cgroup_behind(tmp_path: Path) -> None:
+    engine = FakeEngine(require_images=False)
+    tasks, record = start(tmp_path, engine, with_health_check(document()))
+    task_id = record.task.task_id
+    assert task_id in engine.task_cgroups
+    tasks.store.tasks.delete(task_id)  # as if the daemon died between reap's steps
+
+    removed = tasks.remove_orphans()
+
+    assert f"web-{task_id[:8]}-app" in removed
+    assert engine.task_cgroups == {}
+
+
 def test_without_task_cgroups_each_container_is_bounded_by_the_task_size(tmp_path: Path) -> None:
     engine = FakeEngine(require_images=False)
     engine.task_cgroups_supported = False

@@ -45,6 +45,7 @@ import requests.exceptions
 from dockyard.adapters.engine import libpod
 from dockyard.adapters.engine.cgroups import PARENT, TaskCgroups, support
 from dockyard.adapters.engine.images import build_events, reachable, registry_of, split_ref
+from dockyard.adapters.engine.oom import OomWitness
 from dockyard.adapters.engine.reach import DataPath, routes_to_containers
 from dockyard.adapters.engine.translate import (
     container_state,
@@ -122,6 +123,7 @@ class DockerEngine:
         )
         cgroup_version = support(info, base_url)
         self._cgroups = TaskCgroups(cgroup_version) if cgroup_version else None
+        self._oom = OomWitness(self.oom_events)
 
     def __repr__(self) -> str:
         return f"DockerEngine({self.kind} at {self.base_url})"
@@ -250,7 +252,7 @@ class DockerEngine:
         with translated(container_id):
             doc = self._api.inspect_container(container_id)
         state = self._located(container_state(doc))
-        return self._task_oom(state, str((doc.get("HostConfig") or {}).get("CgroupParent") or ""))
+        return self._oom_killed(state, str((doc.get("HostConfig") or {}).get("CgroupParent") or ""))
 
     @property
     def _bind_address(self) -> str:
@@ -262,20 +264,45 @@ class DockerEngine:
             return state
         return replace(state, host_address=self.publish_address)
 
-    def _task_oom(self, state: ContainerState, cgroup_parent: str) -> ContainerState:
-        """A container SIGKILLed while its task cgroup recorded an OOM kill was OOM-killed.
+    def _oom_killed(self, state: ContainerState, cgroup_parent: str) -> ContainerState:
+        """The engine's ``OOMKilled``, or the witnesses :mod:`oom` trusts where it missed one.
 
-        Docker sees an OOM of the task's cgroup from each container's own; Podman only
-        watches the container's own limit, so the task cgroup's count tells it here.
+        Podman, too, only watches the container's own limit, not the task cgroup's: the
+        task cgroup's count is what tells it there.
         """
+        if state.oom_killed or state.exit_code is None:
+            return state
         prefix = f"/{PARENT}/"
-        if state.oom_killed or state.exit_code != 137 or self._cgroups is None:
-            return state
-        if not cgroup_parent.startswith(prefix):
-            return state
-        if self._cgroups.oom_kills(cgroup_parent.removeprefix(prefix)) == 0:
-            return state
-        return replace(state, oom_killed=True)
+        cgroups = self._cgroups
+
+        def cgroup_count() -> int:
+            if cgroups is None or not cgroup_parent.startswith(prefix):
+                return 0
+            return cgroups.oom_kills(cgroup_parent.removeprefix(prefix))
+
+        killed = self._oom.killed(
+            state.id,
+            exit_code=state.exit_code,
+            started_at=state.started_at,
+            finished_at=state.finished_at,
+            cgroup_count=cgroup_count,
+        )
+        return replace(state, oom_killed=True) if killed else state
+
+    def oom_events(self, container_id: str, since: float, until: float) -> list[dict[str, Any]]:
+        """The engine's ``oom`` events for one container between two epoch times (none
+        where the engine cannot say)."""
+        try:
+            return list(
+                self._api.events(
+                    since=f"{since:.9f}",
+                    until=f"{until:.9f}",
+                    filters={"container": container_id, "event": "oom"},
+                    decode=True,
+                )
+            )
+        except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError):
+            return []
 
     def list(self, labels: dict[str, str]) -> list[ContainerState]:
         """Every container (running or not) carrying all of ``labels``."""
