@@ -10,12 +10,12 @@ import pytest
 from dockyard.adapters.engine.oom import (
     EVENT_GRACE_SECONDS,
     OomWitness,
+    epoch_seconds,
     event_seconds,
-    seconds,
 )
 
 FINISHED = "2026-12-01T10:00:05.250000000Z"
-FINISHED_AT = seconds(FINISHED)
+FINISHED_AT = epoch_seconds(FINISHED)
 STARTED = "2026-12-01T10:00:00.000000000Z"
 
 
@@ -63,12 +63,12 @@ def killed(w: OomWitness, exit_code: int | None = 137, **more: Any) -> bool:
     ],
 )
 def test_engine_timestamps_read_to_the_nanosecond_in_any_zone(stamp: str, expected: float) -> None:
-    assert seconds(stamp) == pytest.approx(expected)
+    assert epoch_seconds(stamp) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("stamp", [None, "", "yesterday", "2026-13-45T99:00:00Z"])
 def test_a_timestamp_that_is_not_one_reads_as_none(stamp: str | None) -> None:
-    assert seconds(stamp) is None
+    assert epoch_seconds(stamp) is None
 
 
 def test_an_oom_event_at_the_exit_makes_a_sigkill_an_oom_kill() -> None:

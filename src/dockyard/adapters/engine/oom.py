@@ -44,7 +44,7 @@ EventQuery = Callable[[str, float, float], Iterable[Mapping[str, Any]]]
 _STAMP = re.compile(r"^(?P<base>[^.]+?)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)?$")
 
 
-def seconds(stamp: str | None) -> float | None:
+def epoch_seconds(stamp: str | None) -> float | None:
     """An engine timestamp (RFC 3339 with up to nanoseconds) as epoch seconds."""
     match = _STAMP.match(stamp or "")
     if match is None:
@@ -99,7 +99,7 @@ class OomWitness:
         with self._lock:
             if container_id in self._verdicts:
                 return self._verdicts[container_id]
-        finished = seconds(finished_at)
+        finished = epoch_seconds(finished_at)
         if finished is None:
             return False
         verdict = cgroup_count() > 0 or self._event_near(container_id, started_at, finished)
@@ -113,7 +113,7 @@ class OomWitness:
         early = finished + EVENT_GRACE_SECONDS - self._clock()
         if early > 0:
             self._sleep(early)
-        since = seconds(started_at) or finished - EVENT_WINDOW_SECONDS
+        since = epoch_seconds(started_at) or finished - EVENT_WINDOW_SECONDS
         until = self._clock()  # a time to come would hold the log open until it came
         for event in self._events(container_id, since, until):
             at = event_seconds(event)
