@@ -197,7 +197,8 @@ class TaskRunner:
         same engine (another state directory) owns the rest.
         """
         known = {record.task.task_id for record in self.store.tasks.list()}
-        removed, unknown = [], set()
+        removed: list[str] = []
+        unknown: set[str] = set()
         for state in self.engine.list({MANAGED: "1", INSTALLATION_LABEL: self.installation}):
             task_id = state.labels.get(TASK_LABEL)
             if task_id and task_id not in known:

@@ -265,10 +265,10 @@ class DockerEngine:
         return replace(state, host_address=self.publish_address)
 
     def _oom_killed(self, state: ContainerState, cgroup_parent: str) -> ContainerState:
-        """The engine's ``OOMKilled``, or the witnesses :mod:`oom` trusts where it missed one.
+        """The engine's ``OOMKilled``, else the witnesses :mod:`oom` trusts.
 
-        Podman, too, only watches the container's own limit, not the task cgroup's: the
-        task cgroup's count is what tells it there.
+        The task cgroup's count also covers Podman, which watches only each container's
+        own limit, not the task cgroup's.
         """
         if state.oom_killed or state.exit_code is None:
             return state
