@@ -102,6 +102,12 @@ _JSON = b"application/json"
 #: Dockyard's own route (memory and worker state, ``stats.py``); outside SageMaker's names.
 STATS_PATH = "/dockyard/stats"
 _STATS_PATH_BYTES = STATS_PATH.encode()
+#: Each known status's HTTP/1.1 status line, built once (written by hand on the paths
+#: that skip the ASGI cycle).
+STATUS_LINES = {
+    status.value: b"HTTP/1.1 %d %s" % (status.value, status.phrase.encode())
+    for status in HTTPStatus
+}
 
 
 def _static(status: int, body: bytes, *extra: tuple[bytes, bytes]) -> tuple[Message, Message]:
@@ -165,7 +171,7 @@ def closing_response(static: tuple[Message, Message], head_only: bool = False) -
     ``HEAD``)."""
     start, body = static
     status = int(start["status"])
-    lines = [b"HTTP/1.1 %d %s" % (status, HTTPStatus(status).phrase.encode())]
+    lines = [STATUS_LINES[status]]
     lines += [name + b": " + value for name, value in start["headers"]]
     if _CLOSE not in start["headers"]:
         lines.append(b"connection: close")

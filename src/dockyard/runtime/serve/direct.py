@@ -35,23 +35,18 @@ after the answer.
 from __future__ import annotations
 
 import asyncio
-import http
 import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from dockyard.runtime.serve.app import AnswerBatchNow, DirectPath
+from dockyard.runtime.serve.app import STATUS_LINES, AnswerBatchNow, DirectPath
 from dockyard.runtime.serve.chain import Header, Reply
 from dockyard.runtime.serve.errors import error_body
 from dockyard.runtime.serve.single_write import SingleWriteHttpToolsProtocol
 
 log = logging.getLogger("dockyard.serve")
 
-_STATUS_LINES = {
-    status.value: b"HTTP/1.1 %d %s" % (status.value, status.phrase.encode())
-    for status in http.HTTPStatus
-}
 #: RFC 9110's token: what a header name may be made of.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _JSON = b"application/json"
@@ -184,7 +179,7 @@ class _DirectInvocations(SingleWriteHttpToolsProtocol):
             )
             message = "the handler set a status code or header name HTTP cannot carry"
             reply = Reply(500, _JSON, error_body("InternalServerError", message))
-        status_line = _STATUS_LINES.get(reply.status) or b"HTTP/1.1 %d " % reply.status
+        status_line = STATUS_LINES.get(reply.status) or b"HTTP/1.1 %d " % reply.status
         lines = [status_line]
         lines += [name + b": " + value for name, value in self.server_state.default_headers]
         lines.append(b"content-type: " + reply.content_type)
