@@ -22,13 +22,13 @@ verdict is final once that grace has passed, so it is kept and never asked again
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any
+
+from dockyard.adapters.engine.translate import epoch_seconds
 
 SIGKILL_EXIT = 137
 #: how long after an exit its ``oom`` event may still be on its way
@@ -40,23 +40,6 @@ REMEMBERED = 4096
 #: ``(container id, since, until)`` → the engine's events for it, as decoded JSON; an
 #: engine that cannot say answers none (the log is a witness, never a reason to fail)
 EventQuery = Callable[[str, float, float], Iterable[Mapping[str, Any]]]
-
-_STAMP = re.compile(r"^(?P<base>[^.]+?)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)?$")
-
-
-def epoch_seconds(stamp: str | None) -> float | None:
-    """An engine timestamp (RFC 3339 with up to nanoseconds) as epoch seconds."""
-    match = _STAMP.match(stamp or "")
-    if match is None:
-        return None
-    zone = match["zone"] or "Z"
-    zone = "+00:00" if zone == "Z" else zone
-    try:
-        whole = datetime.fromisoformat(match["base"] + zone).timestamp()
-    except ValueError:
-        return None
-    fraction = match["fraction"]
-    return whole + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
 def event_seconds(event: Mapping[str, Any]) -> float | None:

@@ -10,7 +10,6 @@ differences are absorbed here so nothing above the adapter sees them.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -284,21 +283,24 @@ def container_stats(doc: dict[str, Any], now: float) -> ContainerStats | None:
         cpu_used_ns=int(cpu["total_usage"]),
         memory_bytes=max(0, usage - int(cache or 0)),
         memory_limit_bytes=int(limit) if limit else None,
-        at=_epoch(read) if read else now,
+        at=epoch_seconds(read) or now,
     )
 
 
-def _epoch(stamp: str) -> float:
-    """Unix time of an engine timestamp (nanoseconds and a ``Z`` allowed)."""
+def epoch_seconds(stamp: str | None) -> float | None:
+    """Unix time of an engine timestamp (RFC 3339, nanoseconds and a ``Z`` allowed; no
+    zone reads as UTC), or None for one that is not a timestamp."""
+    if not stamp:
+        return None
     text = stamp[:-1] + "+00:00" if stamp.endswith("Z") else stamp
     head, dot, tail = text.partition(".")
-    if dot:
+    if dot:  # nanoseconds: Python reads at most microseconds
         digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         text = head + "." + digits[:6] + tail[len(digits) :]
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return time.time()
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
